@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layers, bottom up:
+//   C*        system libraries found through pkg-config
+//   Netlink, Libvirt, Pcap
+//             one Swift module per C library; the only code that touches C pointers
+//   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
+//   Collect   runs the sources and degrades gracefully when one cannot run
+//   kvmtopo   the command line (swift-argument-parser)
+let package = Package(
+    name: "kvmtopo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kvmtopo", targets: ["kvmtopo"]),
+        .library(name: "KVMTopoKit", targets: ["Topology", "Collect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
+                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt",
+                       providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+
+        .target(name: "Netlink", dependencies: ["CNetlink"]),
+        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "Pcap", dependencies: ["CPcap"]),
+
+        .target(name: "Topology"),
+        .target(name: "Collect", dependencies: ["Topology", "Netlink", "Libvirt"]),
+        .executableTarget(name: "kvmtopo", dependencies: [
+            "Topology", "Collect",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology", "TestSupport"]),
+        .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
+        .testTarget(name: "CommandTests", dependencies: ["Topology", "TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/Support"),
+    ]
+)

@@ -1,0 +1,89 @@
+import Foundation
+import Libvirt
+import Netlink
+import Topology
+
+/// Collects a host's snapshot from every source it can reach. A source that cannot run does not stop
+/// the others: its status says why, a warning counts it, and the rest is still shown.
+public struct HostCollector: Sendable {
+    public var libvirtURI: String
+
+    public init(libvirtURI: String) {
+        self.libvirtURI = libvirtURI
+    }
+
+    public func collect() -> HostSnapshot {
+        var warnings: [Warning] = []
+
+        let netlinkStatus: SourceStatus
+        var links: [Link] = []
+        var bridges: [Bridge] = []
+        var fdb: [FDBEntry] = []
+        do {
+            let dump = try NetlinkSession().snapshot()
+            (links, bridges, fdb) = LinkResolution.resolve(dump)
+            netlinkStatus = SourceStatus(status: .ok)
+        } catch {
+            netlinkStatus = SourceStatus(status: .unavailable, error: error.description)
+            warnings.append(Warning(code: "source-unavailable", subject: "netlink",
+                                    message: "kernel links could not be read: \(error.description)"))
+        }
+
+        let libvirtStatus: SourceStatus
+        var domains: [Domain] = []
+        do {
+            let connection = try LibvirtConnection.openReadOnly(uri: libvirtURI)
+            let records = try connection.domains()
+            domains = records.map(Self.domain).sorted { $0.name < $1.name }
+            warnings += domains.compactMap { domain in
+                domain.xmlError.map { Warning(code: "domain-xml-unreadable", subject: domain.name, message: $0) }
+            }
+            libvirtStatus = SourceStatus(status: .ok, uri: libvirtURI)
+        } catch {
+            let reason = Self.explain(error, uri: libvirtURI)
+            libvirtStatus = SourceStatus(status: .unavailable, uri: libvirtURI, error: reason)
+            warnings.append(Warning(code: "source-unavailable", subject: "libvirt",
+                                    message: "VMs and their taps are not shown: \(reason)"))
+        }
+
+        let join = TapJoin.join(domains: domains, links: links, claimsAreComplete: libvirtStatus.status == .ok)
+        return HostSnapshot(
+            host: Host(hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
+                       sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus)),
+            links: links, bridges: bridges, fdb: fdb, domains: join.domains,
+            warnings: (warnings + join.warnings).sorted())
+    }
+
+    static func domain(_ record: LibvirtDomainRecord) -> Domain {
+        var domain = Domain(name: record.name, uuid: record.uuid, state: record.state, id: record.id,
+                            persistent: record.persistent, xmlError: record.xmlError)
+        guard let xml = record.xml else { return domain }
+        do {
+            let description = try DomainDescription(xml: xml)
+            domain.nics = description.nics
+            domain.smbios = description.smbios
+        } catch {
+            domain.xmlError = error.description
+        }
+        return domain
+    }
+
+    /// What an operator needs to do about an unreachable libvirt, not only what libvirt said.
+    static func explain(_ error: LibvirtError, uri: String) -> String {
+        switch error.reason {
+        case .permissionDenied:
+            "permission denied connecting to \(uri) (\(error.message)); run as root or as a member of the libvirt group"
+        case .unreachable:
+            "cannot reach libvirt at \(uri) (\(error.message)); is libvirtd running?"
+        case .other:
+            "libvirt at \(uri): \(error.message)"
+        }
+    }
+
+    /// The UTS name of this namespace, as `hostname` prints it.
+    static func hostname() -> String {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)) ?? ""
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return name.isEmpty ? ProcessInfo.processInfo.hostName : name
+    }
+}

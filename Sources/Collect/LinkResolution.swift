@@ -1,0 +1,58 @@
+import Netlink
+import Topology
+
+/// The relation pass: once every link of a dump is known, kernel ifindexes become names (masters, vlan
+/// parents, vxlan devices, veth peers) and bridge ports get their state. Run on live dumps and recorded ones.
+public enum LinkResolution {
+    public static func resolve(_ dump: NetlinkSnapshot) -> (links: [Link], bridges: [Bridge], fdb: [FDBEntry]) {
+        let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let addresses = Dictionary(grouping: dump.addresses, by: \.ifindex)
+        let ports = Dictionary(dump.bridgePorts.map { ($0.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
+
+        let links = dump.links.sorted { $0.ifindex < $1.ifindex }.map { raw in
+            link(raw, names: names, addresses: addresses[raw.ifindex] ?? [], port: ports[raw.ifindex])
+        }
+        let portsByBridge = Dictionary(grouping: links.filter { $0.master != nil }, by: { $0.master! })
+        let bridges = dump.links.filter { $0.kind == "bridge" }.map { raw in
+            Bridge(name: raw.name, ports: (portsByBridge[raw.name] ?? []).map(\.name).sorted(),
+                   stp: (raw.bridgeSTPState ?? 0) != 0)
+        }.sorted { $0.name < $1.name }
+        let fdb = dump.fdb.map { entry in
+            FDBEntry(mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
+                     bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: entry.state,
+                     isSelf: entry.isSelf, remote: entry.remote)
+        }.sorted { ($0.bridge ?? "", $0.port, $0.mac, $0.vlan ?? 0) < ($1.bridge ?? "", $1.port, $1.mac, $1.vlan ?? 0) }
+        return (links, bridges, fdb)
+    }
+
+    private static func link(_ raw: NetlinkLink, names: [Int: String], addresses: [NetlinkAddress],
+                             port: NetlinkBridgePort?) -> Link {
+        // A link whose IFLA_LINK is in another namespace cannot be named from here.
+        let sameNamespaceLink = raw.linkNetnsid == nil ? raw.linkIndex.flatMap { names[$0] } : nil
+        var link = Link(
+            name: raw.name, ifindex: raw.ifindex, kind: kind(of: raw), mac: raw.mac, mtu: raw.mtu,
+            operState: raw.operState, up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
+            addresses: addresses.map { Address(family: $0.family, address: $0.address, prefixLength: $0.prefixLength,
+                                               scope: $0.scope) })
+        if let vlan = raw.vlan {
+            link.vlan = VLAN(id: vlan.id, parent: sameNamespaceLink, protocol: vlan.protocol_)
+        }
+        if let vxlan = raw.vxlan {
+            link.vxlan = VXLAN(vni: vxlan.vni, group: vxlan.group, local: vxlan.local, port: vxlan.port,
+                               device: vxlan.deviceIndex.flatMap { names[$0] }, learning: vxlan.learning)
+        }
+        if raw.kind == "veth" {
+            link.peer = sameNamespaceLink
+            link.peerNetnsid = raw.linkNetnsid
+        }
+        if let port, raw.masterIndex != nil {
+            link.bridgePort = BridgePort(state: port.state, priority: port.priority, cost: port.cost)
+        }
+        return link
+    }
+
+    private static func kind(of raw: NetlinkLink) -> String {
+        if let kind = raw.kind { return kind }
+        return raw.isLoopback ? "loopback" : "device"
+    }
+}

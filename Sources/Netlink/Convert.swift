@@ -1,0 +1,171 @@
+import CNetlink
+
+/// libnl objects (borrowed from the parse callback, never freed here) to Swift records.
+enum RecordConverter {
+    static func link(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkLink? {
+        let link = object
+        guard let namePointer = rtnl_link_get_name(link) else { return nil }
+        let flags = rtnl_link_get_flags(link)
+        let master = rtnl_link_get_master(link)
+        let parent = rtnl_link_get_link(link)
+        let netnsid = cnl_link_netnsid(message)
+        let stp = cnl_bridge_stp_state(message)
+        return NetlinkLink(
+            ifindex: Int(rtnl_link_get_ifindex(link)),
+            name: String(cString: namePointer),
+            kind: rtnl_link_get_type(link).map { String(cString: $0) },
+            mac: rtnl_link_get_addr(link).flatMap(AddressFormat.string),
+            mtu: Int(rtnl_link_get_mtu(link)),
+            operState: operStateName(rtnl_link_get_operstate(link)),
+            isUp: flags & UInt32(IFF_UP) != 0,
+            isLoopback: flags & UInt32(IFF_LOOPBACK) != 0,
+            masterIndex: master > 0 ? Int(master) : nil,
+            linkIndex: parent > 0 ? Int(parent) : nil,
+            linkNetnsid: netnsid >= 0 ? Int(netnsid) : nil,
+            vlan: vlan(of: link),
+            vxlan: vxlan(of: link),
+            bridgeSTPState: stp >= 0 ? Int(stp) : nil)
+    }
+
+    static func address(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkAddress? {
+        let address = object
+        guard let local = rtnl_addr_get_local(address), let text = AddressFormat.ip(local) else { return nil }
+        let family = rtnl_addr_get_family(address) == AF_INET6 ? "inet6" : "inet"
+        return NetlinkAddress(ifindex: Int(rtnl_addr_get_ifindex(address)), family: family, address: text,
+                              prefixLength: Int(rtnl_addr_get_prefixlen(address)),
+                              scope: scopeName(rtnl_addr_get_scope(address)))
+    }
+
+    static func bridgePort(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkBridgePort? {
+        let link = object
+        guard rtnl_link_is_bridge(link) != 0 || rtnl_link_get_family(link) == AF_BRIDGE else { return nil }
+        let master = rtnl_link_get_master(link)
+        let priority = rtnl_link_bridge_get_priority(link)
+        var cost: UInt32 = 0
+        let hasCost = rtnl_link_bridge_get_cost(link, &cost) == 0
+        return NetlinkBridgePort(ifindex: Int(rtnl_link_get_ifindex(link)),
+                                 masterIndex: master > 0 ? Int(master) : nil,
+                                 state: portStateName(rtnl_link_bridge_get_port_state(link)),
+                                 priority: priority >= 0 ? Int(priority) : nil,
+                                 cost: hasCost ? Int(cost) : nil)
+    }
+
+    static func fdbEntry(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkFDBEntry? {
+        let neigh = object
+        guard rtnl_neigh_get_family(neigh) == AF_BRIDGE,
+              let lladdr = rtnl_neigh_get_lladdr(neigh), let mac = AddressFormat.string(lladdr) else { return nil }
+        let state = rtnl_neigh_get_state(neigh)
+        let flags = rtnl_neigh_get_flags(neigh)
+        let master = rtnl_neigh_get_master(neigh)
+        let vlan = rtnl_neigh_get_vlan(neigh)
+        return NetlinkFDBEntry(
+            mac: mac,
+            ifindex: Int(rtnl_neigh_get_ifindex(neigh)),
+            masterIndex: master > 0 ? Int(master) : nil,
+            vlan: vlan > 0 ? Int(vlan) : nil,
+            state: state & Int32(NUD_PERMANENT) != 0 ? "permanent"
+                : state & Int32(NUD_NOARP) != 0 ? "static" : "dynamic",
+            isSelf: flags & UInt32(NTF_SELF) != 0,
+            remote: rtnl_neigh_get_dst(neigh).flatMap(AddressFormat.ip))
+    }
+
+    private static func vlan(of link: OpaquePointer) -> NetlinkLink.VLAN? {
+        guard rtnl_link_is_vlan(link) != 0 else { return nil }
+        let proto = UInt16(truncatingIfNeeded: rtnl_link_vlan_get_protocol(link))
+        let protocolName: String? = switch proto {
+        case 0x8100: "802.1Q"
+        case 0x88a8: "802.1ad"
+        case 0: nil
+        default: "0x" + String(proto, radix: 16)
+        }
+        return NetlinkLink.VLAN(id: Int(rtnl_link_vlan_get_id(link)), protocol_: protocolName)
+    }
+
+    private static func vxlan(of link: OpaquePointer) -> NetlinkLink.VXLAN? {
+        guard rtnl_link_is_vxlan(link) != 0 else { return nil }
+        var vni: UInt32 = 0
+        guard rtnl_link_vxlan_get_id(link, &vni) == 0 else { return nil }
+        var group: OpaquePointer?
+        var local: OpaquePointer?
+        var port: UInt32 = 0
+        var device: UInt32 = 0
+        defer { nl_addr_put(group); nl_addr_put(local) }   // the getters hand out references
+        let hasGroup = rtnl_link_vxlan_get_group(link, &group) == 0
+        let hasLocal = rtnl_link_vxlan_get_local(link, &local) == 0
+        let learning = rtnl_link_vxlan_get_learning(link)
+        return NetlinkLink.VXLAN(
+            vni: Int(vni),
+            group: hasGroup ? group.flatMap(AddressFormat.ip) : nil,
+            local: hasLocal ? local.flatMap(AddressFormat.ip) : nil,
+            // libnl hands the port over in network byte order.
+            port: rtnl_link_vxlan_get_port(link, &port) == 0 ? Int(UInt16(truncatingIfNeeded: port).bigEndian) : nil,
+            deviceIndex: rtnl_link_vxlan_get_link(link, &device) == 0 && device > 0 ? Int(device) : nil,
+            learning: learning >= 0 ? learning != 0 : nil)
+    }
+
+    /// RFC 2863 operational states, numbered as in <linux/if.h> (which cannot be included beside glibc's <net/if.h>).
+    private static func operStateName(_ state: UInt8) -> String {
+        switch state {
+        case 1: "not-present"
+        case 2: "down"
+        case 3: "lower-layer-down"
+        case 4: "testing"
+        case 5: "dormant"
+        case 6: "up"
+        default: "unknown"
+        }
+    }
+
+    private static func portStateName(_ state: Int32) -> String {
+        switch state {
+        case Int32(BR_STATE_DISABLED): "disabled"
+        case Int32(BR_STATE_LISTENING): "listening"
+        case Int32(BR_STATE_LEARNING): "learning"
+        case Int32(BR_STATE_FORWARDING): "forwarding"
+        case Int32(BR_STATE_BLOCKING): "blocking"
+        default: "unknown"
+        }
+    }
+
+    private static func scopeName(_ scope: Int32) -> String {
+        switch scope {
+        case 0: "global"
+        case 200: "site"
+        case 253: "link"
+        case 254: "host"
+        default: String(scope)
+        }
+    }
+}
+
+/// nl_addr to text, without libnl's nl_addr2str (which appends a prefix length only sometimes).
+enum AddressFormat {
+    static func string(_ address: OpaquePointer) -> String? {
+        ip(address) ?? mac(address)
+    }
+
+    static func ip(_ address: OpaquePointer) -> String? {
+        let family = nl_addr_get_family(address)
+        guard family == AF_INET || family == AF_INET6, let bytes = binary(address) else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let ok = bytes.withUnsafeBytes { raw in
+            inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) != nil
+        }
+        guard ok else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func mac(_ address: OpaquePointer) -> String? {
+        guard let bytes = binary(address), !bytes.isEmpty else { return nil }
+        return bytes.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined(separator: ":")
+    }
+
+    private static func binary(_ address: OpaquePointer) -> [UInt8]? {
+        let length = Int(nl_addr_get_len(address))
+        guard length > 0, let pointer = nl_addr_get_binary_addr(address) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+}

@@ -1,0 +1,82 @@
+/// What one rtnetlink dump says, as Swift values. Relations are still kernel ifindexes here; the
+/// collector resolves them to names once every link is known.
+public struct NetlinkLink: Sendable, Equatable {
+    public var ifindex: Int
+    public var name: String
+    /// IFLA_INFO_KIND ("bridge", "tun", "veth", "vxlan", "vlan", "bond", …); nil for plain devices.
+    public var kind: String?
+    public var mac: String?
+    public var mtu: Int
+    public var operState: String
+    public var isUp: Bool
+    public var isLoopback: Bool
+    public var masterIndex: Int?
+    /// IFLA_LINK: a vlan's parent, a veth's peer.
+    public var linkIndex: Int?
+    /// Set when `linkIndex` lives in another network namespace.
+    public var linkNetnsid: Int?
+    public var vlan: VLAN?
+    public var vxlan: VXLAN?
+    /// IFLA_BR_STP_STATE of a bridge (0 off, 1 kernel STP, 2 user-space STP).
+    public var bridgeSTPState: Int?
+
+    public struct VLAN: Sendable, Equatable {
+        public var id: Int
+        public var protocol_: String?
+    }
+
+    public struct VXLAN: Sendable, Equatable {
+        public var vni: Int
+        public var group: String?
+        public var local: String?
+        public var port: Int?
+        public var deviceIndex: Int?
+        public var learning: Bool?
+    }
+}
+
+public struct NetlinkAddress: Sendable, Equatable {
+    public var ifindex: Int
+    /// "inet" or "inet6".
+    public var family: String
+    public var address: String
+    public var prefixLength: Int
+    public var scope: String
+}
+
+/// One port of a bridge, from the AF_BRIDGE link dump.
+public struct NetlinkBridgePort: Sendable, Equatable {
+    public var ifindex: Int
+    public var masterIndex: Int?
+    public var state: String
+    public var priority: Int?
+    public var cost: Int?
+}
+
+/// One bridge forwarding-database entry, from the AF_BRIDGE neighbour dump.
+public struct NetlinkFDBEntry: Sendable, Equatable {
+    public var mac: String
+    public var ifindex: Int
+    public var masterIndex: Int?
+    public var vlan: Int?
+    /// "permanent" (the port's own address), "static" (added by hand or by libvirt/CloudStack) or "dynamic" (learned).
+    public var state: String
+    /// NTF_SELF: the entry belongs to the device itself (vxlan remotes, NIC filters), not to a bridge.
+    public var isSelf: Bool
+    /// NDA_DST: the remote VTEP of a vxlan entry.
+    public var remote: String?
+}
+
+public struct NetlinkSnapshot: Sendable, Equatable {
+    public var links: [NetlinkLink]
+    public var addresses: [NetlinkAddress]
+    public var bridgePorts: [NetlinkBridgePort]
+    public var fdb: [NetlinkFDBEntry]
+}
+
+public struct NetlinkError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var code: Int32
+    public var message: String
+    public var description: String { "\(operation): \(message)" }
+}

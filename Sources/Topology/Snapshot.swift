@@ -1,0 +1,292 @@
+/// Everything kvmtopo knows about one host at one moment. This is the `kvmtopo dump` JSON contract
+/// (documented in kvmtopo-dump(1)): adding a field keeps `schemaVersion`, renaming or removing one bumps it.
+public struct HostSnapshot: Codable, Equatable, Sendable {
+    public static let currentSchemaVersion = 1
+
+    public var schemaVersion: Int
+    public var host: Host
+    public var links: [Link]
+    public var bridges: [Bridge]
+    public var fdb: [FDBEntry]
+    public var domains: [Domain]
+    public var warnings: [Warning]
+
+    public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain], warnings: [Warning]) {
+        self.schemaVersion = Self.currentSchemaVersion
+        self.host = host
+        self.links = links
+        self.bridges = bridges
+        self.fdb = fdb
+        self.domains = domains
+        self.warnings = warnings
+    }
+}
+
+public struct Host: Codable, Equatable, Sendable {
+    public var hostname: String
+    /// ISO 8601, UTC.
+    public var collectedAt: String
+    public var kvmtopoVersion: String
+    public var sources: Sources
+
+    public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources) {
+        self.hostname = hostname
+        self.collectedAt = collectedAt
+        self.kvmtopoVersion = kvmtopoVersion
+        self.sources = sources
+    }
+}
+
+public let kvmtopoReleaseVersion = "0.1.0"
+
+public struct Sources: Codable, Equatable, Sendable {
+    public var netlink: SourceStatus
+    public var libvirt: SourceStatus
+
+    public init(netlink: SourceStatus, libvirt: SourceStatus) {
+        self.netlink = netlink
+        self.libvirt = libvirt
+    }
+}
+
+/// Whether a collector ran, and if not, why (in words an operator can act on).
+public struct SourceStatus: Codable, Equatable, Sendable {
+    public enum Status: String, Codable, Sendable { case ok, unavailable }
+    public var status: Status
+    public var uri: String?
+    public var error: String?
+
+    public init(status: Status, uri: String? = nil, error: String? = nil) {
+        self.status = status
+        self.uri = uri
+        self.error = error
+    }
+}
+
+public struct Link: Codable, Equatable, Sendable {
+    public var name: String
+    public var ifindex: Int
+    /// The kernel's IFLA_INFO_KIND (bridge, tun, veth, vxlan, vlan, bond, …); "device" for a NIC, "loopback" for lo.
+    public var kind: String
+    public var mac: String?
+    public var mtu: Int
+    public var operState: String
+    public var up: Bool
+    public var master: String?
+    public var addresses: [Address]
+    public var vlan: VLAN?
+    public var vxlan: VXLAN?
+    /// A veth's other end, by name when it is in this namespace.
+    public var peer: String?
+    /// Set instead of `peer` when the other end lives in another network namespace.
+    public var peerNetnsid: Int?
+    public var bridgePort: BridgePort?
+
+    public init(name: String, ifindex: Int, kind: String, mac: String? = nil, mtu: Int = 1500, operState: String = "up",
+                up: Bool = true, master: String? = nil, addresses: [Address] = [], vlan: VLAN? = nil, vxlan: VXLAN? = nil,
+                peer: String? = nil, peerNetnsid: Int? = nil, bridgePort: BridgePort? = nil) {
+        self.name = name
+        self.ifindex = ifindex
+        self.kind = kind
+        self.mac = mac
+        self.mtu = mtu
+        self.operState = operState
+        self.up = up
+        self.master = master
+        self.addresses = addresses
+        self.vlan = vlan
+        self.vxlan = vxlan
+        self.peer = peer
+        self.peerNetnsid = peerNetnsid
+        self.bridgePort = bridgePort
+    }
+}
+
+public struct Address: Codable, Equatable, Sendable {
+    public var family: String
+    public var address: String
+    public var prefixLength: Int
+    public var scope: String
+
+    public init(family: String, address: String, prefixLength: Int, scope: String) {
+        self.family = family
+        self.address = address
+        self.prefixLength = prefixLength
+        self.scope = scope
+    }
+}
+
+public struct VLAN: Codable, Equatable, Sendable {
+    public var id: Int
+    public var parent: String?
+    public var `protocol`: String?
+
+    public init(id: Int, parent: String?, protocol: String? = nil) {
+        self.id = id
+        self.parent = parent
+        self.protocol = `protocol`
+    }
+}
+
+public struct VXLAN: Codable, Equatable, Sendable {
+    public var vni: Int
+    public var group: String?
+    public var local: String?
+    public var port: Int?
+    public var device: String?
+    public var learning: Bool?
+
+    public init(vni: Int, group: String? = nil, local: String? = nil, port: Int? = nil, device: String? = nil,
+                learning: Bool? = nil) {
+        self.vni = vni
+        self.group = group
+        self.local = local
+        self.port = port
+        self.device = device
+        self.learning = learning
+    }
+}
+
+public struct BridgePort: Codable, Equatable, Sendable {
+    /// disabled, listening, learning, forwarding or blocking.
+    public var state: String
+    public var priority: Int?
+    public var cost: Int?
+
+    public init(state: String, priority: Int? = nil, cost: Int? = nil) {
+        self.state = state
+        self.priority = priority
+        self.cost = cost
+    }
+}
+
+public struct Bridge: Codable, Equatable, Sendable {
+    public var name: String
+    public var ports: [String]
+    public var stp: Bool
+
+    public init(name: String, ports: [String], stp: Bool) {
+        self.name = name
+        self.ports = ports
+        self.stp = stp
+    }
+}
+
+public struct FDBEntry: Codable, Equatable, Sendable {
+    public var mac: String
+    public var port: String
+    public var bridge: String?
+    public var vlan: Int?
+    /// permanent, static or dynamic.
+    public var state: String
+    /// The entry belongs to the port device itself (a vxlan remote), not to the bridge.
+    public var isSelf: Bool
+    public var remote: String?
+
+    enum CodingKeys: String, CodingKey {
+        case mac, port, bridge, vlan, state, isSelf = "self", remote
+    }
+
+    public init(mac: String, port: String, bridge: String?, vlan: Int?, state: String, isSelf: Bool, remote: String?) {
+        self.mac = mac
+        self.port = port
+        self.bridge = bridge
+        self.vlan = vlan
+        self.state = state
+        self.isSelf = isSelf
+        self.remote = remote
+    }
+}
+
+public struct Domain: Codable, Equatable, Sendable {
+    public var name: String
+    public var uuid: String
+    public var state: String
+    public var id: Int?
+    public var persistent: Bool
+    public var smbios: SMBIOS?
+    public var nics: [NIC]
+    /// Set when libvirt could not give the domain's XML (its NICs are then unknown).
+    public var xmlError: String?
+
+    public init(name: String, uuid: String, state: String, id: Int? = nil, persistent: Bool = true,
+                smbios: SMBIOS? = nil, nics: [NIC] = [], xmlError: String? = nil) {
+        self.name = name
+        self.uuid = uuid
+        self.state = state
+        self.id = id
+        self.persistent = persistent
+        self.smbios = smbios
+        self.nics = nics
+        self.xmlError = xmlError
+    }
+
+    public var isActive: Bool { ["running", "blocked", "paused", "pmsuspended", "shutting-down"].contains(state) }
+}
+
+public struct SMBIOS: Codable, Equatable, Sendable {
+    public var manufacturer: String?
+    public var product: String?
+
+    public init(manufacturer: String?, product: String?) {
+        self.manufacturer = manufacturer
+        self.product = product
+    }
+}
+
+public struct NIC: Codable, Equatable, Sendable {
+    /// Position among the domain's <interface> elements; ethN inside a CloudStack system VM.
+    public var index: Int
+    public var mac: String?
+    /// libvirt's interface type: bridge, network, direct, ethernet, vhostuser, …
+    public var type: String
+    /// <source bridge>: the bridge libvirt was told to plug the tap into.
+    public var bridge: String?
+    public var network: String?
+    public var sourceDevice: String?
+    /// <target dev>: the host-side tap.
+    public var tap: String?
+    public var model: String?
+    public var vlanTag: Int?
+    public var virtualPort: String?
+    /// <rom bar='off'/>: CloudStack sets it on every system VM NIC.
+    public var romBarOff: Bool
+    public var linkState: String?
+    /// Filled by the join: whether the tap exists in the kernel with the MAC libvirt gives it.
+    public var tapFound: Bool?
+    /// Filled by the join: the bridge the tap really is a port of.
+    public var hostBridge: String?
+
+    public init(index: Int, mac: String?, type: String, bridge: String? = nil, network: String? = nil,
+                sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
+                virtualPort: String? = nil, romBarOff: Bool = false, linkState: String? = nil) {
+        self.index = index
+        self.mac = mac
+        self.type = type
+        self.bridge = bridge
+        self.network = network
+        self.sourceDevice = sourceDevice
+        self.tap = tap
+        self.model = model
+        self.vlanTag = vlanTag
+        self.virtualPort = virtualPort
+        self.romBarOff = romBarOff
+        self.linkState = linkState
+    }
+}
+
+public struct Warning: Codable, Equatable, Sendable, Comparable {
+    public var code: String
+    public var subject: String
+    public var message: String
+
+    public init(code: String, subject: String, message: String) {
+        self.code = code
+        self.subject = subject
+        self.message = message
+    }
+
+    public static func < (a: Warning, b: Warning) -> Bool {
+        (a.code, a.subject, a.message) < (b.code, b.subject, b.message)
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import Topology
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the host's topology as versioned JSON.",
+        discussion: """
+            The JSON contract (schemaVersion 1) is described in kvmtopo-dump(1). Keys are sorted and the layout \
+            is fixed, so `kvmtopo dump --from FILE` writes FILE again byte for byte.
+            """)
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
+            completion: .file(extensions: ["json"]))
+    var output: String?
+
+    func run() throws {
+        try reportingFailures {
+            let json = SnapshotCodec.encode(try source.snapshot())
+            guard let output else {
+                FileHandle.standardOutput.write(json)
+                return
+            }
+            do {
+                try json.write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw CommandFailure(.cannotCreateOutput, "\(output): cannot write (\(describe(error)))")
+            }
+        }
+    }
+}

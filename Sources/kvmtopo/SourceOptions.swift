@@ -1,0 +1,96 @@
+import ArgumentParser
+import Collect
+import Foundation
+import Topology
+
+/// Where a command's topology comes from: the live host, or a dump saved earlier (maybe on another host).
+struct SourceOptions: ParsableArguments {
+    @Option(name: .customLong("from"), help: ArgumentHelp("Read a saved dump instead of the live host.", valueName: "file"),
+            completion: .file(extensions: ["json"]))
+    var dumpFile: String?
+
+    @Option(name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri"))
+    var libvirtURI = "qemu:///system"
+
+    /// The snapshot, and for a live host one stderr line per source that could not be read.
+    func snapshot() throws -> HostSnapshot {
+        if let dumpFile {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: dumpFile))
+            } catch {
+                throw CommandFailure(.cannotOpenInput, "\(dumpFile): cannot read (\(describe(error)))")
+            }
+            do {
+                return try SnapshotCodec.decode(data, source: dumpFile)
+            } catch {
+                throw CommandFailure(.badInput, error.description)
+            }
+        }
+        let snapshot = HostCollector(libvirtURI: libvirtURI).collect()
+        for (name, source) in [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt)]
+        where source.status == .unavailable {
+            Terminal.warn("\(name) unavailable: \(source.error ?? "unknown reason"); showing what the other sources give")
+        }
+        return snapshot
+    }
+}
+
+/// A failure the user can act on: one line on stderr and a documented exit status.
+struct CommandFailure: Error {
+    enum Status: Int32 {
+        case failure = 1
+        case badInput = 65
+        case cannotOpenInput = 66
+        case cannotCreateOutput = 73
+    }
+
+    var status: Status
+    var message: String
+
+    init(_ status: Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// The last words of a Foundation file error, without its Swift type dump.
+func describe(_ error: any Error) -> String {
+    let nsError = error as NSError
+    if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain,
+       let code = POSIXErrorCode(rawValue: Int32(posix.code)) {
+        return String(cString: strerror(code.rawValue))
+    }
+    switch nsError.code {
+    case NSFileReadNoSuchFileError: return "no such file"
+    case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
+    case NSFileWriteOutOfSpaceError: return "no space left on device"
+    default: return nsError.localizedDescription
+    }
+}
+
+enum Terminal {
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("kvmtopo: \(sanitize(message))\n".utf8))
+    }
+
+    /// Interface and domain names come from the host; a control character in one must not drive the terminal.
+    static func sanitize(_ text: String) -> String {
+        String(text.unicodeScalars.flatMap { scalar -> [Character] in
+            scalar.properties.generalCategory == .control
+                ? Array("\\u{\(String(scalar.value, radix: 16))}") : [Character(scalar)]
+        })
+    }
+}
+
+extension ParsableCommand {
+    /// Runs a command body, turning a CommandFailure into its line on stderr and its exit status.
+    func reportingFailures(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as CommandFailure {
+            Terminal.warn(failure.message)
+            throw ExitCode(failure.status.rawValue)
+        }
+    }
+}
