@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology", "TestSupport"]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
-        .testTarget(name: "CommandTests", dependencies: ["Topology", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/Support"),
     ]
 )

@@ -71,7 +71,8 @@ enum RecordConverter {
 
     private static func vlan(of link: OpaquePointer) -> NetlinkLink.VLAN? {
         guard rtnl_link_is_vlan(link) != 0 else { return nil }
-        let proto = UInt16(truncatingIfNeeded: rtnl_link_vlan_get_protocol(link))
+        // libnl keeps IFLA_VLAN_PROTOCOL as the kernel sent it, in network byte order.
+        let proto = UInt16(bigEndian: UInt16(truncatingIfNeeded: rtnl_link_vlan_get_protocol(link)))
         let protocolName: String? = switch proto {
         case 0x8100: "802.1Q"
         case 0x88a8: "802.1ad"
@@ -97,8 +98,7 @@ enum RecordConverter {
             vni: Int(vni),
             group: hasGroup ? group.flatMap(AddressFormat.ip) : nil,
             local: hasLocal ? local.flatMap(AddressFormat.ip) : nil,
-            // libnl hands the port over in network byte order.
-            port: rtnl_link_vxlan_get_port(link, &port) == 0 ? Int(UInt16(truncatingIfNeeded: port).bigEndian) : nil,
+            port: rtnl_link_vxlan_get_port(link, &port) == 0 ? Int(port) : nil,
             deviceIndex: rtnl_link_vxlan_get_link(link, &device) == 0 && device > 0 ? Int(device) : nil,
             learning: learning >= 0 ? learning != 0 : nil)
     }

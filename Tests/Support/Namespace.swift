@@ -1,0 +1,55 @@
+import Foundation
+
+/// A throwaway network namespace for tests: whatever a test builds in it never touches the host's own
+/// interfaces, and deleting it removes every link inside.
+public final class TestNamespace: @unchecked Sendable {
+    public let name: String
+
+    public init(_ label: String) throws {
+        name = "kvmtopo-\(label)-\(getpid())"
+        _ = try? Shell.run(["ip", "netns", "del", name])
+        try Shell.must(["ip", "netns", "add", name])
+        try ip("link set lo up")
+    }
+
+    deinit { _ = try? Shell.run(["ip", "netns", "del", name]) }
+
+    /// `ip -n NAME <words>`; the words are split on spaces (fixtures use no names with spaces).
+    public func ip(_ words: String) throws {
+        try Shell.must(["ip", "-n", name] + words.split(separator: " ").map(String.init))
+    }
+
+    /// Runs a command inside the namespace.
+    public func exec(_ arguments: [String]) throws -> CommandResult {
+        try Shell.run(["ip", "netns", "exec", name] + arguments)
+    }
+}
+
+public enum Host {
+    public static var isRoot: Bool { getuid() == 0 }
+
+    /// Whether this kernel can create a link of the given kind (vlan, bond and dummy are missing on some builders).
+    public static func supportsLinkKind(_ kind: String, extra: String = "") -> Bool {
+        guard isRoot, let namespace = try? TestNamespace("probe-\(kind)") else { return false }
+        return (try? namespace.ip("link add probe0 \(extra) type \(kind)".replacingOccurrences(of: "  ", with: " "))) != nil
+    }
+}
+
+/// The kvmtopo executable built beside the test bundle.
+public enum KVMTopoBinary {
+    public static var path: String {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for directory in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
+            let candidate = directory.appendingPathComponent("kvmtopo").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return bundleDirectory.appendingPathComponent("kvmtopo").path
+    }
+
+    public static func run(_ arguments: [String], in namespace: TestNamespace? = nil,
+                           environment: [String: String]? = nil) throws -> CommandResult {
+        let command = [path] + arguments
+        if let namespace { return try namespace.exec(command) }
+        return try Shell.run(command, environment: environment)
+    }
+}
