@@ -21,6 +21,11 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable {
     public var reason: Reason
     public var message: String
     public var description: String { message }
+
+    public init(reason: Reason, message: String) {
+        self.reason = reason
+        self.message = message
+    }
 }
 
 /// A read-only libvirt connection: it can list and describe domains and nothing else, so kvmtopo cannot

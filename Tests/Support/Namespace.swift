@@ -4,15 +4,22 @@ import Foundation
 /// interfaces, and deleting it removes every link inside.
 public final class TestNamespace: @unchecked Sendable {
     public let name: String
+    private let owned: Bool
 
     public init(_ label: String) throws {
         name = "kvmtopo-\(label)-\(getpid())"
+        owned = true
         _ = try? Shell.run(["ip", "netns", "del", name])
         try Shell.must(["ip", "netns", "add", name])
         try ip("link set lo up")
     }
 
-    deinit { _ = try? Shell.run(["ip", "netns", "del", name]) }
+    init(adopting name: String) {
+        self.name = name
+        owned = false
+    }
+
+    deinit { if owned { _ = try? Shell.run(["ip", "netns", "del", name]) } }
 
     /// `ip -n NAME <words>`; the words are split on spaces (fixtures use no names with spaces).
     public func ip(_ words: String) throws {
@@ -52,4 +59,17 @@ public enum KVMTopoBinary {
         if let namespace { return try namespace.exec(command) }
         return try Shell.run(command, environment: environment)
     }
+}
+
+extension TestNamespace {
+    /// A namespace that outlives the test (the one libvirtd runs in): used, never deleted.
+    public convenience init(existing name: String) {
+        self.init(adopting: name)
+    }
+}
+
+/// The package's root folder, for the scripts under scripts/ and examples/.
+public enum PackageRoot {
+    public static let path: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }
