@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+private func temporaryFile(_ name: String, _ contents: String? = nil) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-cli-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent(name).path
+    if let contents { try contents.write(toFile: path, atomically: true, encoding: .utf8) }
+    return path
+}
+
+private let unreachableLibvirt = ["--libvirt", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
+
+@Suite("the kvmtopo command line")
+struct CommandLineTests {
+    @Test("dump --from FILE writes FILE again byte for byte")
+    func roundTrip() throws {
+        let first = try KVMTopoBinary.run(["dump"] + unreachableLibvirt)
+        #expect(first.status == 0)
+        let path = try temporaryFile("dump.json")
+        try first.stdout.write(to: URL(fileURLWithPath: path))
+        let again = try KVMTopoBinary.run(["dump", "--from", path])
+        #expect(again.status == 0)
+        #expect(again.stdout == first.stdout)
+        #expect(again.stderr.isEmpty, "a saved dump is read without touching the live host")
+
+        let output = try temporaryFile("copy.json")
+        #expect(try KVMTopoBinary.run(["dump", "--from", path, "--output", output]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == first.stdout)
+    }
+
+    @Test("unreachable libvirt: the dump still succeeds from netlink, says why on one stderr line, exits 0")
+    func libvirtDown() throws {
+        let result = try KVMTopoBinary.run(["dump"] + unreachableLibvirt)
+        #expect(result.status == 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.contains("libvirt unavailable") == true)
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "stdout")
+        #expect(snapshot.host.sources.libvirt.status == .unavailable)
+        #expect(snapshot.host.sources.libvirt.uri == "qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+        #expect(snapshot.host.sources.libvirt.error?.contains("is libvirtd running?") == true)
+        #expect(snapshot.links.contains { $0.name == "lo" })
+    }
+
+    @Test("bad input files: one line on stderr, a documented exit status, no crash", arguments: [
+        ("garbage.json", "\u{7f}ELF\u{2}\u{1}", Int32(65), "not a kvmtopo dump"),
+        ("future.json", #"{"schemaVersion": 99}"#, 65, "schemaVersion 99 is not supported"),
+        ("truncated.json", #"{"schemaVersion": 1, "host": {"hostname": "a""#, 65, "kvmtopo dump"),
+        ("wrongtype.json", #"{"schemaVersion": 1, "host": [], "links": 3}"#, 65, "invalid kvmtopo dump"),
+    ])
+    func badInput(name: String, contents: String, status: Int32, message: String) throws {
+        let path = try temporaryFile(name, contents)
+        let result = try KVMTopoBinary.run(["dump", "--from", path])
+        #expect(result.status == status)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("kvmtopo: \(path): "))
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("a missing input file exits 66, an unwritable output 73")
+    func files() throws {
+        let missing = try KVMTopoBinary.run(["dump", "--from", "/nonexistent/dump.json"])
+        #expect(missing.status == 66)
+        #expect(missing.stderr == "kvmtopo: /nonexistent/dump.json: cannot read (no such file)\n")
+        let unwritable = try KVMTopoBinary.run(["dump", "--output", "/nonexistent/dir/out.json"] + unreachableLibvirt)
+        #expect(unwritable.status == 73)
+        #expect(unwritable.stderr.contains("/nonexistent/dir/out.json: cannot write"))
+    }
+
+    @Test("usage errors exit 64")
+    func usage() throws {
+        let result = try KVMTopoBinary.run(["dump", "--no-such-flag"])
+        #expect(result.status == 64)
+    }
+
+    @Test("help, version and shell completion")
+    func conventions() throws {
+        #expect(try KVMTopoBinary.run(["--version"]).output == kvmtopoReleaseVersion + "\n")
+        #expect(try KVMTopoBinary.run(["dump", "--help"]).output.contains("--from <file>"))
+        for shell in ["bash", "zsh", "fish"] {
+            let completion = try KVMTopoBinary.run(["--generate-completion-script", shell])
+            #expect(completion.status == 0)
+            #expect(completion.output.contains("dump"))
+        }
+    }
+
+    @Test("libvirt refused for lack of privilege names what is missing",
+          .enabled(if: Host.isRoot, "needs root to switch to an unprivileged user"))
+    func permissionDenied() throws {
+        // A socket only root may connect to, as libvirtd's read-write socket is.
+        let socket = try temporaryFile("libvirt-sock")
+        try? FileManager.default.removeItem(atPath: socket)
+        try Shell.must(["python3", "-c", "import socket, os, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o600)", socket])
+        try Shell.must(["chmod", "0755", URL(fileURLWithPath: socket).deletingLastPathComponent().path])
+        let result = try Shell.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KVMTopoBinary.path,
+                                    "dump", "--libvirt", "qemu+unix:///system?socket=\(socket)"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("permission denied connecting to"), "\(result.stderr)")
+        #expect(result.stderr.contains("run as root or as a member of the libvirt group"))
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "stdout")
+        #expect(snapshot.host.sources.libvirt.status == .unavailable)
+    }
+}
