@@ -1,0 +1,117 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+private struct ToolInfo: Decodable {
+    struct Command: Decodable {
+        var commandName: String
+        var arguments: [Argument]?
+        var subcommands: [Command]?
+    }
+
+    struct Argument: Decodable {
+        struct Name: Decodable { var kind: String; var name: String }
+        var names: [Name]?
+        var shouldDisplay: Bool
+    }
+
+    var command: Command
+}
+
+private func manPage(_ name: String) throws -> String {
+    try String(contentsOfFile: "\(PackageRoot.path)/man/\(name).1", encoding: .utf8)
+}
+
+@Suite("documentation keeps up with the code")
+struct DocumentationTests {
+    @Test("every command has a man page that names each of its options")
+    func manPages() throws {
+        let help = try KVMTopoBinary.run(["--experimental-dump-help"])
+        let tool = try JSONDecoder().decode(ToolInfo.self, from: help.stdout)
+        let commands = (tool.command.subcommands ?? []).filter { $0.commandName != "help" }
+        #expect(!commands.isEmpty)
+        let main = try manPage("kvmtopo")
+        for command in commands {
+            #expect(main.contains("Cm \(command.commandName)"), "kvmtopo.1 lists \(command.commandName)")
+            let page = try manPage("kvmtopo-\(command.commandName)")
+            for argument in command.arguments ?? [] where argument.shouldDisplay {
+                for name in argument.names ?? [] where name.kind == "long" && name.name != "version" {
+                    #expect(page.contains("Fl -\(name.name)") || page.contains("Fl \(name.name.prefix(1)) , -\(name.name)"),
+                            "kvmtopo-\(command.commandName).1 documents --\(name.name)")
+                }
+            }
+        }
+    }
+
+    @Test("every field of the dump JSON is described in kvmtopo-dump(1)")
+    func jsonFields() throws {
+        let page = try manPage("kvmtopo-dump")
+        let json = try JSONSerialization.jsonObject(with: SnapshotCodec.encode(DocumentedSample.snapshot))
+        var keys: Set<String> = []
+        func collect(_ value: Any) {
+            if let object = value as? [String: Any] {
+                keys.formUnion(object.keys)
+                object.values.forEach(collect)
+            } else if let array = value as? [Any] {
+                array.forEach(collect)
+            }
+        }
+        collect(json)
+        for key in keys.sorted() {
+            #expect(page.contains("Li \(key)") || page.contains(" \(key) ,") || page.contains(", \(key)")
+                        || page.contains("Li \(key)[]") || page.contains("Ss \(key)") || page.contains(".\(key) "), "kvmtopo-dump.1 describes \(key)")
+        }
+    }
+
+    @Test("every warning code the join emits is documented")
+    func warningCodes() throws {
+        let page = try manPage("kvmtopo-dump")
+        for code in ["source-unavailable", "nic-tap-missing", "nic-no-target", "tap-mac-mismatch", "tap-bridge-mismatch",
+                     "tap-no-master", "tap-unclaimed", "domain-xml-unreadable"] {
+            #expect(page.contains("Li \(code)"))
+        }
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: "\(PackageRoot.path)/Sources")
+            .filter { $0.hasSuffix(".swift") }
+            .map { try String(contentsOfFile: "\(PackageRoot.path)/Sources/\($0)", encoding: .utf8) }.joined()
+        let emitted = sources.matches(of: /Warning\(code: "([a-z-]+)"/).map { String($0.1) }
+        #expect(!emitted.isEmpty)
+        for code in emitted { #expect(page.contains("Li \(code)"), "kvmtopo-dump.1 documents \(code)") }
+    }
+
+    @Test("CI runs the README's test command, and the README has exactly two set-up commands")
+    func readmeCommands() throws {
+        let readme = try String(contentsOfFile: "\(PackageRoot.path)/README.md", encoding: .utf8)
+        let ci = try String(contentsOfFile: "\(PackageRoot.path)/.ci/run", encoding: .utf8)
+        let ciCommand = try #require(ci.split(separator: "\n").last.map(String.init))
+        #expect(readme.contains("```sh\n\(ciCommand)\n```"))
+        let setup = readme.components(separatedBy: "## Fresh machine")[1].components(separatedBy: "\n## ")[0]
+        #expect(setup.components(separatedBy: "```sh\n").count - 1 == 2)
+    }
+}
+
+/// A snapshot with every optional field set, so every key of the contract appears.
+enum DocumentedSample {
+    static let snapshot = HostSnapshot(
+        host: Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
+                   sources: Sources(netlink: SourceStatus(status: .ok),
+                                    libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down"))),
+        links: [Link(name: "eth1.100", ifindex: 7, kind: "vlan", mac: "52:54:00:12:34:56", master: "breth1-100",
+                     addresses: [Address(family: "inet", address: "10.0.0.1", prefixLength: 24, scope: "global")],
+                     vlan: VLAN(id: 100, parent: "eth1", protocol: "802.1Q"),
+                     vxlan: VXLAN(vni: 1, group: "239.0.0.1", local: "10.0.0.1", port: 4789, device: "eth1", learning: true),
+                     peer: "x", peerNetnsid: 1, bridgePort: BridgePort(state: "forwarding", priority: 32, cost: 100))],
+        bridges: [Bridge(name: "breth1-100", ports: ["eth1.100"], stp: false)],
+        fdb: [FDBEntry(mac: "00:00:00:00:00:00", port: "vxlan1", bridge: "brvx-1", vlan: 1, state: "permanent",
+                       isSelf: true, remote: "10.0.0.2")],
+        domains: [{
+            var nic = NIC(index: 0, mac: "02:00:00:00:00:01", type: "bridge", bridge: "b", network: "n", sourceDevice: "d",
+                          tap: "vnet0", model: "virtio", vlanTag: 5, virtualPort: "openvswitch", romBarOff: true,
+                          linkState: "up")
+            nic.tapFound = true
+            nic.hostBridge = "b"
+            return Domain(name: "r-4-VM", uuid: "u", state: "running", id: 1, persistent: true,
+                          smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
+        }()],
+        warnings: [Warning(code: "tap-unclaimed", subject: "vnet9", message: "m")])
+}
