@@ -2,31 +2,43 @@ import Netlink
 import Topology
 
 /// The relation pass: once every link of a dump is known, kernel ifindexes become names (masters, vlan
-/// parents, vxlan devices, veth peers) and bridge ports get their state. Run on live dumps and recorded ones.
+/// parents, vxlan devices, veth peers). Run on live dumps and recorded ones.
 public enum LinkResolution {
     public static func resolve(_ dump: NetlinkSnapshot) -> (links: [Link], bridges: [Bridge], fdb: [FDBEntry]) {
         let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
         let addresses = Dictionary(grouping: dump.addresses, by: \.ifindex)
-        let ports = Dictionary(dump.bridgePorts.map { ($0.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
 
         let links = dump.links.sorted { $0.ifindex < $1.ifindex }.map { raw in
-            link(raw, names: names, addresses: addresses[raw.ifindex] ?? [], port: ports[raw.ifindex])
+            link(raw, names: names, addresses: addresses[raw.ifindex] ?? [])
         }
         let portsByBridge = Dictionary(grouping: links.filter { $0.master != nil }, by: { $0.master! })
         let bridges = dump.links.filter { $0.kind == "bridge" }.map { raw in
             Bridge(name: raw.name, ports: (portsByBridge[raw.name] ?? []).map(\.name).sorted(),
                    stp: (raw.bridgeSTPState ?? 0) != 0)
         }.sorted { $0.name < $1.name }
-        let fdb = dump.fdb.map { entry in
-            FDBEntry(mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
-                     bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: entry.state,
-                     isSelf: entry.isSelf, remote: entry.remote)
-        }.sorted { ($0.bridge ?? "", $0.port, $0.mac, $0.vlan ?? 0) < ($1.bridge ?? "", $1.port, $1.mac, $1.vlan ?? 0) }
-        return (links, bridges, fdb)
+        return (links, bridges, fdbEntries(dump.fdb, names: names))
     }
 
-    private static func link(_ raw: NetlinkLink, names: [Int: String], addresses: [NetlinkAddress],
-                             port: NetlinkBridgePort?) -> Link {
+    /// Sorted by bridge, port, MAC and VLAN. A big host has tens of thousands of entries, so the sort runs
+    /// on integer ranks of the (unique) link names, and compares MACs only between entries of one port.
+    private static func fdbEntries(_ raw: [NetlinkFDBEntry], names: [Int: String]) -> [FDBEntry] {
+        let rank = Dictionary(uniqueKeysWithValues: names.sorted { $0.value < $1.value }.enumerated().map { ($1.key, $0) })
+        let order = raw.indices.sorted { a, b in
+            let (x, y) = (raw[a], raw[b])
+            let keyX = (x.masterIndex.flatMap { rank[$0] } ?? -1, rank[x.ifindex] ?? Int.max)
+            let keyY = (y.masterIndex.flatMap { rank[$0] } ?? -1, rank[y.ifindex] ?? Int.max)
+            if keyX != keyY { return keyX < keyY }
+            return (x.mac, x.vlan ?? 0) < (y.mac, y.vlan ?? 0)
+        }
+        return order.map { index in
+            let entry = raw[index]
+            return FDBEntry(mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
+                            bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: entry.state,
+                            isSelf: entry.isSelf, remote: entry.remote)
+        }
+    }
+
+    private static func link(_ raw: NetlinkLink, names: [Int: String], addresses: [NetlinkAddress]) -> Link {
         // A link whose IFLA_LINK is in another namespace cannot be named from here.
         let sameNamespaceLink = raw.linkNetnsid == nil ? raw.linkIndex.flatMap { names[$0] } : nil
         var link = Link(
@@ -45,7 +57,7 @@ public enum LinkResolution {
             link.peer = sameNamespaceLink
             link.peerNetnsid = raw.linkNetnsid
         }
-        if let port, raw.masterIndex != nil {
+        if let port = raw.bridgePort {
             link.bridgePort = BridgePort(state: port.state, priority: port.priority, cost: port.cost)
         }
         return link

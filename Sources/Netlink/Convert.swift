@@ -8,8 +8,8 @@ enum RecordConverter {
         let flags = rtnl_link_get_flags(link)
         let master = rtnl_link_get_master(link)
         let parent = rtnl_link_get_link(link)
-        let netnsid = cnl_link_netnsid(message)
-        let stp = cnl_bridge_stp_state(message)
+        var extras = cnl_link_extras()
+        cnl_link_extras_read(message, &extras)
         return NetlinkLink(
             ifindex: Int(rtnl_link_get_ifindex(link)),
             name: String(cString: namePointer),
@@ -21,10 +21,14 @@ enum RecordConverter {
             isLoopback: flags & UInt32(IFF_LOOPBACK) != 0,
             masterIndex: master > 0 ? Int(master) : nil,
             linkIndex: parent > 0 ? Int(parent) : nil,
-            linkNetnsid: netnsid >= 0 ? Int(netnsid) : nil,
+            linkNetnsid: extras.link_netnsid >= 0 ? Int(extras.link_netnsid) : nil,
             vlan: vlan(of: link),
             vxlan: vxlan(of: link),
-            bridgeSTPState: stp >= 0 ? Int(stp) : nil)
+            bridgeSTPState: extras.stp_state >= 0 ? Int(extras.stp_state) : nil,
+            bridgePort: extras.port_state < 0 ? nil : NetlinkLink.BridgePort(
+                state: portStateName(extras.port_state),
+                priority: extras.port_priority >= 0 ? Int(extras.port_priority) : nil,
+                cost: extras.port_cost >= 0 ? Int(extras.port_cost) : nil))
     }
 
     static func address(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkAddress? {
@@ -36,26 +40,18 @@ enum RecordConverter {
                               scope: scopeName(rtnl_addr_get_scope(address)))
     }
 
-    static func bridgePort(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkBridgePort? {
-        let link = object
-        guard rtnl_link_is_bridge(link) != 0 || rtnl_link_get_family(link) == AF_BRIDGE else { return nil }
-        let master = rtnl_link_get_master(link)
-        let priority = rtnl_link_bridge_get_priority(link)
-        var cost: UInt32 = 0
-        let hasCost = rtnl_link_bridge_get_cost(link, &cost) == 0
-        return NetlinkBridgePort(ifindex: Int(rtnl_link_get_ifindex(link)),
-                                 masterIndex: master > 0 ? Int(master) : nil,
-                                 state: portStateName(rtnl_link_bridge_get_port_state(link)),
-                                 priority: priority >= 0 ? Int(priority) : nil,
-                                 cost: hasCost ? Int(cost) : nil)
-    }
-
     static func fdbEntry(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkFDBEntry? {
         let neigh = object
         guard rtnl_neigh_get_family(neigh) == AF_BRIDGE,
               let lladdr = rtnl_neigh_get_lladdr(neigh), let mac = AddressFormat.string(lladdr) else { return nil }
         let state = rtnl_neigh_get_state(neigh)
         let flags = rtnl_neigh_get_flags(neigh)
+        let remote = rtnl_neigh_get_dst(neigh).flatMap(AddressFormat.ip)
+        // A device's own multicast filter list (33:33:…, 01:00:5e:… on every tap) is not forwarding state:
+        // it would be half of a big host's FDB and tell an operator nothing. VXLAN remotes are kept.
+        let isSelf = flags & UInt32(NTF_SELF) != 0
+        let isMulticast = UInt8(mac.prefix(2), radix: 16).map { $0 & 1 == 1 } ?? false
+        if isSelf, remote == nil, isMulticast { return nil }
         let master = rtnl_neigh_get_master(neigh)
         let vlan = rtnl_neigh_get_vlan(neigh)
         return NetlinkFDBEntry(
@@ -65,8 +61,8 @@ enum RecordConverter {
             vlan: vlan > 0 ? Int(vlan) : nil,
             state: state & Int32(NUD_PERMANENT) != 0 ? "permanent"
                 : state & Int32(NUD_NOARP) != 0 ? "static" : "dynamic",
-            isSelf: flags & UInt32(NTF_SELF) != 0,
-            remote: rtnl_neigh_get_dst(neigh).flatMap(AddressFormat.ip))
+            isSelf: isSelf,
+            remote: remote)
     }
 
     private static func vlan(of link: OpaquePointer) -> NetlinkLink.VLAN? {
@@ -157,11 +153,17 @@ enum AddressFormat {
 
     static func mac(_ address: OpaquePointer) -> String? {
         guard let bytes = binary(address), !bytes.isEmpty else { return nil }
-        return bytes.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined(separator: ":")
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 3)
+        for (i, byte) in bytes.enumerated() {
+            if i > 0 { text.append(UInt8(ascii: ":")) }
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0xf)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func binary(_ address: OpaquePointer) -> [UInt8]? {
         let length = Int(nl_addr_get_len(address))

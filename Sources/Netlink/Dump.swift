@@ -1,7 +1,8 @@
 import CNetlink
 
 /// One NETLINK_ROUTE socket in the caller's network namespace. Every collection is a single kernel dump
-/// per object kind; nothing here asks the kernel to change anything.
+/// per object kind; nothing here asks the kernel to change anything. Bridge port states come with the link
+/// dump (IFLA_INFO_SLAVE_DATA): an AF_BRIDGE dump would cost a second pass that grows super-linearly.
 public final class NetlinkSession {
     private let socket: OpaquePointer
     /// A dump the kernel interrupts because the table changed under it (NLM_F_DUMP_INTR) is taken again.
@@ -24,8 +25,7 @@ public final class NetlinkSession {
     deinit { nl_socket_free(socket) }
 
     public func snapshot() throws(NetlinkError) -> NetlinkSnapshot {
-        NetlinkSnapshot(links: try links(), addresses: try addresses(),
-                        bridgePorts: try bridgePorts(), fdb: try fdb())
+        NetlinkSnapshot(links: try links(), addresses: try addresses(), fdb: try fdb())
     }
 
     public func links() throws(NetlinkError) -> [NetlinkLink] {
@@ -36,11 +36,6 @@ public final class NetlinkSession {
     public func addresses() throws(NetlinkError) -> [NetlinkAddress] {
         try dump("address dump", type: RTM_GETADDR, family: AF_UNSPEC, header: MemoryLayout<ifaddrmsg>.size,
                  convert: RecordConverter.address)
-    }
-
-    public func bridgePorts() throws(NetlinkError) -> [NetlinkBridgePort] {
-        try dump("bridge port dump", type: RTM_GETLINK, family: AF_BRIDGE, header: MemoryLayout<ifinfomsg>.size,
-                 convert: RecordConverter.bridgePort)
     }
 
     public func fdb() throws(NetlinkError) -> [NetlinkFDBEntry] {

@@ -7,10 +7,6 @@ public enum RecordedNetlink {
         parse(messages, convert: RecordConverter.link)
     }
 
-    public static func bridgePorts(_ messages: [[UInt8]]) -> [NetlinkBridgePort] {
-        parse(messages, convert: RecordConverter.bridgePort)
-    }
-
     public static func fdb(_ messages: [[UInt8]]) -> [NetlinkFDBEntry] {
         parse(messages, convert: RecordConverter.fdbEntry)
     }

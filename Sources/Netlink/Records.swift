@@ -19,6 +19,15 @@ public struct NetlinkLink: Sendable, Equatable {
     public var vxlan: VXLAN?
     /// IFLA_BR_STP_STATE of a bridge (0 off, 1 kernel STP, 2 user-space STP).
     public var bridgeSTPState: Int?
+    /// Set on a port of a bridge.
+    public var bridgePort: BridgePort?
+
+    /// A bridge port's STP state and cost, from the port's own link message.
+    public struct BridgePort: Sendable, Equatable {
+        public var state: String
+        public var priority: Int?
+        public var cost: Int?
+    }
 
     public struct VLAN: Sendable, Equatable {
         public var id: Int
@@ -44,15 +53,6 @@ public struct NetlinkAddress: Sendable, Equatable {
     public var scope: String
 }
 
-/// One port of a bridge, from the AF_BRIDGE link dump.
-public struct NetlinkBridgePort: Sendable, Equatable {
-    public var ifindex: Int
-    public var masterIndex: Int?
-    public var state: String
-    public var priority: Int?
-    public var cost: Int?
-}
-
 /// One bridge forwarding-database entry, from the AF_BRIDGE neighbour dump.
 public struct NetlinkFDBEntry: Sendable, Equatable {
     public var mac: String
@@ -70,7 +70,6 @@ public struct NetlinkFDBEntry: Sendable, Equatable {
 public struct NetlinkSnapshot: Sendable, Equatable {
     public var links: [NetlinkLink]
     public var addresses: [NetlinkAddress]
-    public var bridgePorts: [NetlinkBridgePort]
     public var fdb: [NetlinkFDBEntry]
 }
 

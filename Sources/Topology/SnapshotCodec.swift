@@ -5,11 +5,10 @@ import Foundation
 public enum SnapshotCodec {
     public static func encode(_ snapshot: HostSnapshot) -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        // Every field is a string, number, bool, array or nested struct: encoding cannot fail.
-        var data = (try? encoder.encode(snapshot)) ?? Data()
-        data.append(0x0A)
-        return data
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Every field is a string, integer, bool, array or nested struct: encoding cannot fail.
+        let compact = (try? encoder.encode(snapshot)) ?? Data()
+        return Data(JSONIndent.indent(Array(compact)) + [0x0A])
     }
 
     public static func decode(_ data: Data, source: String) throws(SnapshotError) -> HostSnapshot {

@@ -23,11 +23,7 @@ struct Dump: ParsableCommand {
                 FileHandle.standardOutput.write(json)
                 return
             }
-            do {
-                try json.write(to: URL(fileURLWithPath: output), options: .atomic)
-            } catch {
-                throw CommandFailure(.cannotCreateOutput, "\(output): cannot write (\(describe(error)))")
-            }
+            try OutputFile.write(json, to: output)
         }
     }
 }

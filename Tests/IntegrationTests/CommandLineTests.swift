@@ -105,3 +105,21 @@ struct CommandLineTests {
         #expect(snapshot.host.sources.libvirt.status == .unavailable)
     }
 }
+
+@Suite("output files")
+struct OutputFileTests {
+    @Test("--output to a device writes into it and leaves the device a device")
+    func device() throws {
+        let result = try KVMTopoBinary.run(["dump", "--output", "/dev/null"] + unreachableLibvirt)
+        #expect(result.status == 0)
+        let attributes = try FileManager.default.attributesOfItem(atPath: "/dev/null")
+        #expect(attributes[.type] as? FileAttributeType == .typeCharacterSpecial)
+    }
+
+    @Test("--output /dev/stdout reaches standard output")
+    func stdout() throws {
+        let result = try KVMTopoBinary.run(["dump", "--output", "/dev/stdout"] + unreachableLibvirt)
+        #expect(result.status == 0)
+        #expect(try SnapshotCodec.decode(result.stdout, source: "stdout").schemaVersion == 1)
+    }
+}

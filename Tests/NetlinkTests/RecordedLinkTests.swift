@@ -51,20 +51,21 @@ struct RecordedLinkTests {
         #expect(links[1].operState == "down")
     }
 
-    @Test("an AF_BRIDGE port message gives the STP port state")
+    @Test("a bridge port's link message carries its STP state, priority and cost")
     func bridgePort() throws {
-        let port = RtnetlinkMessage.link(family: 7, ifindex: 9, flags: up, [
+        let port = RtnetlinkMessage.link(ifindex: 9, flags: up, [
             .string(IFLA.ifname, "vnet3"), .u32(IFLA.mtu, 1500), .u32(IFLA.master, 8),
-            .nested(IFLA.protinfo, [.u8(IFLA.brportState, 4), .u16(IFLA.brportPriority, 32), .u32(IFLA.brportCost, 100)]),
+            .nested(IFLA.linkinfo, [.string(IFLA.infoKind, "tun"), .string(IFLA.infoSlaveKind, "bridge"),
+                                    .nested(IFLA.infoSlaveData, [.u8(IFLA.brportState, 4), .u16(IFLA.brportPriority, 32),
+                                                                 .u32(IFLA.brportCost, 100)])]),
         ])
-        let ports = RecordedNetlink.bridgePorts([port.bytes])
-        let port9 = try #require(ports.first)
-        #expect(ports.count == 1)
-        #expect(port9.ifindex == 9)
-        #expect(port9.masterIndex == 8)
-        #expect(port9.state == "blocking")
-        #expect(port9.priority == 32)
-        #expect(port9.cost == 100)
+        let link = try #require(RecordedNetlink.links([port.bytes]).first)
+        #expect(link.kind == "tun")
+        #expect(link.masterIndex == 8)
+        #expect(link.bridgePort?.state == "blocking")
+        #expect(link.bridgePort?.priority == 32)
+        #expect(link.bridgePort?.cost == 100)
+        #expect(RecordedNetlink.links([eth0.bytes]).first?.bridgePort == nil)
     }
 
     @Test("bridge FDB entries: learned on a VLAN, static, and a vxlan remote")
@@ -109,5 +110,27 @@ struct LiveDumpTests {
         #expect(lo.name == "lo")
         #expect(lo.ifindex == 1)
         #expect(snapshot.addresses.contains { $0.ifindex == 1 && $0.address == "127.0.0.1" && $0.prefixLength == 8 })
+    }
+}
+
+@Suite("FDB noise")
+struct FDBNoiseTests {
+    @Test("a device's own multicast filter entries are left out; its vxlan remotes and unicast entries are kept")
+    func multicastFilters() {
+        let filter = RtnetlinkMessage.neighbour(family: 7, ifindex: 9, state: 0x80, flags: 0x02, [
+            .bytes(NDA.lladdr, [0x33, 0x33, 0, 0, 0, 1]),
+        ])
+        let ipv4Filter = RtnetlinkMessage.neighbour(family: 7, ifindex: 9, state: 0x80, flags: 0x02, [
+            .bytes(NDA.lladdr, [0x01, 0x00, 0x5e, 0, 0, 1]),
+        ])
+        let remote = RtnetlinkMessage.neighbour(family: 7, ifindex: 11, state: 0x80, flags: 0x02, [
+            .bytes(NDA.lladdr, [0x01, 0x00, 0x5e, 0, 0, 1]), .bytes(NDA.dst, [10, 99, 0, 2]),
+        ])
+        let own = RtnetlinkMessage.neighbour(family: 7, ifindex: 9, state: 0x80, flags: 0x02, [
+            .bytes(NDA.lladdr, [0xfe, 0, 0, 0, 0, 1]),
+        ])
+        let entries = RecordedNetlink.fdb([filter.bytes, ipv4Filter.bytes, remote.bytes, own.bytes])
+        #expect(entries.map(\.mac) == ["01:00:5e:00:00:01", "fe:00:00:00:00:01"])
+        #expect(entries.first?.remote == "10.99.0.2")
     }
 }

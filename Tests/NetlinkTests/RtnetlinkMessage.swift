@@ -66,8 +66,8 @@ private func padding(_ length: Int) -> [UInt8] {
 // Attribute numbers from <linux/if_link.h> and <linux/neighbour.h>.
 enum IFLA {
     static let address: UInt16 = 1, ifname: UInt16 = 3, mtu: UInt16 = 4, link: UInt16 = 5, master: UInt16 = 10
-    static let protinfo: UInt16 = 12, operstate: UInt16 = 16, linkinfo: UInt16 = 18
-    static let infoKind: UInt16 = 1, infoData: UInt16 = 2, infoSlaveKind: UInt16 = 4
+    static let operstate: UInt16 = 16, linkinfo: UInt16 = 18
+    static let infoKind: UInt16 = 1, infoData: UInt16 = 2, infoSlaveKind: UInt16 = 4, infoSlaveData: UInt16 = 5
     static let vlanID: UInt16 = 1, vlanProtocol: UInt16 = 5
     static let bondMode: UInt16 = 1
     static let brportState: UInt16 = 1, brportPriority: UInt16 = 2, brportCost: UInt16 = 3

@@ -69,3 +69,24 @@ struct SnapshotCodecTests {
         }
     }
 }
+
+@Suite("JSON layout")
+struct JSONIndentTests {
+    @Test("strings with brackets, commas, colons and escaped quotes pass through untouched")
+    func strings() throws {
+        var snapshot = sampleSnapshot
+        snapshot.host.hostname = #"a,b:{c}[d]"e\"# + "\u{1b}[31m"
+        let bytes = SnapshotCodec.encode(snapshot)
+        #expect(try SnapshotCodec.decode(bytes, source: "t").host.hostname == snapshot.host.hostname)
+        #expect(try JSONSerialization.jsonObject(with: bytes) is [String: Any])
+    }
+
+    @Test("the layout: two-space indent, `key : value`, empty containers on one line")
+    func layout() {
+        var snapshot = sampleSnapshot
+        snapshot.bridges = [Bridge(name: "cloud0", ports: [], stp: false)]
+        let text = String(decoding: SnapshotCodec.encode(snapshot), as: UTF8.self)
+        #expect(text.hasPrefix("{\n  \"bridges\" : [\n    {\n      \"name\" : \"cloud0\",\n      \"ports\" : [],\n"))
+        #expect(text.hasSuffix("\n}\n"))
+    }
+}
