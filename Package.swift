@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PcapTests", dependencies: ["Pcap"]),
+        .testTarget(name: "PcapTests", dependencies: ["Pcap", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/Support"),
     ]

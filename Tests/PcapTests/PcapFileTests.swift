@@ -1,5 +1,6 @@
 import Foundation
 import Pcap
+import TestSupport
 import Testing
 
 /// An Ethernet/IPv4/UDP frame, or an ARP request, as a NIC would capture it.
@@ -40,15 +41,7 @@ struct PcapFileTests {
     func tcpdumpReads() throws {
         try Pcap.writeEthernet(path: path, packets: [CapturedPacket(timestamp: 1, originalLength: 42, bytes: arpRequest)])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tcpdump", "-nr", path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try Shell.run(["tcpdump", "-nr", path]).output
         #expect(text.contains("ARP, Request who-has 10.1.1.1 tell 10.1.1.23"), "\(text)")
     }
 
