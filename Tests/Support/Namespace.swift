@@ -34,12 +34,6 @@ public final class TestNamespace: @unchecked Sendable {
 
 public enum Host {
     public static var isRoot: Bool { getuid() == 0 }
-
-    /// Whether this kernel can create a link of the given kind (vlan, bond and dummy are missing on some builders).
-    public static func supportsLinkKind(_ kind: String, extra: String = "") -> Bool {
-        guard isRoot, let namespace = try? TestNamespace("probe-\(kind)") else { return false }
-        return (try? namespace.ip("link add probe0 \(extra) type \(kind)".replacingOccurrences(of: "  ", with: " "))) != nil
-    }
 }
 
 /// The kvmtopo executable built beside the test bundle.
