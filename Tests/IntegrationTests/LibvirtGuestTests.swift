@@ -47,8 +47,13 @@ private func ours(_ warning: Warning) -> Bool {
         || warning.message.contains("brvx-90")
 }
 
-@Suite("kvmtopo dump against a real libvirtd with QEMU guests", .serialized,
-       .enabled("needs root and libvirtd with QEMU; the reason is printed when missing") { LibvirtDaemon.isRunning })
+/// Everything that drives the one real libvirtd (in the lab's namespace) runs one test at a time.
+@Suite("real libvirtd and QEMU guests", .serialized)
+struct RealLibvirtTests {}
+
+extension RealLibvirtTests {
+@Suite("kvmtopo dump against CloudStack-named guests",
+       .enabled("needs root and libvirtd with QEMU; the reason is printed when missing") { LibvirtDaemon.start() })
 struct LibvirtGuestTests {
     @Test("libvirt NICs join their kernel taps by name and MAC; every fault becomes a warning; nothing changes")
     func joinAndFaults() throws {
@@ -109,4 +114,5 @@ struct LibvirtGuestTests {
         #expect(user.nics[0].tapFound == nil)
         #expect(!snapshot.warnings.contains { $0.subject.hasPrefix(Guests.user) })
     }
+}
 }

@@ -1,0 +1,99 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+/// examples/lab driven for real: what it builds is what kvmtopo must see, and every fault it injects must show.
+enum Lab {
+    static let script = PackageRoot.path + "/examples/lab/lab"
+    static let guests = ["r-4-VM", "i-2-10-VM", "i-2-11-VM", "r-7-VM", "i-3-20-VM", "i-3-21-VM", "s-1-VM"]
+
+    static func run(_ arguments: String...) throws -> CommandResult { try Shell.run([script] + arguments) }
+
+    static func dump() throws -> HostSnapshot {
+        let result = try run("exec", KVMTopoBinary.path, "dump")
+        guard result.status == 0 else { throw FixtureError("kvmtopo dump in the lab: \(result.stderr)") }
+        return try SnapshotCodec.decode(result.stdout, source: "lab dump")
+    }
+}
+
+extension RealLibvirtTests {
+@Suite("examples/lab", .enabled(if: Host.isRoot, "the lab needs root (network namespaces, libvirtd)"))
+struct LabTests {
+    @Test("lab up builds a CloudStack host kvmtopo sees whole; faults show; heal and down leave nothing")
+    func lifecycle() throws {
+        let wasUp = try Lab.run("status").status == 0
+        let up = try Lab.run("up")
+        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+
+        // The clean lab: seven CloudStack guests, every NIC joined to its tap, no warnings.
+        var snapshot = try Lab.dump()
+        #expect(snapshot.host.sources.libvirt.status == .ok)
+        for name in Lab.guests {
+            let domain = try #require(snapshot.domains.first { $0.name == name }, "\(name) is listed")
+            #expect(domain.state == "running")
+            #expect(domain.smbios?.product == "CloudStack KVM Hypervisor")
+            #expect(domain.nics.allSatisfy { $0.tapFound == true && $0.hostBridge == $0.bridge }, "\(name): \(domain.nics)")
+        }
+        #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
+        let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let router = try #require(snapshot.domains.first { $0.name == "r-4-VM" })
+        #expect(router.nics.map(\.bridge) == [router.nics[0].bridge, "cloud0", "cloudbr0"], "guest, control, public")
+        #expect(router.nics[1].mac == "0e:00:a9:fe:03:91")
+        let vpcRouter = try #require(snapshot.domains.first { $0.name == "r-7-VM" })
+        #expect(vpcRouter.nics.map(\.bridge).prefix(2) == ["cloud0", "cloudbr0"], "control, public, then tiers")
+        #expect(links["cloud0"]?.addresses.contains { $0.address == "169.254.0.1" && $0.prefixLength == 16 } == true)
+        #expect(links["cloudbr1"]?.master == nil && links["eth0"]?.master == "cloudbr1")
+        #expect(links["eth2"]?.master == "cloudbr0")
+        let guestBridge = try #require(router.nics[0].bridge)
+        let uplink = try #require(snapshot.bridges.first { $0.name == guestBridge }?.ports.first { !$0.hasPrefix("vnet") })
+        if let vxlan = links[uplink]?.vxlan {
+            #expect(guestBridge == "brvx-\(vxlan.vni)")
+            #expect(vxlan.device == "eth1")
+            #expect(links["eth1"].map { $0.mtu >= links[uplink]!.mtu + 50 } == true, "the underlay leaves room for VXLAN")
+        } else {
+            #expect(links[uplink]?.vlan?.parent == "eth1")
+        }
+
+        // Faults, one after the other, as the tests of show, trace and diagnose will use them.
+        let routerTap = try #require(router.nics[0].tap)
+        let user11Tap = try #require(snapshot.domains.first { $0.name == "i-2-11-VM" }?.nics[0].tap)
+        for fault in ["router-tap-down", "uplink-mtu", "tap-detached", "stray-tap", "drop-rule"] {
+            let injected = try Lab.run("fault", fault)
+            #expect(injected.status == 0, "\(fault): \(injected.stderr)")
+        }
+        snapshot = try Lab.dump()
+        let faulty = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(faulty[routerTap]?.up == false)
+        #expect(faulty["eth1"]?.mtu == 1450)
+        let found = Set(snapshot.warnings.map { "\($0.code) \($0.subject)" })
+        #expect(found == ["tap-no-master i-2-11-VM eth0", "tap-unclaimed vnet-stray"], "\(found)")
+        #expect(faulty[user11Tap]?.master == nil)
+        // The drop rule is invisible to netlink; its counter shows i-3-20-VM's pings hitting it.
+        Thread.sleep(forTimeInterval: 2.5)
+        let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
+        let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
+        #expect(dropped > 0, "\(rule)")
+
+        #expect(try Lab.run("heal").status == 0)
+        snapshot = try Lab.dump()
+        #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
+        let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(healed[routerTap]?.up == true)
+        #expect(healed["eth1"]?.mtu == 1550)
+
+        guard !wasUp else { return }   // a lab the developer had up stays up
+        #expect(try Lab.run("down").status == 0)
+        let namespaces = try Shell.run(["ip", "netns", "list"]).output
+        #expect(!namespaces.contains("kvmtopo-lab"), "no namespace of the lab is left: \(namespaces)")
+        #expect(!FileManager.default.fileExists(atPath: "/var/lib/kvmtopo-lab"))
+        #expect(!FileManager.default.fileExists(atPath: "/run/kvmtopo-lab-faults"))
+        for name in Lab.guests {
+            #expect(!FileManager.default.fileExists(atPath: "/etc/libvirt/qemu/\(name).xml"), "\(name) is undefined")
+        }
+        for process in ["libvirtd", "virtlogd", "qemu-system-x86_64"] {
+            #expect(try Shell.run(["pgrep", "-x", process]).status != 0, "no \(process) is left")
+        }
+    }
+}
+}
