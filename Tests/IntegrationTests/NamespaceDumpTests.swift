@@ -102,7 +102,9 @@ struct NamespaceDumpTests {
         try buildHost(ns)
         let before = try KernelState.settled(ns)
         for _ in 0..<2 { _ = try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns) }
-        #expect(try KernelState.capture(ns) == before)
+        let after = try KernelState.capture(ns)
+        let unchanged = after == before
+        #expect(unchanged, "changed: \(KernelState.difference(before, after))")
     }
 
     @Test("an unprivileged user gets the same kernel view (netlink dumps need no privilege)")
