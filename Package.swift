@@ -6,6 +6,7 @@ import PackageDescription
 //   Netlink, Libvirt, Pcap
 //             one Swift module per C library; the only code that touches C pointers
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
+//   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
@@ -13,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kvmtopo", targets: ["kvmtopo"]),
-        .library(name: "KVMTopoKit", targets: ["Topology", "Collect"]),
+        .library(name: "KVMTopoKit", targets: ["Topology", "CloudStack", "Collect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,7 +32,8 @@ let package = Package(
         .target(name: "Pcap", dependencies: ["CPcap"]),
 
         .target(name: "Topology"),
-        .target(name: "Collect", dependencies: ["Topology", "Netlink", "Libvirt"]),
+        .target(name: "CloudStack", dependencies: ["Topology"]),
+        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .executableTarget(name: "kvmtopo", dependencies: [
             "Topology", "Collect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

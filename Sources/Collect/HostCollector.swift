@@ -1,3 +1,4 @@
+import CloudStack
 import Foundation
 import Libvirt
 import Netlink
@@ -7,9 +8,12 @@ import Topology
 /// the others: its status says why, a warning counts it, and the rest is still shown.
 public struct HostCollector: Sendable {
     public var libvirtURI: String
+    /// Where the CloudStack agent keeps its bridge names; CloudStack's defaults apply when it is absent.
+    public var agentProperties: String
 
-    public init(libvirtURI: String) {
+    public init(libvirtURI: String, agentProperties: String = "/etc/cloudstack/agent/agent.properties") {
         self.libvirtURI = libvirtURI
+        self.agentProperties = agentProperties
     }
 
     public func collect() -> HostSnapshot {
@@ -47,11 +51,13 @@ public struct HostCollector: Sendable {
         }
 
         let join = TapJoin.join(domains: domains, links: links, claimsAreComplete: libvirtStatus.status == .ok)
-        return HostSnapshot(
-            host: Host(hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
-                       sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus)),
-            links: links, bridges: bridges, fdb: fdb, domains: join.domains,
-            warnings: (warnings + join.warnings).sorted())
+        let properties = try? String(contentsOfFile: agentProperties, encoding: .utf8)
+        var host = Host(hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
+                        sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
+        host.agentProperties = properties == nil ? nil : agentProperties
+        let snapshot = HostSnapshot(host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
+                                    warnings: (warnings + join.warnings).sorted())
+        return CloudStackModel.infer(snapshot, settings: properties.map(AgentSettings.init(properties:)) ?? AgentSettings())
     }
 
     static func domain(_ record: LibvirtDomainRecord) -> Domain {

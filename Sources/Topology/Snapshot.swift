@@ -9,16 +9,36 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var bridges: [Bridge]
     public var fdb: [FDBEntry]
     public var domains: [Domain]
+    /// The CloudStack view: one network per bridge that carries VM traffic, and the VPCs whose router is here.
+    public var networks: [Network]
+    public var vpcs: [VPC]
     public var warnings: [Warning]
 
-    public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain], warnings: [Warning]) {
+    public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
+                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning]) {
         self.schemaVersion = Self.currentSchemaVersion
         self.host = host
         self.links = links
         self.bridges = bridges
         self.fdb = fdb
         self.domains = domains
+        self.networks = networks
+        self.vpcs = vpcs
         self.warnings = warnings
+    }
+
+    /// Fields added after schema version 1 first shipped are optional when reading, so older dumps still load.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try container.decode(Int.self, forKey: .schemaVersion)
+        host = try container.decode(Host.self, forKey: .host)
+        links = try container.decode([Link].self, forKey: .links)
+        bridges = try container.decode([Bridge].self, forKey: .bridges)
+        fdb = try container.decode([FDBEntry].self, forKey: .fdb)
+        domains = try container.decode([Domain].self, forKey: .domains)
+        networks = try container.decodeIfPresent([Network].self, forKey: .networks) ?? []
+        vpcs = try container.decodeIfPresent([VPC].self, forKey: .vpcs) ?? []
+        warnings = try container.decode([Warning].self, forKey: .warnings)
     }
 }
 
@@ -28,6 +48,8 @@ public struct Host: Codable, Equatable, Sendable {
     public var collectedAt: String
     public var kvmtopoVersion: String
     public var sources: Sources
+    /// The CloudStack agent.properties whose bridge names were used; absent when CloudStack's defaults were.
+    public var agentProperties: String?
 
     public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources) {
         self.hostname = hostname
@@ -202,6 +224,13 @@ public struct Domain: Codable, Equatable, Sendable {
     public var name: String
     public var uuid: String
     public var state: String
+    /// CloudStack's role for the domain: user, router, secondary-storage, console-proxy, internal-lb, elastic-lb
+    /// or other. Filled by the CloudStack inference.
+    public var role: String?
+    /// For a router: isolated, vpc or dhcp-only, from its NIC layout.
+    public var routerKind: String?
+    /// Named like a CloudStack instance or marked by CloudStack's SMBIOS product.
+    public var cloudstack: Bool?
     public var id: Int?
     public var persistent: Bool
     public var smbios: SMBIOS?
@@ -256,6 +285,11 @@ public struct NIC: Codable, Equatable, Sendable {
     public var tapFound: Bool?
     /// Filled by the join: the bridge the tap really is a port of.
     public var hostBridge: String?
+    /// CloudStack traffic type: control, public, management, storage or guest.
+    public var trafficType: String?
+    /// An address, only when learned, with where it was learned (ipSource).
+    public var ip: String?
+    public var ipSource: String?
 
     public init(index: Int, mac: String?, type: String, bridge: String? = nil, network: String? = nil,
                 sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
@@ -288,5 +322,79 @@ public struct Warning: Codable, Equatable, Sendable, Comparable {
 
     public static func < (a: Warning, b: Warning) -> Bool {
         (a.code, a.subject, a.message) < (b.code, b.subject, b.message)
+    }
+}
+
+/// One bridge that carries VM traffic, as CloudStack sees it.
+public struct Network: Codable, Equatable, Sendable {
+    public var id: String
+    /// isolated, vpc-tier, shared, guest (its router is not on this host), control, public, management, storage
+    /// or unknown.
+    public var kind: String
+    public var bridge: String
+    public var vlan: Int?
+    public var vni: Int?
+    /// The bridge port that leaves the host: a VLAN or VXLAN device, or a NIC or bond for an untagged bridge.
+    public var uplink: String?
+    public var physicalInterface: String?
+    public var mtu: Int?
+    /// The router domain, when it runs on this host.
+    public var router: String?
+    /// Whether this guest network's router is on another host (its guest NIC is not on this bridge).
+    public var routerElsewhere: Bool?
+    public var gateway: Gateway?
+    public var members: [Member]
+
+    public init(id: String, kind: String, bridge: String, members: [Member] = []) {
+        self.id = id
+        self.kind = kind
+        self.bridge = bridge
+        self.members = members
+    }
+
+    public struct Member: Codable, Equatable, Sendable {
+        public var domain: String
+        public var nic: Int
+        public var tap: String?
+        public var mac: String?
+        public var ip: String?
+        public var ipSource: String?
+
+        public init(domain: String, nic: Int, tap: String?, mac: String?, ip: String? = nil, ipSource: String? = nil) {
+            self.domain = domain
+            self.nic = nic
+            self.tap = tap
+            self.mac = mac
+            self.ip = ip
+            self.ipSource = ipSource
+        }
+    }
+
+    /// The router NIC that is this network's gateway; its address only when learned.
+    public struct Gateway: Codable, Equatable, Sendable {
+        public var domain: String
+        public var nic: Int
+        public var mac: String?
+        public var ip: String?
+        public var ipSource: String?
+
+        public init(domain: String, nic: Int, mac: String?, ip: String? = nil, ipSource: String? = nil) {
+            self.domain = domain
+            self.nic = nic
+            self.mac = mac
+            self.ip = ip
+            self.ipSource = ipSource
+        }
+    }
+}
+
+/// A VPC whose router runs on this host, with its tiers (network ids) in the router's NIC order.
+public struct VPC: Codable, Equatable, Sendable {
+    public var router: String
+    public var tiers: [String]
+
+    public init(router: String, tiers: [String]) {
+        self.router = router
+        self.tiers = tiers
     }
 }

@@ -1,0 +1,170 @@
+import Topology
+
+/// Infers the CloudStack layer from a collected snapshot: each domain's role, each NIC's traffic type, one
+/// network per bridge that carries VM traffic, and the VPCs whose router runs here. It reads only the snapshot
+/// (live or loaded from a dump), so it runs the same on a customer's dump as on the host.
+public enum CloudStackModel {
+    public static func infer(_ snapshot: HostSnapshot, settings: AgentSettings = AgentSettings()) -> HostSnapshot {
+        var result = snapshot
+        let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var warnings: [Warning] = []
+
+        result.domains = snapshot.domains.map { classify($0, settings: settings) }
+        let bridgesWithMembers = Set(result.domains.flatMap { $0.nics.compactMap(\.effectiveBridge) })
+        let guestBridges = Set(snapshot.bridges.map(\.name).filter { Naming.guestBridge($0) != nil })
+        let carried = bridgesWithMembers.union(guestBridges)
+        result.networks = snapshot.bridges.filter { carried.contains($0.name) }.map { bridge in
+            network(bridge, domains: result.domains, links: links, settings: settings, warnings: &warnings)
+        }.sorted { (kindOrder($0.kind), $0.bridge) < (kindOrder($1.kind), $1.bridge) }
+        result.vpcs = result.domains.filter { $0.routerKind == "vpc" }.map { router in
+            VPC(router: router.name, tiers: router.nics.filter { $0.trafficType == "guest" }.compactMap(\.effectiveBridge))
+        }
+        result.warnings = (snapshot.warnings + warnings).sorted()
+        return result
+    }
+
+    // MARK: domains and NICs
+
+    static func classify(_ domain: Domain, settings: AgentSettings) -> Domain {
+        var domain = domain
+        let role = Naming.role(ofDomain: domain.name)
+        domain.cloudstack = role != nil || domain.smbios?.product == Naming.cloudStackProduct
+        domain.role = role ?? "other"
+        for index in domain.nics.indices {
+            var nic = domain.nics[index]
+            nic.trafficType = trafficType(of: nic, in: domain, settings: settings)
+            if nic.trafficType == "control", let mac = nic.mac, let address = Naming.controlAddress(fromMAC: mac) {
+                nic.ip = address
+                nic.ipSource = "control-mac"
+            }
+            domain.nics[index] = nic
+        }
+        if domain.role == "router" { domain.routerKind = routerKind(domain.nics) }
+        return domain
+    }
+
+    private static func trafficType(of nic: NIC, in domain: Domain, settings: AgentSettings) -> String? {
+        if let mac = nic.mac, Naming.controlAddress(fromMAC: mac) != nil { return "control" }
+        guard let bridge = nic.effectiveBridge else { return nic.vlanTag != nil ? "guest" : nil }
+        switch bridge {
+        case settings.controlBridge: return "control"
+        case settings.publicBridge: return "public"
+        case settings.guestBridge where settings.guestBridge != settings.privateBridge: return "guest"
+        case settings.privateBridge: return nic.vlanTag != nil || domain.role == "user" ? "guest" : "management"
+        default: break
+        }
+        if Naming.guestBridge(bridge) != nil || nic.vlanTag != nil || domain.role == "user" { return "guest" }
+        return nil
+    }
+
+    /// CloudStack's router layouts, by position: isolated (eth0 guest, eth1 control, eth2 public), DHCP-only
+    /// (eth0 guest, eth1 control), VPC (eth0 control, eth1 public, eth2+ a NIC per tier).
+    private static func routerKind(_ nics: [NIC]) -> String? {
+        let types = nics.map(\.trafficType)
+        if types.first == "control" { return "vpc" }
+        guard types.count >= 2, types[1] == "control" else { return nil }
+        return types.dropFirst(2).contains("public") ? "isolated" : "dhcp-only"
+    }
+
+    // MARK: networks
+
+    private static func network(_ bridge: Bridge, domains: [Domain], links: [String: Link], settings: AgentSettings,
+                                warnings: inout [Warning]) -> Network {
+        var network = Network(id: bridge.name, kind: "unknown", bridge: bridge.name)
+        network.mtu = links[bridge.name]?.mtu
+        let attached = domains.flatMap { domain in
+            domain.nics.filter { $0.effectiveBridge == bridge.name }.map { (domain, $0) }
+        }
+        network.members = attached.map { domain, nic in
+            Network.Member(domain: domain.name, nic: nic.index, tap: nic.tap, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
+        }.sorted { (memberOrder($0, domains), $0.domain, $0.nic) < (memberOrder($1, domains), $1.domain, $1.nic) }
+
+        resolveUplink(&network, ports: bridge.ports, links: links, warnings: &warnings)
+
+        switch bridge.name {
+        case settings.controlBridge: network.kind = "control"
+        case settings.publicBridge: network.kind = "public"
+        case settings.privateBridge where attached.allSatisfy({ $0.1.trafficType != "guest" }): network.kind = "management"
+        default:
+            let routers = attached.filter { $0.0.role == "router" && $0.1.trafficType == "guest" }
+            if let (router, nic) = routers.first {
+                network.router = router.name
+                network.gateway = Network.Gateway(domain: router.name, nic: nic.index, mac: nic.mac)
+                network.kind = switch router.routerKind {
+                case "vpc": "vpc-tier"
+                case "dhcp-only": "shared"
+                case "isolated": "isolated"
+                default: "unknown"
+                }
+            } else if attached.contains(where: { $0.1.trafficType == "guest" }) || Naming.guestBridge(bridge.name) != nil {
+                network.kind = "guest"
+                network.routerElsewhere = attached.contains { $0.0.role == "user" } ? true : nil
+            }
+        }
+        return network
+    }
+
+    /// The uplink is the port that leaves the host; the kernel's facts (VLAN id, VNI, parent) win over the
+    /// bridge's name, and a name that disagrees is a warning.
+    private static func resolveUplink(_ network: inout Network, ports: [String], links: [String: Link],
+                                      warnings: inout [Warning]) {
+        let candidates = ports.compactMap { links[$0] }.filter { $0.kind != "tun" }
+        let uplink = candidates.first { $0.vlan != nil || $0.vxlan != nil }
+            ?? candidates.first { ["device", "bond", "veth", "team"].contains($0.kind) }
+        network.uplink = uplink?.name
+        network.vlan = uplink?.vlan?.id
+        network.vni = uplink?.vxlan?.vni
+        let underlay = uplink?.vlan?.parent ?? uplink?.vxlan?.device ?? (uplink?.vlan == nil && uplink?.vxlan == nil ? uplink?.name : nil)
+        network.physicalInterface = underlay.flatMap { physical($0, links: links) }
+
+        let subject = network.bridge
+        switch Naming.guestBridge(network.bridge) {
+        case .vlan(_, let id)?, .legacyVLAN(let id)?:
+            if uplink == nil {
+                network.vlan = id
+                warnings.append(Warning(code: "guest-bridge-no-uplink", subject: subject,
+                                        message: "no VLAN device on \(subject); VLAN \(id) is taken from its name"))
+            } else if let kernel = uplink?.vlan?.id, kernel != id {
+                warnings.append(Warning(code: "bridge-name-mismatch", subject: subject,
+                                        message: "\(subject) is named for VLAN \(id) but its uplink \(uplink!.name) is VLAN \(kernel)"))
+            }
+        case .vxlan(let vni)?:
+            if uplink == nil {
+                network.vni = vni
+                warnings.append(Warning(code: "guest-bridge-no-uplink", subject: subject,
+                                        message: "no VXLAN device on \(subject); VNI \(vni) is taken from its name"))
+            } else if let kernel = uplink?.vxlan?.vni, kernel != vni {
+                warnings.append(Warning(code: "bridge-name-mismatch", subject: subject,
+                                        message: "\(subject) is named for VNI \(vni) but its uplink \(uplink!.name) is VNI \(kernel)"))
+            }
+        case nil:
+            break
+        }
+    }
+
+    /// The NIC under a device: CloudStack's VXLAN devices sit on the traffic label's bridge (cloudbr1), whose
+    /// own uplink is the NIC.
+    private static func physical(_ name: String, links: [String: Link]) -> String {
+        guard let link = links[name], link.kind == "bridge" else { return name }
+        let port = links.values.filter { $0.master == name && $0.kind != "tun" }.sorted { $0.ifindex < $1.ifindex }.first
+        return port?.name ?? name
+    }
+
+    private static func memberOrder(_ member: Network.Member, _ domains: [Domain]) -> Int {
+        switch domains.first(where: { $0.name == member.domain })?.role {
+        case "router": 0
+        case "user": 2
+        default: 1
+        }
+    }
+
+    private static func kindOrder(_ kind: String) -> Int {
+        ["control", "management", "public", "storage", "isolated", "vpc-tier", "shared", "guest", "unknown"]
+            .firstIndex(of: kind) ?? 99
+    }
+}
+
+extension NIC {
+    /// The bridge the NIC is really on: the tap's master when joined, else what libvirt was told.
+    public var effectiveBridge: String? { tapFound == true ? hostBridge : bridge }
+}

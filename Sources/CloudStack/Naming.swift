@@ -1,0 +1,39 @@
+/// CloudStack's naming rules, from VirtualMachineName.java and the agent's bridge drivers. The instance
+/// suffix ("VM" by default) is a global setting, so it is matched, never assumed.
+enum Naming {
+    static func role(ofDomain name: String) -> String? {
+        if name.wholeMatch(of: /i-\d+-\d+-[^-\s]+/) != nil { return "user" }
+        guard let match = name.wholeMatch(of: /([rsvbl])-\d+-[^-\s]+(-\d+)?/) else { return nil }
+        return switch match.1 {
+        case "r": "router"
+        case "s": "secondary-storage"
+        case "v": "console-proxy"
+        case "b": "internal-lb"
+        default: "elastic-lb"
+        }
+    }
+
+    /// A guest bridge's name: VLAN `br<pif>-<vlan>`, VXLAN `brvx-<vni>`, legacy `cloudVirBr<vlan>`.
+    enum GuestBridge: Equatable {
+        case vlan(pif: String, id: Int)
+        case vxlan(vni: Int)
+        case legacyVLAN(id: Int)
+    }
+
+    static func guestBridge(_ name: String) -> GuestBridge? {
+        if let match = name.wholeMatch(of: /brvx-(\d+)/), let vni = Int(match.1) { return .vxlan(vni: vni) }
+        if let match = name.wholeMatch(of: /cloudVirBr(\d+)/), let id = Int(match.1) { return .legacyVLAN(id: id) }
+        if let match = name.wholeMatch(of: /br(.+)-(\d+)/), let id = Int(match.2) { return .vlan(pif: String(match.1), id: id) }
+        return nil
+    }
+
+    /// A control NIC's MAC is 0e:00:a9:fe:XX:YY for link-local address 169.254.XX.YY (ControlNetworkGuru).
+    static func controlAddress(fromMAC mac: String) -> String? {
+        let octets = mac.lowercased().split(separator: ":")
+        guard octets.count == 6, octets[0...3] == ["0e", "00", "a9", "fe"],
+              let x = UInt8(octets[4], radix: 16), let y = UInt8(octets[5], radix: 16) else { return nil }
+        return "169.254.\(x).\(y)"
+    }
+
+    static let cloudStackProduct = "CloudStack KVM Hypervisor"
+}
