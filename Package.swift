@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CloudStack", dependencies: ["Topology"]),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "Collect",
+            "Topology", "CloudStack", "Collect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

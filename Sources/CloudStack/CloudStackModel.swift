@@ -4,8 +4,13 @@ import Topology
 /// network per bridge that carries VM traffic, and the VPCs whose router runs here. It reads only the snapshot
 /// (live or loaded from a dump), so it runs the same on a customer's dump as on the host.
 public enum CloudStackModel {
-    public static func infer(_ snapshot: HostSnapshot, settings: AgentSettings = AgentSettings()) -> HostSnapshot {
+    /// Infers with the bridge roles the snapshot records (CloudStack's defaults when it records none).
+    public static func infer(_ snapshot: HostSnapshot) -> HostSnapshot {
         var result = snapshot
+        let settings = snapshot.host.bridgeRoles ?? BridgeRoles()
+        // A model inferred earlier is replaced whole, warnings included.
+        let modelWarnings: Set<String> = ["guest-bridge-no-uplink", "bridge-name-mismatch"]
+        result.warnings.removeAll { modelWarnings.contains($0.code) }
         let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var warnings: [Warning] = []
 
@@ -19,13 +24,13 @@ public enum CloudStackModel {
         result.vpcs = result.domains.filter { $0.routerKind == "vpc" }.map { router in
             VPC(router: router.name, tiers: router.nics.filter { $0.trafficType == "guest" }.compactMap(\.effectiveBridge))
         }
-        result.warnings = (snapshot.warnings + warnings).sorted()
+        result.warnings = (result.warnings + warnings).sorted()
         return result
     }
 
     // MARK: domains and NICs
 
-    static func classify(_ domain: Domain, settings: AgentSettings) -> Domain {
+    static func classify(_ domain: Domain, settings: BridgeRoles) -> Domain {
         var domain = domain
         let role = Naming.role(ofDomain: domain.name)
         domain.cloudstack = role != nil || domain.smbios?.product == Naming.cloudStackProduct
@@ -43,14 +48,14 @@ public enum CloudStackModel {
         return domain
     }
 
-    private static func trafficType(of nic: NIC, in domain: Domain, settings: AgentSettings) -> String? {
+    private static func trafficType(of nic: NIC, in domain: Domain, settings: BridgeRoles) -> String? {
         if let mac = nic.mac, Naming.controlAddress(fromMAC: mac) != nil { return "control" }
         guard let bridge = nic.effectiveBridge else { return nic.vlanTag != nil ? "guest" : nil }
         switch bridge {
-        case settings.controlBridge: return "control"
-        case settings.publicBridge: return "public"
-        case settings.guestBridge where settings.guestBridge != settings.privateBridge: return "guest"
-        case settings.privateBridge: return nic.vlanTag != nil || domain.role == "user" ? "guest" : "management"
+        case settings.control: return "control"
+        case settings.public: return "public"
+        case settings.guest where settings.guest != settings.private: return "guest"
+        case settings.private: return nic.vlanTag != nil || domain.role == "user" ? "guest" : "management"
         default: break
         }
         if Naming.guestBridge(bridge) != nil || nic.vlanTag != nil || domain.role == "user" { return "guest" }
@@ -68,7 +73,7 @@ public enum CloudStackModel {
 
     // MARK: networks
 
-    private static func network(_ bridge: Bridge, domains: [Domain], links: [String: Link], settings: AgentSettings,
+    private static func network(_ bridge: Bridge, domains: [Domain], links: [String: Link], settings: BridgeRoles,
                                 warnings: inout [Warning]) -> Network {
         var network = Network(id: bridge.name, kind: "unknown", bridge: bridge.name)
         network.mtu = links[bridge.name]?.mtu
@@ -82,9 +87,9 @@ public enum CloudStackModel {
         resolveUplink(&network, ports: bridge.ports, links: links, warnings: &warnings)
 
         switch bridge.name {
-        case settings.controlBridge: network.kind = "control"
-        case settings.publicBridge: network.kind = "public"
-        case settings.privateBridge where attached.allSatisfy({ $0.1.trafficType != "guest" }): network.kind = "management"
+        case settings.control: network.kind = "control"
+        case settings.public: network.kind = "public"
+        case settings.private where attached.allSatisfy({ $0.1.trafficType != "guest" }): network.kind = "management"
         default:
             let routers = attached.filter { $0.0.role == "router" && $0.1.trafficType == "guest" }
             if let (router, nic) = routers.first {

@@ -55,9 +55,10 @@ public struct HostCollector: Sendable {
         var host = Host(hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
                         sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
         host.agentProperties = properties == nil ? nil : agentProperties
+        host.bridgeRoles = properties.map(BridgeRoles.init(agentProperties:)) ?? BridgeRoles()
         let snapshot = HostSnapshot(host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
                                     warnings: (warnings + join.warnings).sorted())
-        return CloudStackModel.infer(snapshot, settings: properties.map(AgentSettings.init(properties:)) ?? AgentSettings())
+        return CloudStackModel.infer(snapshot)
     }
 
     static func domain(_ record: LibvirtDomainRecord) -> Domain {

@@ -13,6 +13,13 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var networks: [Network]
     public var vpcs: [VPC]
     public var warnings: [Warning]
+    /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
+    public var hasCloudStackModel: Bool { modelRead }
+    private var modelRead = true
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings
+    }
 
     public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
                 networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning]) {
@@ -36,8 +43,10 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         bridges = try container.decode([Bridge].self, forKey: .bridges)
         fdb = try container.decode([FDBEntry].self, forKey: .fdb)
         domains = try container.decode([Domain].self, forKey: .domains)
-        networks = try container.decodeIfPresent([Network].self, forKey: .networks) ?? []
+        let networks = try container.decodeIfPresent([Network].self, forKey: .networks)
+        self.networks = networks ?? []
         vpcs = try container.decodeIfPresent([VPC].self, forKey: .vpcs) ?? []
+        modelRead = networks != nil
         warnings = try container.decode([Warning].self, forKey: .warnings)
     }
 }
@@ -48,7 +57,9 @@ public struct Host: Codable, Equatable, Sendable {
     public var collectedAt: String
     public var kvmtopoVersion: String
     public var sources: Sources
-    /// The CloudStack agent.properties whose bridge names were used; absent when CloudStack's defaults were.
+    /// Which bridge carries which CloudStack traffic, as the model was inferred with.
+    public var bridgeRoles: BridgeRoles?
+    /// The CloudStack agent.properties the bridge roles came from; absent when they are CloudStack's defaults.
     public var agentProperties: String?
 
     public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources) {
@@ -60,6 +71,20 @@ public struct Host: Codable, Equatable, Sendable {
 }
 
 public let kvmtopoReleaseVersion = "0.1.0"
+
+/// The bridges CloudStack's agent uses per traffic type (agent.properties, else the agent's defaults).
+public struct BridgeRoles: Codable, Equatable, Sendable {
+    /// private.bridge.name: the link-local control bridge.
+    public var control = "cloud0"
+    /// public.network.device
+    public var `public` = "cloudbr0"
+    /// private.network.device: management.
+    public var `private` = "cloudbr1"
+    /// guest.network.device: untagged guest traffic; the agent defaults it to the private bridge.
+    public var guest: String?
+
+    public init() {}
+}
 
 public struct Sources: Codable, Equatable, Sendable {
     public var netlink: SourceStatus

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CloudStack
 import Collect
 import Foundation
 import Topology
@@ -21,11 +22,14 @@ struct SourceOptions: ParsableArguments {
             } catch {
                 throw CommandFailure(.cannotOpenInput, "\(dumpFile): cannot read (\(describe(error)))")
             }
+            let snapshot: HostSnapshot
             do {
-                return try SnapshotCodec.decode(data, source: dumpFile)
+                snapshot = try SnapshotCodec.decode(data, source: dumpFile)
             } catch {
                 throw CommandFailure(.badInput, error.description)
             }
+            // A dump written before the CloudStack model existed (or made by hand) gets it now.
+            return snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
         }
         let snapshot = HostCollector(libvirtURI: libvirtURI).collect()
         for (name, source) in [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt)]
