@@ -7,6 +7,7 @@ import PackageDescription
 //             one Swift module per C library; the only code that touches C pointers
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
+//   Render    text diagrams and DOT, reading only the finished snapshot
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
@@ -33,9 +34,10 @@ let package = Package(
 
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
+        .target(name: "Render", dependencies: ["Topology"]),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "CloudStack", "Collect",
+            "Topology", "CloudStack", "Collect", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

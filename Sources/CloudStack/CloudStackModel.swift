@@ -170,6 +170,7 @@ public enum CloudStackModel {
 }
 
 extension NIC {
-    /// The bridge the NIC is really on: the tap's master when joined, else what libvirt was told.
-    public var effectiveBridge: String? { tapFound == true ? hostBridge : bridge }
+    /// The bridge the NIC is really on: the tap's master when joined; what libvirt was told when the tap is
+    /// missing or on no bridge (it is shown there, with its warning).
+    public var effectiveBridge: String? { tapFound == true ? hostBridge ?? bridge : bridge }
 }

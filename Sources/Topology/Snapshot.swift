@@ -334,7 +334,7 @@ public struct NIC: Codable, Equatable, Sendable {
     }
 }
 
-public struct Warning: Codable, Equatable, Sendable, Comparable {
+public struct Warning: Codable, Hashable, Sendable, Comparable {
     public var code: String
     public var subject: String
     public var message: String

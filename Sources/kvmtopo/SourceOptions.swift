@@ -44,6 +44,8 @@ struct SourceOptions: ParsableArguments {
 struct CommandFailure: Error {
     enum Status: Int32 {
         case failure = 1
+        /// A VM, network or VPC asked for by name is not on the host.
+        case notFound = 2
         case badInput = 65
         case cannotOpenInput = 66
         case cannotCreateOutput = 73
@@ -74,6 +76,13 @@ func describe(_ error: any Error) -> String {
 }
 
 enum Terminal {
+    /// The terminal's width in columns, when standard output is a terminal that says.
+    static func columns() -> Int? {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     static func warn(_ message: String) {
         FileHandle.standardError.write(Data("kvmtopo: \(sanitize(message))\n".utf8))
     }

@@ -1,0 +1,58 @@
+/// How a diagram is drawn: the character set, colour, and the terminal width lines are cut to.
+public struct DiagramStyle: Sendable {
+    public var unicode: Bool
+    public var color: Bool
+    public var width: Int
+
+    public init(unicode: Bool = true, color: Bool = false, width: Int = 200) {
+        self.unicode = unicode
+        self.color = color
+        self.width = width
+    }
+
+    var branch: String { unicode ? "├─ " : "+- " }
+    var lastBranch: String { unicode ? "└─ " : "`- " }
+    var pipe: String { unicode ? "│  " : "|  " }
+    var link: String { unicode ? " ── " : " -- " }
+    var dot: String { unicode ? " · " : " - " }
+    var routerMark: String { unicode ? "◆" : "*" }
+    var warningMark: String { unicode ? "⚠" : "!" }
+    var errorMark: String { unicode ? "✗" : "x" }
+    var ellipsis: String { unicode ? "…" : "~" }
+    var outward: String { unicode ? " ─▶ " : " -> " }
+}
+
+/// A piece of a line with the colour it is shown in when colour is on.
+struct Segment {
+    enum Tone: String { case plain = "", heading = "1", router = "36", warning = "33", error = "31", dim = "2" }
+    var text: String
+    var tone: Tone = .plain
+}
+
+typealias Line = [Segment]
+
+extension DiagramStyle {
+    /// Cuts a line to the width (its last visible character becomes …), then colours it. Columns are padded
+    /// with spaces, so trailing ones are dropped first.
+    func render(_ line: Line) -> String {
+        var segments = line
+        while let last = segments.last, last.text.allSatisfy({ $0 == " " }) { segments.removeLast() }
+        if let last = segments.indices.last {
+            segments[last].text = String(segments[last].text.reversed().drop { $0 == " " }.reversed())
+        }
+        let total = segments.reduce(0) { $0 + $1.text.count }
+        var budget = total > width ? max(0, width - 1) : total
+        var out = ""
+        for segment in segments where budget > 0 {
+            let text = String(segment.text.prefix(budget))
+            budget -= text.count
+            out += colored(text, segment.tone)
+        }
+        return total > width ? out + ellipsis : out
+    }
+
+    private func colored(_ text: String, _ tone: Segment.Tone) -> String {
+        guard color, tone != .plain, !text.isEmpty else { return text }
+        return "\u{1b}[\(tone.rawValue)m\(text)\u{1b}[0m"
+    }
+}

@@ -1,0 +1,353 @@
+import Topology
+
+/// The text diagrams of `kvmtopo show`: networks, routers and VMs first, with the devices (taps, bridges,
+/// uplinks) as the way there, and every problem shown where it is. Reads only the finished snapshot.
+public struct TextDiagram {
+    let snapshot: HostSnapshot
+    let style: DiagramStyle
+    let links: [String: Link]
+    let domains: [String: Domain]
+    let networksByID: [String: Network]
+
+    public init(_ snapshot: HostSnapshot, style: DiagramStyle) {
+        self.snapshot = snapshot
+        self.style = style
+        links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        networksByID = Dictionary(snapshot.networks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    // MARK: views
+
+    /// The whole host: header, then control, management, public and storage networks, then each isolated
+    /// network and each VPC with its tiers, then anything else, then the warnings not shown in place.
+    public func host() -> String {
+        var lines: [Line] = [header()]
+        var shown: Set<Warning> = []
+        var vpcsDrawn: Set<String> = []
+        for network in snapshot.networks {
+            if network.kind == "vpc-tier", let vpc = snapshot.vpcs.first(where: { $0.tiers.contains(network.id) }) {
+                guard vpcsDrawn.insert(vpc.router).inserted else { continue }
+                lines += [[]] + vpcBlock(vpc, shown: &shown)
+            } else {
+                lines += [[]] + networkBlock(network, indent: "", inVPC: false, shown: &shown)
+            }
+        }
+        let rest = snapshot.warnings.filter { !shown.contains($0) }
+        if !rest.isEmpty {
+            lines += [[], [Segment(text: "Warnings", tone: .heading)]]
+            lines += rest.map { [Segment(text: "\(style.warningMark) \(clean($0.subject)): \(clean($0.message))", tone: .warning)] }
+        }
+        return text(lines)
+    }
+
+    public func network(_ selector: String) throws(LookupError) -> String {
+        let network = try findNetwork(selector)
+        var shown: Set<Warning> = []
+        return text([header(), []] + networkBlock(network, indent: "", inVPC: false, shown: &shown))
+    }
+
+    public func vpc(_ router: String) throws(LookupError) -> String {
+        guard let vpc = snapshot.vpcs.first(where: { $0.router == router }) else {
+            throw LookupError(kind: "VPC router", name: router, candidates: snapshot.vpcs.map(\.router))
+        }
+        var shown: Set<Warning> = []
+        return text([header(), []] + vpcBlock(vpc, shown: &shown))
+    }
+
+    /// One VM: each NIC's path from the guest's ethN to the wire, and who else is on that bridge.
+    public func vm(_ name: String) throws(LookupError) -> String {
+        guard let domain = domains[name] else {
+            throw LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name))
+        }
+        let nicCount = domain.nics.count == 1 ? "1 NIC" : "\(domain.nics.count) NICs"
+        var lines: [Line] = [[Segment(text: clean(domain.name), tone: .heading),
+                              Segment(text: "  \(domain.state)\(style.dot)\(roleName(domain))\(style.dot)\(nicCount)")]]
+        if let error = domain.xmlError { lines.append([Segment(text: "\(style.errorMark) \(clean(error))", tone: .error)]) }
+        for nic in domain.nics {
+            lines.append([])
+            lines.append(pathLine(nic))
+            let network = snapshot.networks.first { $0.members.contains { $0.domain == name && $0.nic == nic.index } }
+            if let network {
+                lines.append([Segment(text: "      \(title(of: network))\(style.dot)" + describe(network))])
+                let others = network.members.filter { $0.domain != name }
+                if let gateway = network.gateway, gateway.domain != name {
+                    lines.append([Segment(text: "      router  "), Segment(text: memberText(gateway.domain, gateway.nic), tone: .router),
+                                  Segment(text: " (gateway\(gateway.ip.map { " \($0)" } ?? ""))")])
+                }
+                let peers = others.filter { $0.domain != network.gateway?.domain }
+                lines.append([Segment(text: "      peers   " + (peers.isEmpty ? "none" : peers.map { memberText($0.domain, $0.nic) }.joined(separator: ", ")))])
+            }
+            for problem in problems(domain: domain, nic: nic) { lines.append([Segment(text: "      ")] + [problem]) }
+        }
+        return text(lines)
+    }
+
+    // MARK: blocks
+
+    private func header() -> Line {
+        let host = snapshot.host
+        var parts = [clean(host.hostname)]
+        if host.sources.libvirt.status == .ok {
+            parts.append("libvirt \(clean(host.sources.libvirt.uri ?? ""))")
+        } else {
+            parts.append("libvirt unavailable")
+        }
+        let routers = snapshot.domains.filter { $0.role == "router" }.count
+        let system = snapshot.domains.filter { ["secondary-storage", "console-proxy", "internal-lb", "elastic-lb"].contains($0.role ?? "") }.count
+        let vms = snapshot.domains.count - routers - system
+        parts.append("\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))")
+        parts.append(count(snapshot.bridges.count, "bridge"))
+        var line: Line = [Segment(text: parts.joined(separator: style.dot), tone: .heading)]
+        if !snapshot.warnings.isEmpty {
+            line.append(Segment(text: style.dot))
+            line.append(Segment(text: count(snapshot.warnings.count, "warning"), tone: .warning))
+        }
+        return line
+    }
+
+    private func vpcBlock(_ vpc: VPC, shown: inout Set<Warning>) -> [Line] {
+        var lines: [Line] = [[Segment(text: "VPC", tone: .heading), Segment(text: "  router "),
+                              Segment(text: clean(vpc.router), tone: .router)]]
+        let tiers = vpc.tiers.compactMap { networksByID[$0] }
+        for (index, tier) in tiers.enumerated() {
+            let last = index == tiers.count - 1
+            var block = networkBlock(tier, indent: last ? "   " : style.pipe, inVPC: true, shown: &shown)
+            block[0].insert(Segment(text: last ? style.lastBranch : style.branch), at: 0)
+            lines += block
+        }
+        return lines
+    }
+
+    /// A network's title line and one line per member, columns aligned within the network.
+    private func networkBlock(_ network: Network, indent: String, inVPC: Bool, shown: inout Set<Warning>) -> [Line] {
+        var title: Line = [Segment(text: inVPC ? "tier" : title(of: network), tone: inVPC ? .plain : .heading),
+                           Segment(text: "  " + describe(network))]
+        for problem in networkProblems(network, shown: &shown) { title += [Segment(text: "  "), problem] }
+
+        let guestNetwork = ["isolated", "vpc-tier", "shared", "guest", "unknown"].contains(network.kind)
+        var rows: [[Segment]] = network.members.map { member in
+            let domain = domains[member.domain]
+            let isRouter = domain?.role == "router"
+            var row = [Segment(text: guestNetwork ? (isRouter ? style.routerMark : " ") : "", tone: .router),
+                       Segment(text: clean(member.domain), tone: isRouter ? .router : .plain),
+                       Segment(text: "eth\(member.nic)"),
+                       Segment(text: clean(member.tap ?? "-")),
+                       Segment(text: member.mac ?? "", tone: .dim)]
+            var info: [String] = []
+            if network.gateway?.domain == member.domain && network.gateway?.nic == member.nic {
+                info.append("gateway" + (network.gateway?.ip.map { " \($0)" } ?? ""))
+            } else if let ip = member.ip {
+                info.append(ip)
+            }
+            row.append(Segment(text: info.joined(separator: " ")))
+            if let domain, let nic = domain.nics.first(where: { $0.index == member.nic }) {
+                for problem in problems(domain: domain, nic: nic) { row.append(problem) }
+                shown.formUnion(snapshot.warnings.filter { $0.subject == "\(domain.name) eth\(nic.index)" })
+            }
+            return row
+        }
+        // Taps on this bridge that no domain claims.
+        let memberTaps = Set(network.members.compactMap(\.tap))
+        for tap in snapshot.links where tap.master == network.bridge && tap.kind == "tun" && !memberTaps.contains(tap.name) {
+            var row = [Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
+                       Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim), Segment(text: "")]
+            for warning in snapshot.warnings where warning.subject == tap.name {
+                row.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
+                shown.insert(warning)
+            }
+            rows.append(row)
+        }
+        return [title] + aligned(rows).enumerated().map { index, row in
+            let last = index == rows.count - 1
+            return [Segment(text: indent + (last ? style.lastBranch : style.branch))] + row
+        }
+    }
+
+    // MARK: pieces
+
+    private func title(of network: Network) -> String {
+        switch network.kind {
+        case "control": "Control"
+        case "management": "Management"
+        case "public": "Public"
+        case "storage": "Storage"
+        case "isolated": "Isolated network"
+        case "vpc-tier": "VPC tier of \(clean(network.router ?? "?"))"
+        case "shared": "Shared network"
+        case "guest": "Guest network"
+        default: "Bridge"
+        }
+    }
+
+    /// `VXLAN 1001 · brvx-1001 169.254.0.1/16 ── vxlan1001 ── eth1 · mtu 1500`
+    private func describe(_ network: Network) -> String {
+        var parts: [String] = []
+        if let vlan = network.vlan { parts.append("VLAN \(vlan)") }
+        if let vni = network.vni { parts.append("VXLAN \(vni)") }
+        var chain = clean(network.bridge)
+        if let address = links[network.bridge]?.addresses.first(where: { $0.family == "inet" }) {
+            chain += " \(address.address)/\(address.prefixLength)"
+        }
+        if network.kind == "control" { chain += " (link-local, no uplink)" }
+        for hop in [network.uplink, network.physicalInterface].compactMap({ $0 }) where !chain.hasSuffix(clean(hop)) {
+            chain += style.link + clean(hop)
+        }
+        parts.append(chain)
+        if let mtu = network.mtu { parts.append("mtu \(mtu)") }
+        if network.routerElsewhere == true { parts.append("router on another host") }
+        if network.kind == "vpc-tier" || network.kind == "isolated", let router = network.router, network.kind != "vpc-tier" {
+            parts.append("router \(clean(router))")
+        }
+        return parts.joined(separator: style.dot)
+    }
+
+    private func networkProblems(_ network: Network, shown: inout Set<Warning>) -> [Segment] {
+        var problems: [Segment] = []
+        if links[network.bridge]?.up == false {
+            problems.append(Segment(text: "\(style.errorMark) bridge down", tone: .error))
+        }
+        if let uplink = network.uplink.flatMap({ links[$0] }) {
+            if !uplink.up || uplink.operState == "down" {
+                problems.append(Segment(text: "\(style.errorMark) uplink \(clean(uplink.name)) down", tone: .error))
+            }
+            if uplink.vxlan != nil, let underlay = network.physicalInterface.flatMap({ links[$0] }), underlay.mtu < uplink.mtu + 50 {
+                problems.append(Segment(text: "\(style.warningMark) \(clean(underlay.name)) mtu \(underlay.mtu) < \(uplink.mtu) + 50 for VXLAN", tone: .warning))
+            }
+        }
+        for warning in snapshot.warnings where warning.subject == network.bridge {
+            problems.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
+            shown.insert(warning)
+        }
+        return problems
+    }
+
+    /// A NIC's problems as the operator needs to see them next to it.
+    private func problems(domain: Domain, nic: NIC) -> [Segment] {
+        var problems: [Segment] = []
+        if let tap = nic.tap.flatMap({ links[$0] }), nic.tapFound == true, !tap.up {
+            problems.append(Segment(text: "\(style.errorMark) tap down", tone: .error))
+        }
+        for warning in snapshot.warnings where warning.subject == "\(domain.name) eth\(nic.index)" {
+            let mark = warning.code == "nic-tap-missing" ? style.errorMark : style.warningMark
+            problems.append(Segment(text: "\(mark) \(clean(warning.message))", tone: warning.code == "nic-tap-missing" ? .error : .warning))
+        }
+        return problems
+    }
+
+    /// `eth0 02:00:4c:5e:00:14 ── vnet19 ── brvx-2001 ── vxlan2001 ── eth1 ─▶ other hosts`
+    private func pathLine(_ nic: NIC) -> Line {
+        var line: Line = [Segment(text: "eth\(nic.index)", tone: .heading),
+                          Segment(text: "  " + (nic.mac ?? "?") + (nic.ip.map { " (\($0))" } ?? ""))]
+        line.append(Segment(text: style.link + clean(nic.tap ?? "(no tap)"), tone: nic.tapFound == false ? .error : .plain))
+        guard let bridge = nic.hostBridge ?? nic.bridge else { return line }
+        line.append(Segment(text: style.link + clean(bridge)))
+        if let network = snapshot.networks.first(where: { $0.bridge == bridge }) {
+            var previous = bridge
+            for hop in [network.uplink, network.physicalInterface].compactMap({ $0 }) where hop != previous {
+                line.append(Segment(text: style.link + clean(hop)))
+                previous = hop
+            }
+            if network.uplink != nil { line.append(Segment(text: style.outward + "other hosts")) }
+        }
+        return line
+    }
+
+    private func memberText(_ domain: String, _ nic: Int) -> String {
+        let tap = domains[domain]?.nics.first { $0.index == nic }?.tap
+        return "\(clean(domain)) eth\(nic)" + (tap.map { " \(clean($0))" } ?? "")
+    }
+
+    private func roleName(_ domain: Domain) -> String {
+        switch domain.role {
+        case "user": "user VM"
+        case "router": (domain.routerKind.map { "\($0) " } ?? "") + "virtual router"
+        case "secondary-storage": "secondary storage VM"
+        case "console-proxy": "console proxy VM"
+        case "internal-lb": "internal load balancer VM"
+        case "elastic-lb": "elastic load balancer VM"
+        default: "VM"
+        }
+    }
+
+    private func findNetwork(_ selector: String) throws(LookupError) -> Network {
+        let match = snapshot.networks.first { network in
+            if let id = selector.wholeMatch(of: /vlan:(\d+)/).flatMap({ Int($0.1) }) { return network.vlan == id }
+            if let id = selector.wholeMatch(of: /vni:(\d+)/).flatMap({ Int($0.1) }) { return network.vni == id }
+            return network.bridge == selector
+        }
+        guard let match else {
+            throw LookupError(kind: "network", name: selector,
+                              candidates: snapshot.networks.flatMap { network in
+                                  [network.bridge] + [network.vlan.map { "vlan:\($0)" }, network.vni.map { "vni:\($0)" }].compactMap { $0 }
+                              })
+        }
+        return match
+    }
+
+    private func count(_ number: Int, _ noun: String) -> String { number == 1 ? "1 \(noun)" : "\(number) \(noun)s" }
+
+    /// Rows are marker, domain, ethN, tap, MAC, info, then problems. The first five columns are padded to
+    /// their widest cell; an empty marker column (not a guest network) and an empty info cell take no room.
+    private func aligned(_ rows: [[Segment]]) -> [[Segment]] {
+        let padded = 5
+        let widths = (0..<padded).map { column in rows.map { $0[column].text.count }.max() ?? 0 }
+        return rows.map { row in
+            var line: [Segment] = []
+            for column in 0..<padded where widths[column] > 0 || column > 0 {
+                var cell = row[column]
+                cell.text += String(repeating: " ", count: widths[column] - cell.text.count)
+                line.append(cell)
+                line.append(Segment(text: column == 0 ? " " : "  "))
+            }
+            let rest = row[padded...].filter { !$0.text.isEmpty }
+            for (index, segment) in rest.enumerated() {
+                if index > 0 { line.append(Segment(text: "  ")) }
+                line.append(segment)
+            }
+            return line
+        }
+    }
+
+    private func text(_ lines: [Line]) -> String {
+        lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+}
+
+/// Interface and domain names come from the host: a control character in one must not drive the terminal.
+func clean(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+    return String(String.UnicodeScalarView(text.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+        scalar.properties.generalCategory == .control ? Array("\\u{\(String(scalar.value, radix: 16))}".unicodeScalars) : [scalar]
+    }))
+}
+
+/// A name `show` was asked for and could not find, with the closest names there are.
+public struct LookupError: Error, CustomStringConvertible, Sendable {
+    public var kind: String
+    public var name: String
+    public var candidates: [String]
+
+    public var description: String {
+        let close = candidates.map { ($0, distance($0.lowercased(), name.lowercased())) }
+            .filter { $0.1 <= max(2, name.count / 3) || $0.0.lowercased().contains(name.lowercased()) }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(3).map(\.0)
+        let suggestion = close.isEmpty ? "" : "; did you mean \(close.joined(separator: ", "))?"
+        return "no \(kind) named '\(clean(name))'\(suggestion)"
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+private func distance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty else { return b.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}
