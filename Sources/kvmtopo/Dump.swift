@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Render
 import Topology
 
 struct Dump: ParsableCommand {
@@ -13,12 +14,23 @@ struct Dump: ParsableCommand {
     @OptionGroup var source: SourceOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
-            completion: .file(extensions: ["json"]))
+            completion: .file(extensions: ["json", "dot"]))
     var output: String?
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case json, dot
+    }
+
+    @Option(help: "json (the versioned contract) or dot (Graphviz: clusters per network and VPC).")
+    var format = Format.json
 
     func run() throws {
         try reportingFailures {
-            let json = SnapshotCodec.encode(try source.snapshot())
+            let snapshot = try source.snapshot()
+            let json = switch format {
+            case .json: SnapshotCodec.encode(snapshot)
+            case .dot: Data(DotGraph.render(snapshot).utf8)
+            }
             guard let output else {
                 FileHandle.standardOutput.write(json)
                 return
