@@ -47,6 +47,8 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
+                    exclude: ["Golden"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/Support"),
     ]
