@@ -35,7 +35,10 @@ struct DocumentationTests {
         for command in commands {
             #expect(main.contains("Cm \(command.commandName)"), "kvmtopo.1 lists \(command.commandName)")
             let page = try manPage("kvmtopo-\(command.commandName)")
-            for argument in command.arguments ?? [] where argument.shouldDisplay {
+            // A command's own options and those of its subcommands (show host|vm|network|vpc).
+            let nested = (command.subcommands ?? []).filter { $0.commandName != "help" }
+            for view in nested { #expect(page.contains("Cm \(view.commandName)"), "kvmtopo-\(command.commandName).1 names \(view.commandName)") }
+            for argument in ([command] + nested).flatMap({ $0.arguments ?? [] }) where argument.shouldDisplay {
                 for name in argument.names ?? [] where name.kind == "long" && name.name != "version" {
                     #expect(page.contains("Fl -\(name.name)") || page.contains("Fl \(name.name.prefix(1)) , -\(name.name)"),
                             "kvmtopo-\(command.commandName).1 documents --\(name.name)")
@@ -69,7 +72,8 @@ struct DocumentationTests {
     func warningCodes() throws {
         let page = try manPage("kvmtopo-dump")
         for code in ["source-unavailable", "nic-tap-missing", "nic-no-target", "tap-mac-mismatch", "tap-bridge-mismatch",
-                     "tap-no-master", "tap-unclaimed", "domain-xml-unreadable"] {
+                     "tap-no-master", "tap-unclaimed", "domain-xml-unreadable", "guest-bridge-no-uplink",
+                     "bridge-name-mismatch"] {
             #expect(page.contains("Li \(code)"))
         }
         let sources = try FileManager.default.subpathsOfDirectory(atPath: "\(PackageRoot.path)/Sources")
@@ -94,9 +98,14 @@ struct DocumentationTests {
 /// A snapshot with every optional field set, so every key of the contract appears.
 enum DocumentedSample {
     static let snapshot = HostSnapshot(
-        host: Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
-                   sources: Sources(netlink: SourceStatus(status: .ok),
-                                    libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down"))),
+        host: {
+            var host = Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
+                            sources: Sources(netlink: SourceStatus(status: .ok),
+                                             libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down")))
+            host.bridgeRoles = { var roles = BridgeRoles(); roles.guest = "cloudbr2"; return roles }()
+            host.agentProperties = "/etc/cloudstack/agent/agent.properties"
+            return host
+        }(),
         links: [Link(name: "eth1.100", ifindex: 7, kind: "vlan", mac: "52:54:00:12:34:56", master: "breth1-100",
                      addresses: [Address(family: "inet", address: "10.0.0.1", prefixLength: 24, scope: "global")],
                      vlan: VLAN(id: 100, parent: "eth1", protocol: "802.1Q"),
@@ -111,8 +120,30 @@ enum DocumentedSample {
                           linkState: "up")
             nic.tapFound = true
             nic.hostBridge = "b"
-            return Domain(name: "r-4-VM", uuid: "u", state: "running", id: 1, persistent: true,
-                          smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
+            nic.trafficType = "control"
+            nic.ip = "169.254.0.2"
+            nic.ipSource = "control-mac"
+            var domain = Domain(name: "r-4-VM", uuid: "u", state: "running", id: 1, persistent: true,
+                                smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
+            domain.role = "router"
+            domain.routerKind = "vpc"
+            domain.cloudstack = true
+            return domain
         }()],
+        networks: [{
+            var network = Network(id: "brvx-1", kind: "vpc-tier", bridge: "brvx-1",
+                                  members: [Network.Member(domain: "r-4-VM", nic: 0, tap: "vnet0", mac: "02:00:00:00:00:01",
+                                                           ip: "10.0.0.1", ipSource: "arp")])
+            network.vlan = 1
+            network.vni = 1
+            network.uplink = "vxlan1"
+            network.physicalInterface = "eth1"
+            network.mtu = 1500
+            network.router = "r-4-VM"
+            network.routerElsewhere = false
+            network.gateway = Network.Gateway(domain: "r-4-VM", nic: 0, mac: "02:00:00:00:00:01", ip: "10.0.0.1", ipSource: "arp")
+            return network
+        }()],
+        vpcs: [VPC(router: "r-4-VM", tiers: ["brvx-1"])],
         warnings: [Warning(code: "tap-unclaimed", subject: "vnet9", message: "m")])
 }

@@ -60,6 +60,16 @@ struct LabTests {
             #expect(links[uplink]?.vlan?.parent == "eth1")
         }
 
+        // kvmtopo show on the live lab: the CloudStack picture, not just the devices.
+        let shown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
+        #expect(shown.contains("7 domains (2 routers, 1 system VM, 4 VMs)"), "\(shown)")
+        #expect(shown.contains("Isolated network  ") && shown.contains("\(guestBridge) -- \(uplink) -- eth1"), "\(shown)")
+        #expect(shown.contains("VPC  router r-7-VM"))
+        #expect(shown.contains("* r-4-VM") && shown.contains("gateway"))
+        #expect(shown.contains("169.254.3.145"), "the VR's control address, from its MAC")
+        let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
+        #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
+
         // Faults, one after the other, as the tests of show, trace and diagnose will use them.
         let routerTap = try #require(router.nics[0].tap)
         let user11Tap = try #require(snapshot.domains.first { $0.name == "i-2-11-VM" }?.nics[0].tap)
@@ -74,6 +84,11 @@ struct LabTests {
         let found = Set(snapshot.warnings.map { "\($0.code) \($0.subject)" })
         #expect(found == ["tap-no-master i-2-11-VM eth0", "tap-unclaimed vnet-stray"], "\(found)")
         #expect(faulty[user11Tap]?.master == nil)
+        let faultsShown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
+        #expect(faultsShown.contains("x tap down"), "\(faultsShown)")
+        #expect(faultsShown.contains("! tap vnet-stray on \(guestBridge) belongs to no libvirt domain"))
+        #expect(faultsShown.contains("! tap \(user11Tap) is on no bridge"))
+        #expect(faultsShown.contains("! eth1 mtu 1450 < 1500 + 50 for VXLAN") || links[uplink]?.vxlan == nil)
         // The drop rule is invisible to netlink; its counter shows i-3-20-VM's pings hitting it.
         Thread.sleep(forTimeInterval: 2.5)
         let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
