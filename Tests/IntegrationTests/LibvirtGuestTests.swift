@@ -8,7 +8,7 @@ private final class Guests {
     let ns = TestNamespace(existing: LibvirtDaemon.namespace)
     static let router = "r-901-VM"
     static let user = "i-9-901-VM"
-    let bridges = ["brvx-901", "brvx-902", "brvx-903"]
+    let bridges = ["kt-br901", "kt-br902", "kt-br903"]
 
     init() throws {
         // Another suite (the lab's) may have stopped the daemon since this suite's condition was checked.
@@ -18,10 +18,10 @@ private final class Guests {
             try ns.ip("link add \(bridge) type bridge")
             try ns.ip("link set \(bridge) up")
         }
-        try LibvirtDaemon.startGuest(name: Self.router, nics: [("02:00:4c:5f:09:01", "brvx-901"),
-                                                               ("0e:00:a9:fe:09:01", "brvx-902"),
-                                                               ("1e:00:54:00:09:01", "brvx-903")])
-        try LibvirtDaemon.startGuest(name: Self.user, nics: [("02:00:4c:5e:09:0a", "brvx-901")])
+        try LibvirtDaemon.startGuest(name: Self.router, nics: [("02:00:4c:5f:09:01", "kt-br901"),
+                                                               ("0e:00:a9:fe:09:01", "kt-br902"),
+                                                               ("1e:00:54:00:09:01", "kt-br903")])
+        try LibvirtDaemon.startGuest(name: Self.user, nics: [("02:00:4c:5e:09:0a", "kt-br901")])
     }
 
     func tearDown() {
@@ -46,7 +46,7 @@ private final class Guests {
 
 private func ours(_ warning: Warning) -> Bool {
     warning.subject.hasPrefix(Guests.router) || warning.subject.hasPrefix(Guests.user) || warning.subject == "kt-stray"
-        || warning.message.contains("brvx-90")
+        || warning.message.contains("kt-br90")
 }
 
 /// Everything that drives the one real libvirtd (in the lab's namespace) runs one test at a time.
@@ -72,7 +72,7 @@ struct LibvirtGuestTests {
         #expect(router.state == "running")
         #expect(router.smbios?.product == "CloudStack KVM Hypervisor")
         #expect(router.nics.map(\.index) == [0, 1, 2])
-        #expect(router.nics.map(\.bridge) == ["brvx-901", "brvx-902", "brvx-903"])
+        #expect(router.nics.map(\.bridge) == ["kt-br901", "kt-br902", "kt-br903"])
         for nic in router.nics + user.nics {
             let tapName = try #require(nic.tap)
             let tap = try #require(links[tapName], "libvirt's tap \(tapName) is in the kernel dump")
@@ -93,10 +93,10 @@ struct LibvirtGuestTests {
         let routerTaps = router.nics.map { $0.tap! }
         let userTap = user.nics[0].tap!
         try guests.ns.ip("link set \(routerTaps[1]) nomaster")
-        try guests.ns.ip("link set \(userTap) master brvx-902")
+        try guests.ns.ip("link set \(userTap) master kt-br902")
         try guests.ns.ip("link del \(routerTaps[2])")
         try guests.ns.ip("tuntap add dev kt-stray mode tap")
-        try guests.ns.ip("link set kt-stray master brvx-901")
+        try guests.ns.ip("link set kt-stray master kt-br901")
         snapshot = try guests.dump()
         let found = Set(snapshot.warnings.filter(ours).map { "\($0.code) \($0.subject)" })
         #expect(found == ["tap-no-master r-901-VM eth1", "tap-bridge-mismatch i-9-901-VM eth0",

@@ -30,7 +30,7 @@ struct SnapshotCodecTests {
     @Test("the contract's field names, including FDB's `self`")
     func fieldNames() throws {
         let json = try #require(JSONSerialization.jsonObject(with: SnapshotCodec.encode(sampleSnapshot)) as? [String: Any])
-        #expect(Set(json.keys) == ["schemaVersion", "host", "links", "bridges", "fdb", "domains", "warnings"])
+        #expect(Set(json.keys) == ["schemaVersion", "host", "links", "bridges", "fdb", "domains", "networks", "vpcs", "warnings"])
         #expect(json["schemaVersion"] as? Int == 1)
         let fdb = try #require((json["fdb"] as? [[String: Any]])?.first)
         #expect(fdb["self"] as? Bool == true)
