@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "TestSupport"]),
+        .testTarget(name: "CloudStackTests", dependencies: ["CloudStack", "Topology"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
                     exclude: ["Golden"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),
