@@ -122,28 +122,23 @@ public enum CloudStackModel {
         let underlay = uplink?.vlan?.parent ?? uplink?.vxlan?.device ?? (uplink?.vlan == nil && uplink?.vxlan == nil ? uplink?.name : nil)
         network.physicalInterface = underlay.flatMap { physical($0, links: links) }
 
+        // What the name claims: (VLAN or VNI, id, what the kernel says), checked the same way for both.
+        let claim: (label: String, device: String, id: Int, kernel: Int?)? = switch Naming.guestBridge(network.bridge) {
+        case .vlan(_, let id)?, .legacyVLAN(let id)?: ("VLAN", "VLAN", id, uplink?.vlan?.id)
+        case .vxlan(let vni)?: ("VNI", "VXLAN", vni, uplink?.vxlan?.vni)
+        case nil: nil
+        }
+        guard let claim else { return }
         let subject = network.bridge
-        switch Naming.guestBridge(network.bridge) {
-        case .vlan(_, let id)?, .legacyVLAN(let id)?:
-            if uplink == nil {
-                network.vlan = id
-                warnings.append(Warning(code: "guest-bridge-no-uplink", subject: subject,
-                                        message: "no VLAN device on \(subject); VLAN \(id) is taken from its name"))
-            } else if let kernel = uplink?.vlan?.id, kernel != id {
+        if let uplink {
+            if let kernel = claim.kernel, kernel != claim.id {
                 warnings.append(Warning(code: "bridge-name-mismatch", subject: subject,
-                                        message: "\(subject) is named for VLAN \(id) but its uplink \(uplink!.name) is VLAN \(kernel)"))
+                                        message: "\(subject) is named for \(claim.label) \(claim.id) but its uplink \(uplink.name) is \(claim.label) \(kernel)"))
             }
-        case .vxlan(let vni)?:
-            if uplink == nil {
-                network.vni = vni
-                warnings.append(Warning(code: "guest-bridge-no-uplink", subject: subject,
-                                        message: "no VXLAN device on \(subject); VNI \(vni) is taken from its name"))
-            } else if let kernel = uplink?.vxlan?.vni, kernel != vni {
-                warnings.append(Warning(code: "bridge-name-mismatch", subject: subject,
-                                        message: "\(subject) is named for VNI \(vni) but its uplink \(uplink!.name) is VNI \(kernel)"))
-            }
-        case nil:
-            break
+        } else {
+            if claim.label == "VLAN" { network.vlan = claim.id } else { network.vni = claim.id }
+            warnings.append(Warning(code: "guest-bridge-no-uplink", subject: subject,
+                                    message: "no \(claim.device) device on \(subject); \(claim.label) \(claim.id) is taken from its name"))
         }
     }
 

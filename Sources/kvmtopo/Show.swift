@@ -29,52 +29,63 @@ struct DisplayOptions: ParsableArguments {
     }
 }
 
-/// Runs one view: a snapshot from the source options, drawn in the display style; a name that is not there is
-/// a one-line error with the closest names.
-/// The CloudStack model is inferred again from the collected facts, so a dump saved by an older kvmtopo is
-/// drawn with today's understanding.
-private func draw(_ source: SourceOptions, _ display: DisplayOptions, _ view: (TextDiagram) throws -> String) throws {
-    let diagram = TextDiagram(CloudStackModel.infer(try source.snapshot()), style: display.style)
-    do {
-        FileHandle.standardOutput.write(Data(try view(diagram).utf8))
-    } catch let error as LookupError {
-        throw CommandFailure(.notFound, error.description)
+/// A view of `show`: where the snapshot comes from, how it is drawn, and what is drawn. The model is inferred
+/// again from the collected facts, so a dump saved by an older kvmtopo is drawn with today's understanding; a
+/// name that is not there is a one-line error with the closest names.
+protocol DiagramView: ParsableCommand {
+    var source: SourceOptions { get }
+    var display: DisplayOptions { get }
+    func draw(_ diagram: TextDiagram) throws(LookupError) -> String
+}
+
+extension DiagramView {
+    func run() throws {
+        try reportingFailures {
+            let diagram = TextDiagram(CloudStackModel.infer(try source.snapshot()), style: display.style)
+            let text: String
+            do {
+                text = try draw(diagram)
+            } catch {
+                throw CommandFailure(.notFound, "\(error)")
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
     }
 }
 
 extension Show {
-    struct HostView: ParsableCommand {
+    struct HostView: DiagramView {
         static let configuration = CommandConfiguration(commandName: "host", abstract: "The whole host (the default).")
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions
 
-        func run() throws { try reportingFailures { try draw(source, display) { $0.host() } } }
+        func draw(_ diagram: TextDiagram) -> String { diagram.host() }
     }
 
-    struct VMView: ParsableCommand {
+    struct VMView: DiagramView {
         static let configuration = CommandConfiguration(commandName: "vm", abstract: "One VM: each NIC's path to the wire and who shares its bridge.")
         @Argument(help: "The domain's name, e.g. i-2-10-VM.") var name: String
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions
 
-        func run() throws { try reportingFailures { try draw(source, display) { try $0.vm(name) } } }
+        func draw(_ diagram: TextDiagram) throws(LookupError) -> String { try diagram.vm(name) }
     }
 
-    struct NetworkView: ParsableCommand {
+    struct NetworkView: DiagramView {
         static let configuration = CommandConfiguration(commandName: "network", abstract: "One network, by bridge, vlan:N or vni:N.")
         @Argument(help: "A bridge name, vlan:N or vni:N.") var selector: String
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions
 
-        func run() throws { try reportingFailures { try draw(source, display) { try $0.network(selector) } } }
+        func draw(_ diagram: TextDiagram) throws(LookupError) -> String { try diagram.network(selector) }
     }
 
-    struct VPCView: ParsableCommand {
+    struct VPCView: DiagramView {
         static let configuration = CommandConfiguration(commandName: "vpc", abstract: "One VPC, by its router.")
         @Argument(help: "The VPC router's domain name, e.g. r-7-VM.") var router: String
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions
 
-        func run() throws { try reportingFailures { try draw(source, display) { try $0.vpc(router) } } }
+        func draw(_ diagram: TextDiagram) throws(LookupError) -> String { try diagram.vpc(router) }
     }
 }

@@ -123,3 +123,35 @@ struct OutputFileTests {
         #expect(try SnapshotCodec.decode(result.stdout, source: "stdout").schemaVersion == 1)
     }
 }
+
+@Suite("kvmtopo show on the command line")
+struct ShowCommandTests {
+    private let dump = "\(PackageRoot.path)/examples/dumps/lab-faults.json"
+
+    @Test("an unknown VM is one line naming the closest, exit status 2")
+    func unknownVM() throws {
+        let result = try KVMTopoBinary.run(["show", "vm", "i-2-1-VM", "--from", dump])
+        #expect(result.status == 2)
+        #expect(result.stderr == "kvmtopo: no VM named 'i-2-1-VM'; did you mean i-2-10-VM, i-2-11-VM, i-3-21-VM?\n")
+    }
+
+    @Test("COLUMNS cuts lines; piped output has no colour; --ascii is ASCII")
+    func layout() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLUMNS"] = "50"
+        environment.removeValue(forKey: "NO_COLOR")
+        let result = try KVMTopoBinary.run(["show", "--from", dump, "--ascii"], environment: environment)
+        #expect(result.status == 0)
+        #expect(result.output.split(separator: "\n").allSatisfy { $0.count <= 50 })
+        #expect(!result.output.contains("\u{1b}["))
+        #expect(result.output.unicodeScalars.allSatisfy { $0.isASCII })
+        #expect(result.output.contains("VPC  router r-7-VM"))
+    }
+
+    @Test("every scope works on a saved dump", arguments: [["vm", "r-7-VM"], ["network", "vni:1001"], ["vpc", "r-7-VM"], ["host"], []])
+    func scopes(arguments: [String]) throws {
+        let result = try KVMTopoBinary.run(["show"] + arguments + ["--from", dump])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.hasPrefix("vm · libvirt qemu:///system") || result.output.hasPrefix("r-7-VM  running"))
+    }
+}
