@@ -8,6 +8,7 @@ import PackageDescription
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Render    text diagrams and DOT, reading only the finished snapshot
+//   Packets   pure Swift: frame decoders and the pcapng reader/writer (trace's foundation)
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
@@ -35,6 +36,7 @@ let package = Package(
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
         .target(name: "Render", dependencies: ["Topology"]),
+        .target(name: "Packets"),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .executableTarget(name: "kvmtopo", dependencies: [
             "Topology", "CloudStack", "Collect", "Render",
@@ -48,6 +50,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "TestSupport"]),
         .testTarget(name: "CloudStackTests", dependencies: ["CloudStack", "Topology"]),
+        .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
                     exclude: ["Golden"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),

@@ -1,4 +1,5 @@
 import CNetlink
+import Foundation
 
 /// One NETLINK_ROUTE socket in the caller's network namespace. Every collection is a single kernel dump
 /// per object kind; nothing here asks the kernel to change anything. Bridge port states come with the link
@@ -24,8 +25,19 @@ public final class NetlinkSession {
 
     deinit { nl_socket_free(socket) }
 
+    /// Links here; addresses and the FDB on a second socket at the same time. The link dump is mostly the
+    /// kernel's own work on one core, so on a big host this saves the time of the other two dumps.
     public func snapshot() throws(NetlinkError) -> NetlinkSnapshot {
-        NetlinkSnapshot(links: try links(), addresses: try addresses(), fdb: try fdb())
+        let others = OtherDumps()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            others.collect()
+            done.signal()
+        }
+        let links = try links()
+        done.wait()
+        let (addresses, fdb) = try others.result.get()
+        return NetlinkSnapshot(links: links, addresses: addresses, fdb: fdb)
     }
 
     public func links() throws(NetlinkError) -> [NetlinkLink] {
@@ -83,6 +95,22 @@ public final class NetlinkSession {
     static func describe(_ err: Int32) -> String {
         guard let text = nl_geterror(err) else { return "netlink error \(err)" }
         return String(cString: text)
+    }
+}
+
+/// The address and FDB dumps, taken on their own socket by another thread.
+private final class OtherDumps: @unchecked Sendable {
+    private(set) var result: Result<([NetlinkAddress], [NetlinkFDBEntry]), NetlinkError> =
+        .failure(NetlinkError(operation: "netlink", code: 0, message: "not collected"))
+
+    /// Runs on the other thread; the semaphore that follows publishes `result` to the caller.
+    func collect() {
+        do {
+            let session = try NetlinkSession()
+            result = .success((try session.addresses(), try session.fdb()))
+        } catch {
+            result = .failure(error)
+        }
     }
 }
 

@@ -17,7 +17,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings
     }
 
