@@ -7,6 +7,7 @@ public final class TestNamespace: @unchecked Sendable {
     private let owned: Bool
 
     public init(_ label: String) throws {
+        Self.sweepAbandoned
         name = "kvmtopo-\(label)-\(getpid())"
         owned = true
         _ = try? Shell.run(["ip", "netns", "del", name])
@@ -20,6 +21,16 @@ public final class TestNamespace: @unchecked Sendable {
     }
 
     deinit { if owned { _ = try? Shell.run(["ip", "netns", "del", name]) } }
+
+    /// Namespaces of test runs that crashed (their process is gone, so their cleanup never ran).
+    private static let sweepAbandoned: Void = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        for name in names {
+            guard let pid = name.wholeMatch(of: /kvmtopo-.+-(\d+)/).flatMap({ Int32($0.1) }), pid != getpid(),
+                  kill(pid, 0) != 0 else { continue }
+            _ = try? Shell.run(["ip", "netns", "del", name])
+        }
+    }()
 
     /// `ip -n NAME <words>`; the words are split on spaces (fixtures use no names with spaces).
     public func ip(_ words: String) throws {
