@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PcapTests", dependencies: ["Pcap", "TestSupport"]),
+        .testTarget(name: "PcapTests", dependencies: ["Pcap", "Packets", "TestSupport"]),
         .testTarget(name: "CloudStackTests", dependencies: ["CloudStack", "Topology"]),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],

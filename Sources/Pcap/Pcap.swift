@@ -70,7 +70,7 @@ public enum Pcap {
         }
     }
 
-    private static func apply(filter: String, to handle: OpaquePointer) throws(PcapError) {
+    static func apply(filter: String, to handle: OpaquePointer) throws(PcapError) {
         var program = bpf_program()
         guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
             throw PcapError(message: "invalid filter '\(filter)': \(String(cString: pcap_geterr(handle)))")
@@ -81,7 +81,90 @@ public enum Pcap {
         }
     }
 
-    private static func text(_ buffer: [CChar]) -> String {
+    static func text(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A live capture on one interface or on `any` (all interfaces of this network namespace in one time-ordered
+/// stream, Linux cooked v2 headers carrying the interface index and direction). It only ever sets up its own
+/// capture: promiscuous mode is off, nothing on the interfaces changes.
+public final class LiveCapture {
+    private let handle: OpaquePointer
+    private let descriptor: Int32
+    public let linkType: Int32
+
+    /// - Parameters:
+    ///   - snapLength: bytes kept per frame; the default keeps headers (Ethernet, VLAN, IP, transport), not payloads.
+    ///   - timeoutMilliseconds: how long the kernel may batch frames (TPACKET_V3); immediate mode would halve the
+    ///     forwarding rate of the traced path.
+    public init(interface: String = "any", filter: String?, snapLength: Int32 = 256, bufferBytes: Int32 = 32 << 20,
+                timeoutMilliseconds: Int32 = 20) throws(PcapError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let handle = pcap_create(interface, &errbuf) else {
+            throw PcapError(message: "\(interface): \(Pcap.text(errbuf))")
+        }
+        pcap_set_snaplen(handle, snapLength)
+        pcap_set_promisc(handle, 0)
+        pcap_set_timeout(handle, timeoutMilliseconds)
+        pcap_set_buffer_size(handle, bufferBytes)
+        pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO))
+        let status = pcap_activate(handle)
+        if status < 0 {
+            let reason = status == PCAP_ERROR_PERM_DENIED
+                ? "permission denied (capturing needs root or CAP_NET_RAW)" : String(cString: pcap_geterr(handle))
+            pcap_close(handle)
+            throw PcapError(message: "\(interface): \(reason)")
+        }
+        if interface == "any" { _ = pcap_set_datalink(handle, DLT_LINUX_SLL2) }
+        self.handle = handle
+        linkType = pcap_datalink(handle)
+        do {
+            if let filter { try Pcap.apply(filter: filter, to: handle) }
+        } catch {
+            pcap_close(handle)
+            throw error
+        }
+        // libpcap's own read loop ignores its timeout when nothing matches; poll with our own deadline instead.
+        pcap_setnonblock(handle, 1, &errbuf)
+        descriptor = pcap_get_selectable_fd(handle)
+    }
+
+    deinit { pcap_close(handle) }
+
+    /// The frames that arrive before `deadline` (and at least those already queued); never blocks past it.
+    public func packets(until deadline: ContinuousClock.Instant) -> [CapturedPacket] {
+        let sink = PacketSink()
+        let user = Unmanaged.passUnretained(sink).toOpaque().assumingMemoryBound(to: u_char.self)
+        while true {
+            _ = withExtendedLifetime(sink) { pcap_dispatch(handle, -1, PacketSink.callback, user) }
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero, sink.packets.isEmpty else { return sink.packets }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000, 1000))
+            _ = poll(&poller, 1, max(1, milliseconds))
+        }
+    }
+
+    /// Frames the kernel received for this capture and dropped for lack of room (never hidden from the user).
+    public var statistics: (received: Int, dropped: Int, droppedByInterface: Int) {
+        var stats = pcap_stat()
+        guard pcap_stats(handle, &stats) == 0 else { return (0, 0, 0) }
+        return (Int(stats.ps_recv), Int(stats.ps_drop), Int(stats.ps_ifdrop))
+    }
+}
+
+/// Collects what pcap_dispatch delivers; `user` is an unretained PacketSink.
+private final class PacketSink {
+    var packets: [CapturedPacket] = []
+
+    static let callback: @convention(c) (UnsafeMutablePointer<u_char>?, UnsafePointer<pcap_pkthdr>?, UnsafePointer<u_char>?) -> Void = {
+        user, header, data in
+        guard let user, let header = header?.pointee, let data else { return }
+        let sink = Unmanaged<PacketSink>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue()
+        sink.packets.append(CapturedPacket(
+            timestamp: UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec),
+            originalLength: Int(header.len),
+            bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen)))))
     }
 }
