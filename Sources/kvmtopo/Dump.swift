@@ -26,7 +26,7 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let snapshot = try source.snapshot()
+            let snapshot = try source.snapshot(savedModel: .keep)
             let json = switch format {
             case .json: SnapshotCodec.encode(snapshot)
             case .dot: Data(DotGraph.render(snapshot).utf8)

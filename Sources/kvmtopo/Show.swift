@@ -1,5 +1,4 @@
 import ArgumentParser
-import CloudStack
 import Foundation
 import Render
 import Topology
@@ -29,9 +28,9 @@ struct DisplayOptions: ParsableArguments {
     }
 }
 
-/// A view of `show`: where the snapshot comes from, how it is drawn, and what is drawn. The model is inferred
-/// again from the collected facts, so a dump saved by an older kvmtopo is drawn with today's understanding; a
-/// name that is not there is a one-line error with the closest names.
+/// A view of `show`: where the snapshot comes from, how it is drawn, and what is drawn. A saved dump's model is
+/// inferred again, so a dump saved by an older kvmtopo is drawn with today's understanding; a name that is not
+/// there is a one-line error with the closest names.
 protocol DiagramView: ParsableCommand {
     var source: SourceOptions { get }
     var display: DisplayOptions { get }
@@ -41,7 +40,7 @@ protocol DiagramView: ParsableCommand {
 extension DiagramView {
     func run() throws {
         try reportingFailures {
-            let diagram = TextDiagram(CloudStackModel.infer(try source.snapshot()), style: display.style)
+            let diagram = TextDiagram(try source.snapshot(savedModel: .reinfer), style: display.style)
             let text: String
             do {
                 text = try draw(diagram)

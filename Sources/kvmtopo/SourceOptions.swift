@@ -13,8 +13,16 @@ struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri"))
     var libvirtURI = "qemu:///system"
 
+    /// What to do with the CloudStack model of a saved dump. A live snapshot's model is always today's.
+    enum SavedModel {
+        /// Keep it as saved (`dump --from` writes the file again byte for byte); infer it only when absent.
+        case keep
+        /// Infer it again from the collected facts, so an older dump is drawn with today's understanding.
+        case reinfer
+    }
+
     /// The snapshot, and for a live host one stderr line per source that could not be read.
-    func snapshot() throws -> HostSnapshot {
+    func snapshot(savedModel: SavedModel) throws -> HostSnapshot {
         if let dumpFile {
             let data: Data
             do {
@@ -29,7 +37,7 @@ struct SourceOptions: ParsableArguments {
                 throw CommandFailure(.badInput, error.description)
             }
             // A dump written before the CloudStack model existed (or made by hand) gets it now.
-            return snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
+            return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
         }
         let snapshot = HostCollector(libvirtURI: libvirtURI).collect()
         for (name, source) in [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt)]
