@@ -15,11 +15,15 @@ public enum CloudStackModel {
         var warnings: [Warning] = []
 
         result.domains = snapshot.domains.map { classify($0, settings: settings) }
-        let bridgesWithMembers = Set(result.domains.flatMap { $0.nics.compactMap(\.effectiveBridge) })
-        let guestBridges = Set(snapshot.bridges.map(\.name).filter { Naming.guestBridge($0) != nil })
-        let carried = bridgesWithMembers.union(guestBridges)
-        result.networks = snapshot.bridges.filter { carried.contains($0.name) }.map { bridge in
-            network(bridge, domains: result.domains, links: links, settings: settings, warnings: &warnings)
+        // Looked up per network and per member: built once, so a host with thousands of domains stays linear.
+        let attached = Dictionary(grouping: result.domains.flatMap { domain in
+            domain.nics.compactMap { nic in nic.effectiveBridge.map { Attachment(bridge: $0, domain: domain, nic: nic) } }
+        }, by: \.bridge)
+        let context = Context(links: links, ports: Dictionary(snapshot.bridges.map { ($0.name, $0.ports) }, uniquingKeysWith: { a, _ in a }),
+                              roles: Dictionary(result.domains.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a }),
+                              settings: settings)
+        result.networks = snapshot.bridges.filter { attached[$0.name] != nil || Naming.guestBridge($0.name) != nil }.map { bridge in
+            network(bridge, attached: attached[bridge.name] ?? [], context: context, warnings: &warnings)
         }.sorted { (kindOrder($0.kind), $0.bridge) < (kindOrder($1.kind), $1.bridge) }
         result.vpcs = result.domains.filter { $0.routerKind == "vpc" }.map { router in
             VPC(router: router.name, tiers: router.nics.filter { $0.trafficType == "guest" }.compactMap(\.effectiveBridge))
@@ -73,18 +77,30 @@ public enum CloudStackModel {
 
     // MARK: networks
 
-    private static func network(_ bridge: Bridge, domains: [Domain], links: [String: Link], settings: BridgeRoles,
+    private struct Attachment {
+        var bridge: String
+        var domain: Domain
+        var nic: NIC
+    }
+
+    private struct Context {
+        var links: [String: Link]
+        var ports: [String: [String]]
+        var roles: [String: String?]
+        var settings: BridgeRoles
+    }
+
+    private static func network(_ bridge: Bridge, attached: [Attachment], context: Context,
                                 warnings: inout [Warning]) -> Network {
+        let settings = context.settings
         var network = Network(id: bridge.name, kind: "unknown", bridge: bridge.name)
-        network.mtu = links[bridge.name]?.mtu
-        let attached = domains.flatMap { domain in
-            domain.nics.filter { $0.effectiveBridge == bridge.name }.map { (domain, $0) }
-        }
+        network.mtu = context.links[bridge.name]?.mtu
+        let attached = attached.map { ($0.domain, $0.nic) }
         network.members = attached.map { domain, nic in
             Network.Member(domain: domain.name, nic: nic.index, tap: nic.tap, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
-        }.sorted { (memberOrder($0, domains), $0.domain, $0.nic) < (memberOrder($1, domains), $1.domain, $1.nic) }
+        }.sorted { (memberOrder($0, context.roles), $0.domain, $0.nic) < (memberOrder($1, context.roles), $1.domain, $1.nic) }
 
-        resolveUplink(&network, ports: bridge.ports, links: links, warnings: &warnings)
+        resolveUplink(&network, ports: bridge.ports, context: context, warnings: &warnings)
 
         switch bridge.name {
         case settings.control: network.kind = "control"
@@ -111,8 +127,9 @@ public enum CloudStackModel {
 
     /// The uplink is the port that leaves the host; the kernel's facts (VLAN id, VNI, parent) win over the
     /// bridge's name, and a name that disagrees is a warning.
-    private static func resolveUplink(_ network: inout Network, ports: [String], links: [String: Link],
+    private static func resolveUplink(_ network: inout Network, ports: [String], context: Context,
                                       warnings: inout [Warning]) {
+        let links = context.links
         let candidates = ports.compactMap { links[$0] }.filter { $0.kind != "tun" }
         let uplink = candidates.first { $0.vlan != nil || $0.vxlan != nil }
             ?? candidates.first { ["device", "bond", "veth", "team"].contains($0.kind) }
@@ -120,7 +137,7 @@ public enum CloudStackModel {
         network.vlan = uplink?.vlan?.id
         network.vni = uplink?.vxlan?.vni
         let underlay = uplink?.vlan?.parent ?? uplink?.vxlan?.device ?? (uplink?.vlan == nil && uplink?.vxlan == nil ? uplink?.name : nil)
-        network.physicalInterface = underlay.flatMap { physical($0, links: links) }
+        network.physicalInterface = underlay.flatMap { physical($0, context: context) }
 
         // What the name claims: (VLAN or VNI, id, what the kernel says), checked the same way for both.
         let claim: (label: String, device: String, id: Int, kernel: Int?)? = switch Naming.guestBridge(network.bridge) {
@@ -144,14 +161,15 @@ public enum CloudStackModel {
 
     /// The NIC under a device: CloudStack's VXLAN devices sit on the traffic label's bridge (cloudbr1), whose
     /// own uplink is the NIC.
-    private static func physical(_ name: String, links: [String: Link]) -> String {
-        guard let link = links[name], link.kind == "bridge" else { return name }
-        let port = links.values.filter { $0.master == name && $0.kind != "tun" }.sorted { $0.ifindex < $1.ifindex }.first
+    private static func physical(_ name: String, context: Context) -> String {
+        guard context.links[name]?.kind == "bridge" else { return name }
+        let port = (context.ports[name] ?? []).compactMap { context.links[$0] }.filter { $0.kind != "tun" }
+            .min { $0.ifindex < $1.ifindex }
         return port?.name ?? name
     }
 
-    private static func memberOrder(_ member: Network.Member, _ domains: [Domain]) -> Int {
-        switch domains.first(where: { $0.name == member.domain })?.role {
+    private static func memberOrder(_ member: Network.Member, _ roles: [String: String?]) -> Int {
+        switch roles[member.domain] ?? nil {
         case "router": 0
         case "user": 2
         default: 1
