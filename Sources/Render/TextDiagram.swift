@@ -8,6 +8,9 @@ public struct TextDiagram {
     let links: [String: Link]
     let domains: [String: Domain]
     let networksByID: [String: Network]
+    /// Built once: each network block and member looks here instead of scanning every link and warning.
+    let tapsByBridge: [String: [Link]]
+    let warningsBySubject: [String: [Warning]]
 
     public init(_ snapshot: HostSnapshot, style: DiagramStyle) {
         self.snapshot = snapshot
@@ -15,6 +18,8 @@ public struct TextDiagram {
         links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         networksByID = Dictionary(snapshot.networks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        tapsByBridge = Dictionary(grouping: snapshot.links.filter { $0.kind == "tun" && $0.master != nil }, by: { $0.master! })
+        warningsBySubject = Dictionary(grouping: snapshot.warnings, by: \.subject)
     }
 
     // MARK: views
@@ -143,16 +148,16 @@ public struct TextDiagram {
             row.append(Segment(text: info.joined(separator: " ")))
             if let domain, let nic = domain.nics.first(where: { $0.index == member.nic }) {
                 for problem in problems(domain: domain, nic: nic) { row.append(problem) }
-                shown.formUnion(snapshot.warnings.filter { $0.subject == "\(domain.name) eth\(nic.index)" })
+                shown.formUnion(warnings(about: domain, nic))
             }
             return row
         }
         // Taps on this bridge that no domain claims.
         let memberTaps = Set(network.members.compactMap(\.tap))
-        for tap in snapshot.links where tap.master == network.bridge && tap.kind == "tun" && !memberTaps.contains(tap.name) {
+        for tap in tapsByBridge[network.bridge] ?? [] where !memberTaps.contains(tap.name) {
             var row = [Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
                        Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim), Segment(text: "")]
-            for warning in snapshot.warnings where warning.subject == tap.name {
+            for warning in warningsBySubject[tap.name] ?? [] {
                 row.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
                 shown.insert(warning)
             }
@@ -215,7 +220,7 @@ public struct TextDiagram {
                 problems.append(Segment(text: "\(style.warningMark) \(clean(underlay.name)) mtu \(underlay.mtu) < \(uplink.mtu) + 50 for VXLAN", tone: .warning))
             }
         }
-        for warning in snapshot.warnings where warning.subject == network.bridge {
+        for warning in warningsBySubject[network.bridge] ?? [] {
             problems.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
             shown.insert(warning)
         }
@@ -228,11 +233,16 @@ public struct TextDiagram {
         if let tap = nic.tap.flatMap({ links[$0] }), nic.tapFound == true, !tap.up {
             problems.append(Segment(text: "\(style.errorMark) tap down", tone: .error))
         }
-        for warning in snapshot.warnings where warning.subject == "\(domain.name) eth\(nic.index)" {
+        for warning in warnings(about: domain, nic) {
             let mark = warning.code == "nic-tap-missing" ? style.errorMark : style.warningMark
             problems.append(Segment(text: "\(mark) \(clean(warning.message))", tone: warning.code == "nic-tap-missing" ? .error : .warning))
         }
         return problems
+    }
+
+    /// Warnings are about a NIC when their subject is "<domain> eth<index>", as the join writes them.
+    private func warnings(about domain: Domain, _ nic: NIC) -> [Warning] {
+        warningsBySubject["\(domain.name) eth\(nic.index)"] ?? []
     }
 
     /// `eth0 02:00:4c:5e:00:14 ── vnet19 ── brvx-2001 ── vxlan2001 ── eth1 ─▶ other hosts`
