@@ -324,13 +324,8 @@ public struct TextDiagram {
     }
 }
 
-/// Interface and domain names come from the host: a control character in one must not drive the terminal.
-func clean(_ text: String) -> String {
-    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
-    return String(String.UnicodeScalarView(text.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
-        scalar.properties.generalCategory == .control ? Array("\\u{\(String(scalar.value, radix: 16))}".unicodeScalars) : [scalar]
-    }))
-}
+/// Every name from the host is drawn through this (short, as it is used on every cell).
+func clean(_ text: String) -> String { text.escapingControlCharacters }
 
 /// A name `show` was asked for and could not find, with the closest names there are.
 public struct LookupError: Error, CustomStringConvertible, Sendable {

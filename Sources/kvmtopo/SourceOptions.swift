@@ -92,15 +92,7 @@ enum Terminal {
     }
 
     static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("kvmtopo: \(sanitize(message))\n".utf8))
-    }
-
-    /// Interface and domain names come from the host; a control character in one must not drive the terminal.
-    static func sanitize(_ text: String) -> String {
-        String(text.unicodeScalars.flatMap { scalar -> [Character] in
-            scalar.properties.generalCategory == .control
-                ? Array("\\u{\(String(scalar.value, radix: 16))}") : [Character(scalar)]
-        })
+        FileHandle.standardError.write(Data("kvmtopo: \(message.escapingControlCharacters)\n".utf8))
     }
 }
 
