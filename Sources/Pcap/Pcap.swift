@@ -17,6 +17,14 @@ public struct CapturedPacket: Sendable, Equatable {
     }
 }
 
+extension CapturedPacket {
+    /// A frame as libpcap hands it over; every handle here asks for nanosecond stamps, so tv_usec holds nanoseconds.
+    init(header: pcap_pkthdr, data: UnsafePointer<UInt8>) {
+        self.init(timestamp: UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec),
+                  originalLength: Int(header.len), bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen))))
+    }
+}
+
 public struct PcapError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
@@ -42,9 +50,7 @@ public enum Pcap {
             guard result == 1, let header = header?.pointee, let data else {
                 throw PcapError(message: "\(path): \(String(cString: pcap_geterr(handle)))")
             }
-            let timestamp = UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec)
-            packets.append(CapturedPacket(timestamp: timestamp, originalLength: Int(header.len),
-                                          bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen)))))
+            packets.append(CapturedPacket(header: header, data: data))
         }
         return (pcap_datalink(handle), packets)
     }
@@ -162,9 +168,6 @@ private final class PacketSink {
         user, header, data in
         guard let user, let header = header?.pointee, let data else { return }
         let sink = Unmanaged<PacketSink>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue()
-        sink.packets.append(CapturedPacket(
-            timestamp: UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec),
-            originalLength: Int(header.len),
-            bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen)))))
+        sink.packets.append(CapturedPacket(header: header, data: data))
     }
 }
