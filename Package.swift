@@ -8,7 +8,8 @@ import PackageDescription
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Render    text diagrams and DOT, reading only the finished snapshot
-//   Packets   pure Swift: frame decoders and the pcapng reader/writer (trace's foundation)
+//   Packets   pure Swift: frame decoders, packet keys and the pcapng reader/writer (trace's foundation)
+//   Trace     pure Swift: capture points from the topology, correlation of sightings into packets and paths
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
@@ -35,11 +36,12 @@ let package = Package(
 
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
-        .target(name: "Render", dependencies: ["Topology"]),
+        .target(name: "Render", dependencies: ["Topology", "Trace"]),
         .target(name: "Packets"),
+        .target(name: "Trace", dependencies: ["Topology", "Packets"]),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "CloudStack", "Collect", "Render",
+            "Topology", "CloudStack", "Collect", "Render", "Packets", "Pcap", "Trace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

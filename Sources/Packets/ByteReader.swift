@@ -70,4 +70,22 @@ enum Format {
         guard best.length >= 2 else { return text(0..<8) }
         return text(0..<best.start) + "::" + text(best.start + best.length..<8)
     }
+
+    /// The 16 bytes of an IPv6 address in text form (with at most one ::), or nil.
+    static func parseIPv6(_ text: String) -> [UInt8]? {
+        let halves = text.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        let groups = { (part: String) -> [UInt16]? in
+            part.isEmpty ? [] : part.split(separator: ":", omittingEmptySubsequences: false).map { UInt16($0, radix: 16) }
+                .reduce(into: [UInt16]?([])) { result, group in
+                    guard let group else { result = nil; return }
+                    result?.append(group)
+                }
+        }
+        guard let head = groups(halves[0]), let tail = halves.count == 2 ? groups(halves[1]) : [] else { return nil }
+        let missing = 8 - head.count - tail.count
+        guard halves.count == 2 ? missing >= 1 : missing == 0 else { return nil }
+        let all = head + [UInt16](repeating: 0, count: missing) + tail
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
 }

@@ -171,3 +171,25 @@ private final class PacketSink {
         sink.packets.append(CapturedPacket(header: header, data: data))
     }
 }
+
+/// A pcap-filter expression compiled once and run in user space on frames already captured (`trace --read`).
+public final class OfflineFilter {
+    private var program = bpf_program()
+
+    public init(expression: String, linkType: Int32, snapLength: Int32 = 262_144) throws(PcapError) {
+        guard let dead = pcap_open_dead(linkType, snapLength) else { throw PcapError(message: "cannot compile filters") }
+        defer { pcap_close(dead) }
+        guard pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw PcapError(message: "invalid filter '\(expression)': \(String(cString: pcap_geterr(dead)))")
+        }
+    }
+
+    deinit { pcap_freecode(&program) }
+
+    public func matches(_ bytes: [UInt8], originalLength: Int) -> Bool {
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(bytes.count)
+        header.len = UInt32(originalLength)
+        return bytes.withUnsafeBufferPointer { pcap_offline_filter(&program, &header, $0.baseAddress) != 0 }
+    }
+}

@@ -1,0 +1,244 @@
+/// An IPv4 or IPv6 address as two words: cheap to hash and compare, formatted only when shown.
+public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+    public var isIPv6: Bool
+
+    init(_ bytes: [UInt8], at offset: Int, count: Int) {
+        var high: UInt64 = 0, low: UInt64 = 0
+        for index in 0..<count {
+            let byte = UInt64(bytes[offset + index])
+            if count == 16 && index < 8 { high = high << 8 | byte } else { low = low << 8 | byte }
+        }
+        self.high = high
+        self.low = low
+        isIPv6 = count == 16
+    }
+
+    public init?(_ text: String) {
+        let ipv4 = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        if ipv4.count == 4, !text.contains(":") {
+            self.init(ipv4, at: 0, count: 4)
+            return
+        }
+        guard let bytes = Format.parseIPv6(text) else { return nil }
+        self.init(bytes, at: 0, count: 16)
+    }
+
+    public var description: String {
+        isIPv6 ? Format.ipv6((0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (56 - 8 * ($0 % 8))) })
+               : Format.ipv4((0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * $0)) })
+    }
+}
+
+/// What `kvmtopo trace` needs to recognise one packet wherever it is seen, computed straight from the captured
+/// bytes without building strings (it runs for every captured frame). A VXLAN frame on the underlay is keyed
+/// by the frame it carries, so it matches that frame on the VXLAN device.
+public struct FrameKeys: Sendable, Equatable {
+    /// SLL2 (`any` capture): the interface the frame was seen on, and whether the host sent it on that interface.
+    public var interfaceIndex: Int?
+    public var outgoing = false
+    /// Identifies the packet everywhere bridges and routers pass it on: the network-layer bytes (at most the
+    /// first 128) without what routing changes (IPv4 TTL and header checksum, IPv6 hop limit).
+    public var packet: UInt64 = 0
+    /// What NAT leaves intact: protocol, transport bytes without ports and checksum, payload. IP with ICMP, TCP
+    /// or UDP only.
+    public var translated: UInt64?
+    /// A request's reply will `answer` this (ICMP echo id/seq, ARP addresses, TCP/UDP ports the other way round).
+    public var expectsReply: UInt64?
+    public var answers: UInt64?
+    public var source: IPAddress?
+    public var destination: IPAddress?
+    /// ARP: who says it has which address.
+    public var arpSender: (mac: UInt64, ip: IPAddress)? {
+        get { arpSenderMAC.map { ($0, arpSenderIP!) } }
+        set { arpSenderMAC = newValue?.mac; arpSenderIP = newValue?.ip }
+    }
+    private var arpSenderMAC: UInt64?
+    private var arpSenderIP: IPAddress?
+    /// Broadcast or multicast: bridges flood it and routers do not forward it.
+    public var isFlooded = false
+    /// The VNI when the frame is VXLAN-encapsulated (the other keys describe the inner frame).
+    public var vni: Int?
+    /// The network-layer length as sent (IP total length), for MTU checks.
+    public var networkLength = 0
+
+    public static func == (a: FrameKeys, b: FrameKeys) -> Bool {
+        a.interfaceIndex == b.interfaceIndex && a.outgoing == b.outgoing && a.packet == b.packet
+            && a.translated == b.translated && a.expectsReply == b.expectsReply && a.answers == b.answers
+            && a.source == b.source && a.destination == b.destination && a.arpSenderMAC == b.arpSenderMAC
+            && a.arpSenderIP == b.arpSenderIP && a.isFlooded == b.isFlooded && a.vni == b.vni
+            && a.networkLength == b.networkLength
+    }
+
+    /// How much of the network layer goes into the packet key: the default snap length (256) keeps this much
+    /// even inside a VXLAN frame on the underlay (70 bytes of outer headers), so every sighting hashes alike.
+    public static let keyedBytes = 128
+
+    public init(_ bytes: [UInt8], linkType: LinkType) {
+        var offset = 0
+        let etherType: UInt16
+        switch linkType {
+        case .ethernet:
+            guard let (type, start) = Self.skipEthernet(bytes, at: 0) else { return }
+            (etherType, offset) = (type, start)
+        case .linuxSLL2:
+            guard bytes.count >= 20 else { return }
+            etherType = Self.u16(bytes, 0)
+            interfaceIndex = Int(Self.u32(bytes, 4))
+            outgoing = bytes[10] == 4
+            offset = 20
+        case .linuxSLL:
+            guard bytes.count >= 16 else { return }
+            etherType = Self.u16(bytes, 14)
+            outgoing = Self.u16(bytes, 0) == 4
+            offset = 16
+        case .raw:
+            guard let first = bytes.first else { return }
+            etherType = first >> 4 == 6 ? 0x86dd : 0x0800
+        }
+        keyNetwork(bytes, etherType: etherType, at: offset, depth: 0)
+    }
+
+    private static func skipEthernet(_ bytes: [UInt8], at start: Int) -> (UInt16, Int)? {
+        var offset = start + 12
+        var vlans = 0
+        while offset + 2 <= bytes.count {
+            let type = u16(bytes, offset)
+            offset += 2
+            guard type == 0x8100 || type == 0x88a8, vlans < 4 else { return (type, offset) }
+            vlans += 1
+            offset += 2
+        }
+        return nil
+    }
+
+    private mutating func keyNetwork(_ bytes: [UInt8], etherType: UInt16, at start: Int, depth: Int) {
+        let captured = bytes.count - start
+        guard captured > 0 else { return }
+        switch etherType {
+        case 0x0800 where captured >= 20 && bytes[start] >> 4 == 4:
+            let headerLength = Int(bytes[start] & 0x0f) * 4
+            networkLength = Int(Self.u16(bytes, start + 2))
+            let end = start + min(captured, networkLength, Self.keyedBytes)
+            packet = Self.hash(bytes, start, end, skipping: [start + 8, start + 10, start + 11])
+            source = IPAddress(bytes, at: start + 12, count: 4)
+            destination = IPAddress(bytes, at: start + 16, count: 4)
+            let lastByte = destination!.low & 0xff
+            isFlooded = destination!.low >> 28 == 0xe || lastByte == 0xff
+            let fragmentOffset = Self.u16(bytes, start + 6) & 0x1fff
+            guard headerLength >= 20, fragmentOffset == 0 else { return }
+            keyTransport(bytes, protocol: bytes[start + 9], at: start + headerLength,
+                         end: start + min(captured, networkLength), version: 4, depth: depth)
+        case 0x86dd where captured >= 40 && bytes[start] >> 4 == 6:
+            networkLength = 40 + Int(Self.u16(bytes, start + 4))
+            let end = start + min(captured, networkLength, Self.keyedBytes)
+            packet = Self.hash(bytes, start, end, skipping: [start + 7])
+            source = IPAddress(bytes, at: start + 8, count: 16)
+            destination = IPAddress(bytes, at: start + 24, count: 16)
+            isFlooded = destination!.high >> 56 == 0xff
+            keyTransport(bytes, protocol: bytes[start + 6], at: start + 40,
+                         end: start + min(captured, networkLength), version: 6, depth: depth)
+        case 0x0806 where captured >= 28 && Self.u16(bytes, start + 4) == 0x0604:
+            networkLength = 28
+            packet = Self.hash(bytes, start, start + 28, skipping: [])
+            let operation = Self.u16(bytes, start + 6)
+            let senderIP = IPAddress(bytes, at: start + 14, count: 4)
+            let targetIP = IPAddress(bytes, at: start + 24, count: 4)
+            arpSender = (Self.mac(bytes, start + 8), senderIP)
+            source = senderIP
+            destination = targetIP
+            isFlooded = operation == 1
+            if operation == 1 { expectsReply = Self.mix(Self.mix(0x0806, senderIP.low), targetIP.low) }
+            if operation == 2 { answers = Self.mix(Self.mix(0x0806, targetIP.low), senderIP.low) }
+        default:
+            networkLength = captured
+            packet = Self.hash(bytes, start, start + min(captured, Self.keyedBytes), skipping: [])
+        }
+    }
+
+    private mutating func keyTransport(_ bytes: [UInt8], protocol proto: UInt8, at start: Int, end: Int, version: Int,
+                                       depth: Int) {
+        let length = end - start
+        let keyEnd = min(end, start + Self.keyedBytes)
+        let endpoints = Self.mix(source!.high ^ source!.low &* 31, destination!.high ^ destination!.low)
+        let reversed = Self.mix(destination!.high ^ destination!.low &* 31, source!.high ^ source!.low)
+        switch proto {
+        case 1 where version == 4 && length >= 8, 58 where version == 6 && length >= 8:
+            translated = Self.hash(bytes, start, keyEnd, skipping: [start + 2, start + 3], seed: UInt64(proto))
+            let type = bytes[start]
+            let echo = Self.mix(UInt64(proto) << 32 | UInt64(Self.u32(bytes, start + 4)), 0xec40)
+            if type == 8 || type == 128 { expectsReply = echo }
+            if type == 0 || type == 129 { answers = echo }
+        case 6 where length >= 20, 17 where length >= 8:
+            let ports = UInt64(Self.u32(bytes, start))
+            let swapped = (ports & 0xffff) << 16 | ports >> 16
+            let skip = proto == 6 ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
+                                  : [start, start + 1, start + 2, start + 3, start + 6, start + 7]
+            translated = Self.hash(bytes, start, keyEnd, skipping: skip, seed: UInt64(proto))
+            expectsReply = Self.mix(endpoints, UInt64(proto) << 32 | ports)
+            answers = Self.mix(reversed, UInt64(proto) << 32 | swapped)
+            let destinationPort = ports & 0xffff
+            if proto == 17, depth == 0, length >= 8 + 8 + 14, destinationPort == 4789 || destinationPort == 8472,
+               bytes[start + 8] & 0x08 != 0 {
+                // VXLAN: key the frame inside, so it matches its sightings on the bridge and VXLAN device.
+                let vni = Int(Self.u32(bytes, start + 12) >> 8)
+                guard let (innerType, innerStart) = Self.skipEthernet(bytes, at: start + 16) else { return }
+                self = FrameKeys(interfaceIndex: interfaceIndex, outgoing: outgoing)
+                keyNetwork(bytes, etherType: innerType, at: innerStart, depth: depth + 1)
+                self.vni = vni
+            }
+        default:
+            break
+        }
+    }
+
+    private init(interfaceIndex: Int?, outgoing: Bool) {
+        self.interfaceIndex = interfaceIndex
+        self.outgoing = outgoing
+    }
+
+    // MARK: bytes
+
+    static func u16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1]) }
+    static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(bytes, at)) << 16 | UInt32(u16(bytes, at + 2)) }
+    static func mac(_ bytes: [UInt8], _ at: Int) -> UInt64 { (0..<6).reduce(0) { $0 << 8 | UInt64(bytes[at + $1]) } }
+
+    /// FNV-1a over bytes[start..<end], leaving out the positions in `skipping` (ascending).
+    static func hash(_ bytes: [UInt8], _ start: Int, _ end: Int, skipping: [Int], seed: UInt64 = 0) -> UInt64 {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
+        var skipIndex = 0
+        var position = start
+        bytes.withUnsafeBufferPointer { buffer in
+            while position < end {
+                if skipIndex < skipping.count, skipping[skipIndex] == position {
+                    skipIndex += 1
+                } else {
+                    value = (value ^ UInt64(buffer[position])) &* 0x100_0000_01b3
+                }
+                position += 1
+            }
+        }
+        return value ^ UInt64(end - start) &* 0x9e37_79b9_7f4a_7c15
+    }
+
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var value = a ^ (b &+ 0x9e37_79b9_7f4a_7c15 &+ (a << 6) &+ (a >> 2))
+        value = (value ^ (value >> 33)) &* 0xff51_afd7_ed55_8ccd
+        return value ^ (value >> 33)
+    }
+}
+
+extension FrameKeys {
+    /// A MAC address as the 48-bit number FrameKeys uses, from its usual text form.
+    public static func macNumber(_ text: String) -> UInt64? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 6 else { return nil }
+        var value: UInt64 = 0
+        for part in parts {
+            guard let byte = UInt8(part, radix: 16) else { return nil }
+            value = value << 8 | UInt64(byte)
+        }
+        return value
+    }
+}

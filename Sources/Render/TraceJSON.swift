@@ -1,0 +1,42 @@
+import Foundation
+import Trace
+
+/// `kvmtopo trace --json`: JSON lines, one `"type":"packet"` object per traced packet as it is done and one
+/// `"type":"summary"` object at the end. The fields are described in kvmtopo-trace(1).
+public enum TraceJSON {
+    public static func line(_ packet: TracedPacket) -> String {
+        typed("packet", packet)
+    }
+
+    public static func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int) -> String {
+        typed("summary", Summary(
+            packets: statistics.packets, lost: statistics.lostPackets, repliesMissing: statistics.repliesMissing,
+            evicted: evicted, capture: capture.map { .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface) },
+            hops: statistics.hops.map { hop in
+                .init(interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen, lost: hop.lost,
+                      p50Nanoseconds: hop.percentile(0.5), p99Nanoseconds: hop.percentile(0.99))
+            }))
+    }
+
+    private struct Summary: Encodable {
+        struct Capture: Encodable { var received, dropped, droppedByInterface: Int }
+        struct Hop: Encodable {
+            var interface: String?
+            var meaning: String
+            var direction: String?
+            var seen, lost: Int
+            var p50Nanoseconds, p99Nanoseconds: Int64?
+        }
+        var packets, lost, repliesMissing, evicted: Int
+        var capture: Capture?
+        var hops: [Hop]
+    }
+
+    /// The object with `"type"` first, then its own fields in sorted order.
+    private static func typed(_ type: String, _ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return "{\"type\":\"\(type)\"" + (body == "{}" ? "}" : "," + body.dropFirst()) + "\n"
+    }
+}

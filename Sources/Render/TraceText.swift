@@ -1,0 +1,97 @@
+import Trace
+
+/// `kvmtopo trace` as text: one block per packet, hops in path order with the time since the first sighting,
+/// the reply under its request, and a summary table per hop. Reads only finished TracedPackets.
+public struct TraceText {
+    let style: DiagramStyle
+
+    public init(style: DiagramStyle) { self.style = style }
+
+    public func packet(_ packet: TracedPacket) -> String {
+        var lines: [Line] = [[Segment(text: "#\(packet.number)  ", tone: .dim), Segment(text: clean(packet.summary), tone: .heading),
+                              Segment(text: "\(style.dot)\(packet.length) bytes", tone: .dim)]]
+        lines += body(packet, indent: "  ")
+        if let reply = packet.reply.first {
+            let after = Int64(bitPattern: reply.firstSeen &- packet.firstSeen)
+            lines.append([Segment(text: "  reply ", tone: .dim), Segment(text: clean(reply.summary)),
+                          Segment(text: "\(style.dot)\(formatNanoseconds(after)) after the request", tone: .dim)])
+            lines += body(reply, indent: "    ")
+        } else if packet.replyMissing {
+            lines.append([Segment(text: "  \(style.warningMark) no reply within the timeout", tone: .warning)])
+        }
+        return lines.map(style.render).joined(separator: "\n") + "\n\n"
+    }
+
+    private func body(_ packet: TracedPacket, indent: String) -> [Line] {
+        var lines: [Line] = packet.hops.map { hop in
+            let time = hop.offset.map { ($0 >= 0 ? "+" : "") + formatNanoseconds($0) } ?? ""
+            let pad = { (text: String, width: Int) in text + String(repeating: " ", count: max(1, width - text.count)) }
+            var line: Line = [Segment(text: indent + String(repeating: " ", count: max(0, 11 - time.count)) + time + "  ", tone: .dim)]
+            switch (hop.kind, hop.state) {
+            case (.router, _):
+                line.append(Segment(text: "\(style.routerMark)    ", tone: .router))
+                line.append(Segment(text: clean(hop.meaning), tone: hop.state == .lost ? .error : .router))
+            case (.interface, .seen):
+                line.append(Segment(text: pad(hop.direction ?? "", 5)))
+                line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11)))
+                line.append(Segment(text: clean(hop.meaning)))
+            case (.interface, .lost):
+                line[0].text = indent + String(repeating: " ", count: 9) + "\(style.errorMark)  "
+                line[0].tone = .error
+                line.append(Segment(text: pad(hop.direction ?? "", 5), tone: .error))
+                line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11), tone: .error))
+                line.append(Segment(text: clean(hop.meaning), tone: .error))
+            }
+            if hop.count > 1 { line.append(Segment(text: " ×\(hop.count)", tone: .warning)) }
+            if let note = hop.note {
+                line.append(Segment(text: "\(style.dot)\(clean(note))", tone: hop.state == .lost ? .error : .dim))
+            }
+            return line
+        }
+        let arrow = style.unicode ? "→" : "->"
+        lines.append([Segment(text: "\(indent)\(arrow) \(clean(packet.outcome))", tone: packet.lost ? .error : .plain)])
+        return lines
+    }
+
+    /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
+    public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?) -> String {
+        var lines: [Line] = [[Segment(text: "Summary", tone: .heading),
+                              Segment(text: "\(style.dot)\(statistics.packets) packets, \(statistics.lostPackets) lost, "
+                                        + "\(statistics.repliesMissing) without reply")]]
+        if let capture {
+            let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain
+            lines.append([Segment(text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
+                                    + "\(capture.droppedByInterface) by the interfaces", tone: tone)])
+        }
+        guard !statistics.hops.isEmpty else { return lines.map(style.render).joined(separator: "\n") + "\n" }
+        let header = "  " + column("", 4) + column("interface", 11) + column("seen", 7, right: true)
+            + column("lost", 7, right: true) + column("p50", 11, right: true) + column("p99", 11, right: true) + "  what"
+        lines.append([Segment(text: header, tone: .dim)])
+        for hop in statistics.hops {
+            let cells = "  " + column(hop.direction ?? "", 4) + column(clean(hop.interface ?? "router"), 11)
+                + column("\(hop.seen)", 7, right: true) + column("\(hop.lost)", 7, right: true)
+                + column(hop.percentile(0.5).map(formatNanoseconds) ?? "-", 11, right: true)
+                + column(hop.percentile(0.99).map(formatNanoseconds) ?? "-", 11, right: true) + "  "
+            lines.append([Segment(text: cells, tone: hop.lost > 0 ? .error : .plain), Segment(text: clean(hop.meaning))])
+        }
+        return lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+
+    private func column(_ text: String, _ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(1, width - text.count))
+        return right ? padding + text : text + padding
+    }
+}
+
+/// What libpcap says about the capture as a whole (pcap_stats): drops are never hidden.
+public struct CaptureCounters: Sendable, Equatable {
+    public var received: Int
+    public var dropped: Int
+    public var droppedByInterface: Int
+
+    public init(received: Int, dropped: Int, droppedByInterface: Int) {
+        self.received = received
+        self.dropped = dropped
+        self.droppedByInterface = droppedByInterface
+    }
+}

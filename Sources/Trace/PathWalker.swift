@@ -1,0 +1,257 @@
+import Packets
+
+/// Puts one packet's sightings in path order (segment by segment: in at a port, out at the ports the bridge
+/// forwards to, through a router to its other side, down an uplink to the NIC below), and marks where the
+/// packet was expected next and never seen.
+struct PathWalker {
+    let plan: TracePlan
+
+    struct Walked {
+        var hops: [TracedPacket.Hop]
+        var lost: Bool
+        var outcome: String
+        var first: UInt64
+
+        func packet(number: Int, sightings: [Sighting]) -> TracedPacket {
+            let head = sightings.min { $0.timestamp < $1.timestamp }!
+            let decoded = PacketDecoder.decode(head.bytes, linkType: head.linkType).packet
+            let shown = decoded.inner?.packet ?? decoded
+            return TracedPacket(number: number, summary: shown.summary, source: shown.source,
+                                destination: shown.destination, length: head.keys.networkLength, firstSeen: first,
+                                hops: hops, outcome: outcome, lost: lost, reply: [], replyMissing: false)
+        }
+    }
+
+    /// The first sighting at each (point, direction), with how many times it was seen there.
+    private struct Seen {
+        var sighting: Sighting
+        var count: Int
+        var key: Int { sighting.point * 2 + (sighting.outgoing ? 1 : 0) }
+    }
+
+    func walk(_ sightings: [Sighting], addresses: AddressBook, answered: Bool) -> Walked {
+        var seen: [Int: Seen] = [:]
+        for sighting in sightings {
+            let key = sighting.point * 2 + (sighting.outgoing ? 1 : 0)
+            if let earlier = seen[key] {
+                seen[key]?.count += 1
+                if sighting.timestamp < earlier.sighting.timestamp { seen[key]?.sighting = sighting }
+            } else {
+                seen[key] = Seen(sighting: sighting, count: 1)
+            }
+        }
+        let all = seen.values.sorted { ($0.sighting.timestamp, $0.key) < ($1.sighting.timestamp, $1.key) }
+        let first = all[0].sighting.timestamp
+        var state = WalkState(plan: plan, first: first, addresses: addresses, answered: answered, keys: all[0].sighting.keys)
+
+        let entries = all.filter { isEntry($0.sighting) }
+        let entry = entries.first { plan.origins.contains($0.sighting.point) }
+            ?? entries.first { if case .physical = plan.points[$0.sighting.point].role { true } else { false } }
+            ?? entries.first ?? all[0]
+        state.start(entry: entry, seen: seen)
+        // Whatever the walk did not reach (flooded copies, a second way out) still shows, in time order.
+        for other in all where !state.placed.contains(other.key) {
+            state.append(other, note: "also seen")
+        }
+        return Walked(hops: state.hops, lost: state.lost, outcome: state.outcome ?? "seen", first: first)
+    }
+
+    private func isEntry(_ sighting: Sighting) -> Bool {
+        switch plan.points[sighting.point].role {
+        case .bridge: sighting.outgoing
+        default: !sighting.outgoing
+        }
+    }
+
+    /// The walk through the segments, hop by hop.
+    private struct WalkState {
+        let plan: TracePlan
+        let first: UInt64
+        let addresses: AddressBook
+        let answered: Bool
+        let keys: FrameKeys
+        var hops: [TracedPacket.Hop] = []
+        var placed: Set<Int> = []
+        var lost = false
+        var outcome: String?
+        var segments: Set<String> = []
+
+        init(plan: TracePlan, first: UInt64, addresses: AddressBook, answered: Bool, keys: FrameKeys) {
+            self.plan = plan
+            self.first = first
+            self.addresses = addresses
+            self.answered = answered
+            self.keys = keys
+        }
+
+        mutating func start(entry: Seen, seen: [Int: Seen]) {
+            let point = plan.points[entry.sighting.point]
+            guard case .physical(let carries, _) = point.role else {
+                segment(point.bridge, entry: entry, seen: seen)
+                return
+            }
+            append(entry)
+            let uplinks = seen.values.filter { value in
+                !value.sighting.outgoing && carries.contains(plan.points[value.sighting.point].interface)
+            }
+            guard let uplink = uplinks.min(by: { $0.sighting.timestamp < $1.sighting.timestamp }) else {
+                markLost(at: nil, meaning: "uplink on \(point.interface)", note: "not decapsulated into any traced segment")
+                return
+            }
+            segment(plan.points[uplink.sighting.point].bridge, entry: uplink, seen: seen)
+        }
+
+        /// One bridge: the port the packet came in at, then where the bridge sent it.
+        mutating func segment(_ bridge: String?, entry: Seen, seen: [Int: Seen]) {
+            append(entry)
+            guard let bridge, segments.insert(bridge).inserted else { return }
+            let exits = seen.values.filter { value in
+                let point = plan.points[value.sighting.point]
+                guard point.bridge == bridge, !placed.contains(value.key) else { return false }
+                return point.role == .bridge ? !value.sighting.outgoing : value.sighting.outgoing
+            }.sorted { $0.sighting.timestamp < $1.sighting.timestamp }
+            let expected = expectedExit(bridge: bridge, entry: entry.sighting.point)
+            if !keys.isFlooded, let expected, !exits.contains(where: { $0.sighting.point == expected.point }),
+               exits.isEmpty || expected.certain {
+                markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
+            } else if exits.isEmpty {
+                markLost(at: nil, meaning: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
+            }
+            for exit in exits { follow(exit, seen: seen) }
+        }
+
+        /// After a bridge sent the packet to a port: the router behind it, the NIC under an uplink, or the end.
+        mutating func follow(_ exit: Seen, seen: [Int: Seen]) {
+            append(exit)
+            let point = plan.points[exit.sighting.point]
+            switch point.role {
+            case .nic(let router, _, true) where !keys.isFlooded && keys.source != nil:
+                let leaving = seen.values.filter { value in
+                    plan.points[value.sighting.point].domain == router && value.sighting.point != exit.sighting.point
+                        && !value.sighting.outgoing && !placed.contains(value.key)
+                }.min { $0.sighting.timestamp < $1.sighting.timestamp }
+                if let leaving {
+                    let inside = Int64(bitPattern: leaving.sighting.timestamp &- exit.sighting.timestamp)
+                    hops.append(TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
+                                                 direction: nil, state: .seen, offset: offset(leaving.sighting),
+                                                 note: "\(formatNanoseconds(inside)) inside" + changes(exit.sighting, leaving.sighting)))
+                    segment(plan.points[leaving.sighting.point].bridge, entry: leaving, seen: seen)
+                } else if answered || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true {
+                    outcome = outcome ?? "delivered to \(router)"
+                } else {
+                    hops.append(TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)", direction: nil,
+                                                 state: .lost, offset: nil,
+                                                 note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)"))
+                    lost = true
+                    outcome = outcome ?? "lost in \(router)"
+                }
+            case .uplink:
+                guard let physical = plan.points.firstIndex(where: { candidate in
+                    if case .physical(let carries, _) = candidate.role { carries.contains(point.interface) } else { false }
+                }) else {
+                    outcome = outcome ?? "left the host on \(point.interface)"
+                    return
+                }
+                if let below = seen[physical * 2 + 1] {
+                    append(below)
+                    outcome = outcome ?? "left the host on \(plan.points[physical].interface)"
+                } else {
+                    markLost(at: physical, note: reason(physical, bridge: nil))
+                }
+            case .nic(let domain, let index, _):
+                outcome = outcome ?? "delivered to \(domain) eth\(index)"
+            case .bridge:
+                outcome = outcome ?? "delivered to the host (\(point.interface))"
+            case .port, .physical:
+                outcome = outcome ?? "sent on \(point.interface)"
+            }
+        }
+
+        /// Where a bridge should send the packet: to the NIC that owns the destination when known, else to the
+        /// network's router, else out of the uplink. `certain` when the destination's owner is known.
+        func expectedExit(bridge: String, entry: Int) -> (point: Int, certain: Bool)? {
+            if let owner = addresses.owner(of: keys.destination), owner != entry, plan.points[owner].bridge == bridge {
+                return (owner, true)
+            }
+            let entryDomain = plan.points[entry].domain
+            if let router = plan.points.indices.first(where: {
+                plan.points[$0].bridge == bridge && plan.points[$0].isRouterNIC && plan.points[$0].domain != entryDomain
+            }) {
+                return (router, false)
+            }
+            return plan.points.indices.first { plan.points[$0].bridge == bridge && plan.points[$0].role == .uplink }
+                .map { ($0, false) }
+        }
+
+        /// What the topology says about a point where a packet vanished.
+        func reason(_ index: Int, bridge: String?) -> String {
+            let point = plan.points[index]
+            if !point.up { return "\(point.interface) is down" }
+            if let state = point.portState { return "bridge port \(point.interface) is \(state), not forwarding" }
+            if case .physical(_, true) = point.role, keys.networkLength + 50 > point.mtu {
+                return "\(keys.networkLength)-byte packet needs MTU \(keys.networkLength + 50) on the underlay; \(point.interface) has \(point.mtu)"
+            }
+            if keys.networkLength > point.mtu {
+                return "\(keys.networkLength)-byte packet is larger than \(point.interface)'s MTU \(point.mtu)"
+            }
+            return bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint } ?? "not seen within the timeout"
+        }
+
+        static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"
+
+        mutating func markLost(at index: Int?, meaning: String? = nil, note: String) {
+            lost = true
+            let point = index.map { plan.points[$0] }
+            hops.append(TracedPacket.Hop(interface: point?.interface, meaning: point?.meaning ?? meaning ?? "?",
+                                         direction: point.map { $0.role == .bridge ? "in" : "out" }, state: .lost,
+                                         offset: nil, note: note))
+            outcome = outcome ?? "lost at \(point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?")"
+        }
+
+        mutating func append(_ seen: Seen, note: String? = nil) {
+            guard placed.insert(seen.key).inserted else { return }
+            let point = plan.points[seen.sighting.point]
+            hops.append(TracedPacket.Hop(interface: point.interface, meaning: point.meaning,
+                                         direction: seen.sighting.outgoing ? "out" : "in", state: .seen,
+                                         offset: offset(seen.sighting), note: note, count: seen.count))
+        }
+
+        func offset(_ sighting: Sighting) -> Int64 { Int64(bitPattern: sighting.timestamp &- first) }
+
+        /// What a router changed: the TTL always, the addresses when it translates (NAT).
+        func changes(_ before: Sighting, _ after: Sighting) -> String {
+            let old = PacketDecoder.decode(before.bytes, linkType: before.linkType).packet
+            let new = PacketDecoder.decode(after.bytes, linkType: after.linkType).packet
+            var notes: [String] = []
+            if let from = old.hopLimit, let to = new.hopLimit { notes.append("ttl \(from)→\(to)") }
+            if old.source != new.source { notes.append("NAT source \(old.source ?? "?")→\(new.source ?? "?")") }
+            if old.destination != new.destination {
+                notes.append("NAT destination \(old.destination ?? "?")→\(new.destination ?? "?")")
+            }
+            let ports = { (packet: Packet) in packet.tcp.map { ($0.sourcePort, $0.destinationPort) } ?? packet.udp.map { ($0.sourcePort, $0.destinationPort) } }
+            if let before = ports(old), let after = ports(new), before != after {
+                notes.append("ports \(before.0):\(before.1)→\(after.0):\(after.1)")
+            }
+            return notes.isEmpty ? "" : ", " + notes.joined(separator: ", ")
+        }
+    }
+}
+
+/// A delay as people read it: 850 ns, 14.2 µs, 3.10 ms, 1.20 s (three significant digits).
+public func formatNanoseconds(_ nanoseconds: Int64) -> String {
+    let sign = nanoseconds < 0 ? "-" : ""
+    let value = Double(nanoseconds.magnitude)
+    let (scaled, unit): (Double, String) = switch value {
+    case ..<1_000: (value, "ns")
+    case ..<1_000_000: (value / 1_000, "µs")
+    case ..<1_000_000_000: (value / 1_000_000, "ms")
+    default: (value / 1_000_000_000, "s")
+    }
+    guard unit != "ns" else { return "\(sign)\(Int(value)) ns" }
+    let digits = scaled < 10 ? 2 : scaled < 100 ? 1 : 0
+    let factor = digits == 2 ? 100 : digits == 1 ? 10 : 1
+    let rounded = Int((scaled * Double(factor)).rounded())
+    let fraction = String(rounded % factor)
+    let number = digits == 0 ? "\(rounded)" : "\(rounded / factor)." + String(repeating: "0", count: digits - fraction.count) + fraction
+    return "\(sign)\(number) \(unit)"
+}

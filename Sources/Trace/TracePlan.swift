@@ -1,0 +1,158 @@
+import Topology
+
+/// One interface `kvmtopo trace` captures on, with what it is in the topology.
+public struct CapturePoint: Sendable, Equatable {
+    public enum Role: Sendable, Equatable {
+        /// The tap of a VM's (or router's) NIC: `in` comes from the guest, `out` goes to it.
+        case nic(domain: String, index: Int, isRouter: Bool)
+        /// The bridge port that leaves the host (VLAN/VXLAN device, or a NIC on an untagged bridge).
+        case uplink
+        /// The NIC under VLAN/VXLAN uplinks: frames here are tagged or (`vxlan`) encapsulated.
+        case physical(carries: [String], vxlan: Bool)
+        /// The bridge device itself: `in` is delivered to the host, `out` is sent by it.
+        case bridge
+        /// Any other bridge port (a tap no domain claims, a veth).
+        case port
+    }
+
+    public var interface: String
+    public var ifindex: Int
+    public var role: Role
+    /// The bridge (L2 segment) the point is on; nil for a physical NIC under an uplink.
+    public var bridge: String?
+    /// Human words for the point: "i-3-20-VM eth0 (vpc-tier brvx-2001)", "uplink vxlan2001 (vni 2001)".
+    public var meaning: String
+    public var networkKind: String?
+    public var mtu: Int
+    public var up: Bool
+    /// The bridge port's STP state when it is not forwarding.
+    public var portState: String?
+
+    var domain: String? { if case .nic(let domain, _, _) = role { domain } else { nil } }
+    var isRouterNIC: Bool { if case .nic(_, _, true) = role { true } else { false } }
+}
+
+/// Where a VM's traffic can go on this host, as capture points: the VM's taps, every port of the bridges they
+/// are on, the NICs of the routers of those networks and every port of the bridges those NICs are on, the
+/// bridges themselves, and the physical NICs under their uplinks.
+public struct TracePlan: Sendable {
+    public var vm: String
+    public var points: [CapturePoint]
+    /// Indexes into `points` of the traced VM's taps.
+    public var origins: Set<Int>
+    let indexByIfindex: [Int: Int]
+    let indexByName: [String: Int]
+
+    public struct PlanError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// - Parameter through: other domains whose bridges to capture on too (`trace --to VM`).
+    public init(snapshot: HostSnapshot, vm: String, nic: Int? = nil, through: [String] = []) throws {
+        guard let domain = snapshot.domains.first(where: { $0.name == vm }) else {
+            throw LookupError(kind: "VM", name: vm, candidates: snapshot.domains.map(\.name))
+        }
+        let traced = domain.nics.filter { nic == nil || $0.index == nic }
+        if let nic, traced.isEmpty {
+            throw PlanError(description: "\(vm) has no NIC eth\(nic); it has \(domain.nics.map { "eth\($0.index)" }.joined(separator: ", "))")
+        }
+        let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let tapped = traced.filter { $0.tap.map { links[$0] != nil } ?? false }
+        guard !tapped.isEmpty else {
+            throw PlanError(description: "\(vm) has no tap on this host to capture on (is it running?)")
+        }
+        let networks = Dictionary(snapshot.networks.map { ($0.bridge, $0) }, uniquingKeysWith: { first, _ in first })
+        let domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        // The segments: the VM's bridges, then the bridges of the routers serving them (one router deep).
+        var bridges: [String] = []
+        let addBridge = { (name: String?) in if let name, !bridges.contains(name) { bridges.append(name) } }
+        // The bridge a tap really is on (the kernel's word), not what libvirt was told.
+        let master = { (nic: NIC) in nic.tap.flatMap { links[$0]?.master } }
+        tapped.forEach { addBridge(master($0)) }
+        for name in through {
+            guard let other = domains[name] else {
+                throw LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name))
+            }
+            other.nics.forEach { addBridge(master($0)) }
+        }
+        for bridge in bridges {
+            let routers = [networks[bridge]?.router, domain.role == "router" ? vm : nil].compactMap { $0 }
+            for router in routers { domains[router]?.nics.forEach { addBridge(master($0)) } }
+        }
+
+        var taps: [String: (domain: Domain, nic: NIC)] = [:]
+        for owner in snapshot.domains where owner.isActive {
+            for nic in owner.nics { if let tap = nic.tap { taps[tap] = (owner, nic) } }
+        }
+        var points: [CapturePoint] = []
+        let add = { (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: String?) in
+            guard !points.contains(where: { $0.ifindex == link.ifindex }) else { return }
+            let state = link.bridgePort?.state
+            points.append(CapturePoint(interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
+                                       meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != "down",
+                                       portState: state == nil || state == "forwarding" ? nil : state))
+        }
+        for bridge in bridges {
+            let network = networks[bridge]
+            let label = "\(network?.kind ?? "bridge") \(bridge)"
+            if let link = links[bridge] { add(link, .bridge, bridge, "\(bridge) (host)", network?.kind) }
+            for port in snapshot.links where port.master == bridge {
+                if let (owner, nic) = taps[port.name] {
+                    add(port, .nic(domain: owner.name, index: nic.index, isRouter: owner.role == "router"), bridge,
+                        "\(owner.name) eth\(nic.index) (\(label))", network?.kind)
+                } else if port.name == network?.uplink || port.vxlan != nil || port.vlan != nil {
+                    let id = port.vxlan.map { " (vni \($0.vni))" } ?? port.vlan.map { " (vlan \($0.id))" } ?? " (\(label))"
+                    add(port, .uplink, bridge, "uplink \(port.name)\(id)", network?.kind)
+                } else {
+                    add(port, .port, bridge, "\(port.name) port of \(bridge)", network?.kind)
+                }
+            }
+        }
+        // The NICs under VLAN/VXLAN uplinks, each once with every uplink it carries.
+        var carried: [String: (uplinks: [String], vxlan: Bool)] = [:]
+        for point in points where point.role == .uplink {
+            let link = links[point.interface]
+            if let parent = link?.vxlan?.device ?? link?.vlan?.parent {
+                carried[parent, default: ([], false)].uplinks.append(point.interface)
+                if link?.vxlan != nil { carried[parent]?.vxlan = true }
+            }
+        }
+        for (parent, carrying) in carried.sorted(by: { $0.key < $1.key }) {
+            guard let link = links[parent] else { continue }
+            add(link, .physical(carries: carrying.uplinks, vxlan: carrying.vxlan), nil,
+                "\(parent) underlay of \(carrying.uplinks.joined(separator: ", "))", nil)
+        }
+
+        self.vm = vm
+        self.points = points
+        origins = Set(points.indices.filter { index in
+            tapped.contains { $0.tap == points[index].interface }
+        })
+        indexByIfindex = Dictionary(points.enumerated().map { ($1.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
+        indexByName = Dictionary(points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func point(ifindex: Int) -> Int? { indexByIfindex[ifindex] }
+    public func point(named name: String) -> Int? { indexByName[name] }
+
+    /// The kernel filter for one `any` capture: the user's filter on the bridge-side points, and on the
+    /// physical NICs only what carries these segments (VXLAN by UDP port, VLAN by tag), as the user's filter
+    /// cannot see inside the encapsulation. `vlan` comes last: pcap-filter shifts every later offset after it.
+    public func kernelFilter(user: String?) -> String {
+        let sides = points.filter { if case .physical = $0.role { false } else { true } }
+        var parts = ["(" + sides.map { "ifindex \($0.ifindex)" }.joined(separator: " or ") + ")"]
+        if let user, !user.isEmpty { parts = ["(\(parts[0]) and (\(user)))"] }
+        var tagged: [Int] = []
+        for point in points {
+            guard case .physical(_, let vxlan) = point.role else { continue }
+            if vxlan {
+                parts.append("(ifindex \(point.ifindex) and udp and (dst port 4789 or dst port 8472))")
+            } else {
+                tagged.append(point.ifindex)
+            }
+        }
+        if !tagged.isEmpty { parts.append("((" + tagged.map { "ifindex \($0)" }.joined(separator: " or ") + ") and vlan)") }
+        return parts.joined(separator: " or ")
+    }
+}

@@ -1,0 +1,69 @@
+/// Per hop over a whole trace: how often a packet was seen or lost there, and its delay since the packet's first
+/// sighting as p50/p99 from a fixed log-scale histogram (about 1.5 % wide buckets), so an hour-long trace
+/// takes no more memory than a short one.
+public struct TraceStatistics: Sendable {
+    public struct HopStatistics: Sendable {
+        public var interface: String?
+        public var meaning: String
+        public var direction: String?
+        public var seen = 0
+        public var lost = 0
+        var histogram: [Int: Int] = [:]
+
+        public func percentile(_ fraction: Double) -> Int64? {
+            let total = histogram.values.reduce(0, +)
+            guard total > 0 else { return nil }
+            let wanted = max(1, Int((Double(total) * fraction).rounded(.up)))
+            var count = 0
+            for bucket in histogram.keys.sorted() {
+                count += histogram[bucket]!
+                if count >= wanted { return Self.value(of: bucket) }
+            }
+            return nil
+        }
+
+        /// Bucket: the position of the leading bit and the next six bits.
+        static func bucket(_ value: UInt64) -> Int {
+            guard value >= 64 else { return Int(value) }
+            let top = 63 - value.leadingZeroBitCount
+            return top << 6 | Int(value >> (top - 6) & 63)
+        }
+
+        static func value(of bucket: Int) -> Int64 {
+            guard bucket >= 64 else { return Int64(bucket) }
+            let top = bucket >> 6
+            // The middle of the bucket.
+            return Int64((UInt64(64 | bucket & 63) << (top - 6)) + (UInt64(1) << (top - 6)) / 2)
+        }
+    }
+
+    public private(set) var packets = 0
+    public private(set) var lostPackets = 0
+    public private(set) var repliesMissing = 0
+    public private(set) var hops: [HopStatistics] = []
+    private var hopIndex: [String: Int] = [:]
+
+    public init() {}
+
+    public mutating func record(_ packet: TracedPacket) {
+        packets += 1
+        if packet.lost { lostPackets += 1 }
+        if packet.replyMissing { repliesMissing += 1 }
+        for hop in packet.hops where hop.note != "also seen" {
+            let key = "\(hop.interface ?? hop.meaning) \(hop.direction ?? "")"
+            let index = hopIndex[key] ?? {
+                hops.append(HopStatistics(interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
+                hopIndex[key] = hops.count - 1
+                return hops.count - 1
+            }()
+            switch hop.state {
+            case .seen:
+                hops[index].seen += 1
+                hops[index].histogram[HopStatistics.bucket(UInt64(max(0, hop.offset ?? 0))), default: 0] += 1
+            case .lost:
+                hops[index].lost += 1
+            }
+        }
+        packet.reply.forEach { record($0) }
+    }
+}

@@ -1,0 +1,134 @@
+import Packets
+
+/// One frame seen at one capture point.
+public struct Sighting: Sendable {
+    public var point: Int
+    public var outgoing: Bool
+    /// Nanoseconds since the epoch.
+    public var timestamp: UInt64
+    public var bytes: [UInt8]
+    public var linkType: LinkType
+    public var keys: FrameKeys
+
+    public init(point: Int, timestamp: UInt64, bytes: [UInt8], linkType: LinkType, keys: FrameKeys) {
+        self.point = point
+        outgoing = keys.outgoing
+        self.timestamp = timestamp
+        self.bytes = bytes
+        self.linkType = linkType
+        self.keys = keys
+    }
+}
+
+/// One packet followed through the host: where it was seen, in path order, and where it was expected but not.
+public struct TracedPacket: Codable, Sendable, Equatable {
+    public var number: Int
+    /// "ICMP echo request 10.0.1.10 > 10.0.2.10 id 245 seq 3".
+    public var summary: String
+    public var source: String?
+    public var destination: String?
+    /// Bytes of the network layer as sent.
+    public var length: Int
+    /// Nanoseconds since the epoch of the first sighting; hop offsets count from here.
+    public var firstSeen: UInt64
+    public var hops: [Hop]
+    /// Where it ended: "delivered to i-3-21-VM eth0", "left the host on eth2", "lost at vnet0 (r-4-VM eth0)".
+    public var outcome: String
+    public var lost: Bool
+    /// The answer to this packet (echo reply, ARP reply, the other direction of the flow), followed the same way.
+    public var reply: [TracedPacket]
+    /// For a request that expects an answer: whether one came within the timeout.
+    public var replyMissing: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case number, summary, source, destination, length, hops, outcome, lost, reply, replyMissing
+        case firstSeen = "firstSeenNanoseconds"
+    }
+
+    public struct Hop: Codable, Sendable, Equatable {
+        public enum State: String, Codable, Sendable { case seen, lost }
+        public enum Kind: String, Codable, Sendable { case interface, router }
+
+        enum CodingKeys: String, CodingKey {
+            case kind, interface, meaning, direction, state, note, count
+            case offset = "offsetNanoseconds"
+        }
+
+        public var kind: Kind
+        /// The interface as in the dump (nil inside a router).
+        public var interface: String?
+        public var meaning: String
+        /// "in" (received from the device: from the guest, from the wire) or "out" (sent to it).
+        public var direction: String?
+        public var state: State
+        /// Nanoseconds since the packet's first sighting (it can be negative: a bridge stamps its egress port
+        /// before its own local delivery).
+        public var offset: Int64?
+        /// TTL change, NAT translation, why it was lost, what else happened there.
+        public var note: String?
+        /// How often it was seen there (more than once: a loop, or the same bytes sent again).
+        public var count: Int
+
+        public init(kind: Kind = .interface, interface: String?, meaning: String, direction: String?, state: State,
+                    offset: Int64?, note: String? = nil, count: Int = 1) {
+            self.kind = kind
+            self.interface = interface
+            self.meaning = meaning
+            self.direction = direction
+            self.state = state
+            self.offset = offset
+            self.note = note
+            self.count = count
+        }
+    }
+}
+
+extension Packet {
+    /// A tcpdump-like one-line description.
+    public var summary: String {
+        let addresses = { (source: String?, destination: String?) in "\(source ?? "?") > \(destination ?? "?")" }
+        if let inner = inner?.packet, let vxlan {
+            return "VXLAN vni \(vxlan.vni): " + inner.summary
+        }
+        if let arp {
+            return arp.operation == 1 ? "ARP who-has \(arp.targetIP) tell \(arp.senderIP)"
+                                      : "ARP \(arp.senderIP) is-at \(arp.senderMAC)"
+        }
+        let ends = addresses(source, destination)
+        if let icmp {
+            let echo = icmp.identifier.map { " id \($0) seq \(icmp.sequence ?? 0)" } ?? ""
+            let name: String = switch (icmp.version, icmp.type) {
+            case (4, 8), (6, 128): "echo request"
+            case (4, 0), (6, 129): "echo reply"
+            case (4, 3), (6, 1): "destination unreachable"
+            case (4, 11), (6, 3): "time exceeded"
+            case (6, 2): "packet too big"
+            case (6, 135): "neighbor solicitation\(icmp.ndTarget.map { " who-has \($0)" } ?? "")"
+            case (6, 136): "neighbor advertisement\(icmp.ndTarget.map { " \($0)" } ?? "")"
+            case (6, 133): "router solicitation"
+            case (6, 134): "router advertisement"
+            default: "type \(icmp.type) code \(icmp.code)"
+            }
+            return "\(icmp.version == 4 ? "ICMP" : "ICMP6") \(name) \(ends)\(echo)"
+        }
+        if let dhcp {
+            let names: [UInt8: String] = [1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM"]
+            return "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid 0x\(String(dhcp.transactionID, radix: 16))"
+        }
+        if let tcp {
+            let flagNames: [(UInt8, String)] = [(0x02, "S"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x10, ".")]
+            let flags = flagNames.filter { tcp.flags & $0.0 != 0 }.map(\.1).joined()
+            return "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) [\(flags)] seq \(tcp.sequence)"
+        }
+        if let udp {
+            return "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length \(udp.length)"
+        }
+        if let ipv4 { return "IP proto \(ipv4.protocolNumber) \(ends)" }
+        if let ipv6 { return "IP6 next header \(ipv6.nextHeader) \(ends)" }
+        if let ethernet { return "ethertype 0x\(String(ethernet.etherType, radix: 16))" }
+        return "frame"
+    }
+
+    /// TTL or hop limit, for the change a router makes.
+    var hopLimit: UInt8? { ipv4?.ttl ?? ipv6?.hopLimit }
+}
