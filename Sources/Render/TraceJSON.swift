@@ -10,7 +10,7 @@ public enum TraceJSON {
 
     public static func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int) -> String {
         typed("summary", Summary(
-            packets: statistics.packets, lost: statistics.lostPackets, repliesMissing: statistics.repliesMissing,
+            packets: statistics.packets, replies: statistics.replies, lost: statistics.lostPackets, repliesMissing: statistics.repliesMissing,
             evicted: evicted, capture: capture.map { .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface) },
             hops: statistics.hops.map { hop in
                 .init(interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen, lost: hop.lost,
@@ -27,7 +27,7 @@ public enum TraceJSON {
             var seen, lost: Int
             var p50Nanoseconds, p99Nanoseconds: Int64?
         }
-        var packets, lost, repliesMissing, evicted: Int
+        var packets, replies, lost, repliesMissing, evicted: Int
         var capture: Capture?
         var hops: [Hop]
     }

@@ -56,8 +56,8 @@ public struct TraceText {
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
     public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?) -> String {
         var lines: [Line] = [[Segment(text: "Summary", tone: .heading),
-                              Segment(text: "\(style.dot)\(statistics.packets) packets, \(statistics.lostPackets) lost, "
-                                        + "\(statistics.repliesMissing) without reply")]]
+                              Segment(text: "\(style.dot)\(statistics.packets) packets (\(statistics.replies) with their reply), "
+                                        + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply")]]
         if let capture {
             let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain
             lines.append([Segment(text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
@@ -68,7 +68,7 @@ public struct TraceText {
             + column("lost", 7, right: true) + column("p50", 11, right: true) + column("p99", 11, right: true) + "  what"
         lines.append([Segment(text: header, tone: .dim)])
         for hop in statistics.hops {
-            let cells = "  " + column(hop.direction ?? "", 4) + column(clean(hop.interface ?? "router"), 11)
+            let cells = "  " + column(hop.direction ?? "", 4) + column(clean(hop.interface ?? (hop.kind == .router ? "router" : "-")), 11)
                 + column("\(hop.seen)", 7, right: true) + column("\(hop.lost)", 7, right: true)
                 + column(hop.percentile(0.5).map(formatNanoseconds) ?? "-", 11, right: true)
                 + column(hop.percentile(0.99).map(formatNanoseconds) ?? "-", 11, right: true) + "  "

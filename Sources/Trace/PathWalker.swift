@@ -111,21 +111,30 @@ struct PathWalker {
                 return point.role == .bridge ? !value.sighting.outgoing : value.sighting.outgoing
             }.sorted { $0.sighting.timestamp < $1.sighting.timestamp }
             let expected = expectedExit(bridge: bridge, entry: entry.sighting.point)
-            if !keys.isFlooded, let expected, !exits.contains(where: { $0.sighting.point == expected.point }),
-               exits.isEmpty || expected.certain {
+            // A unicast packet sent out of several ports was flooded: the bridge did not know where its
+            // destination MAC lives, so where it did go says little; where it should have gone says more.
+            let floodedUnicast = !keys.isFlooded && exits.count > 1
+            let expectedSeen = expected.map { expected in exits.contains { $0.sighting.point == expected.point } } ?? false
+            if !keys.isFlooded, let expected, !expectedSeen, exits.isEmpty || expected.certain || floodedUnicast {
                 markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
             } else if exits.isEmpty {
                 markLost(at: nil, meaning: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
             }
-            for exit in exits { follow(exit, seen: seen) }
+            for exit in exits {
+                let stray = floodedUnicast && (expectedSeen ? exit.sighting.point != expected?.point : true)
+                follow(exit, seen: seen, note: stray ? "flooded: \(bridge) does not know the destination MAC" : nil)
+            }
         }
 
         /// After a bridge sent the packet to a port: the router behind it, the NIC under an uplink, or the end.
-        mutating func follow(_ exit: Seen, seen: [Int: Seen]) {
-            append(exit)
+        /// A flooded copy (`note`) is shown as far as it went but is not where the packet was going.
+        mutating func follow(_ exit: Seen, seen: [Int: Seen], note: String?) {
+            append(exit, note: note)
+            let stray = note != nil
             let point = plan.points[exit.sighting.point]
+            let end = { (self: inout WalkState, text: String) in if !stray { self.outcome = self.outcome ?? text } }
             switch point.role {
-            case .nic(let router, _, true) where !keys.isFlooded && keys.source != nil:
+            case .nic(let router, _, true) where !keys.isFlooded && keys.source != nil && keys.arpSender == nil && !stray:
                 let leaving = seen.values.filter { value in
                     plan.points[value.sighting.point].domain == router && value.sighting.point != exit.sighting.point
                         && !value.sighting.outgoing && !placed.contains(value.key)
@@ -137,33 +146,33 @@ struct PathWalker {
                                                  note: "\(formatNanoseconds(inside)) inside" + changes(exit.sighting, leaving.sighting)))
                     segment(plan.points[leaving.sighting.point].bridge, entry: leaving, seen: seen)
                 } else if answered || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true {
-                    outcome = outcome ?? "delivered to \(router)"
+                    end(&self, "delivered to \(router)")
                 } else {
                     hops.append(TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)", direction: nil,
                                                  state: .lost, offset: nil,
                                                  note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)"))
                     lost = true
-                    outcome = outcome ?? "lost in \(router)"
+                    end(&self, "lost in \(router)")
                 }
             case .uplink:
                 guard let physical = plan.points.firstIndex(where: { candidate in
                     if case .physical(let carries, _) = candidate.role { carries.contains(point.interface) } else { false }
                 }) else {
-                    outcome = outcome ?? "left the host on \(point.interface)"
+                    end(&self, "left the host on \(point.interface)")
                     return
                 }
                 if let below = seen[physical * 2 + 1] {
-                    append(below)
-                    outcome = outcome ?? "left the host on \(plan.points[physical].interface)"
-                } else {
+                    append(below, note: note)
+                    end(&self, "left the host on \(plan.points[physical].interface)")
+                } else if !stray {
                     markLost(at: physical, note: reason(physical, bridge: nil))
                 }
             case .nic(let domain, let index, _):
-                outcome = outcome ?? "delivered to \(domain) eth\(index)"
+                end(&self, "delivered to \(domain) eth\(index)")
             case .bridge:
-                outcome = outcome ?? "delivered to the host (\(point.interface))"
+                end(&self, "delivered to the host (\(point.interface))")
             case .port, .physical:
-                outcome = outcome ?? "sent on \(point.interface)"
+                end(&self, "sent on \(point.interface)")
             }
         }
 

@@ -3,6 +3,7 @@
 /// takes no more memory than a short one.
 public struct TraceStatistics: Sendable {
     public struct HopStatistics: Sendable {
+        public var kind: TracedPacket.Hop.Kind
         public var interface: String?
         public var meaning: String
         public var direction: String?
@@ -38,6 +39,7 @@ public struct TraceStatistics: Sendable {
     }
 
     public private(set) var packets = 0
+    public private(set) var replies = 0
     public private(set) var lostPackets = 0
     public private(set) var repliesMissing = 0
     public private(set) var hops: [HopStatistics] = []
@@ -47,12 +49,17 @@ public struct TraceStatistics: Sendable {
 
     public mutating func record(_ packet: TracedPacket) {
         packets += 1
+        packet.reply.forEach { replies += 1; recordHops($0) }
+        recordHops(packet)
+    }
+
+    private mutating func recordHops(_ packet: TracedPacket) {
         if packet.lost { lostPackets += 1 }
         if packet.replyMissing { repliesMissing += 1 }
         for hop in packet.hops where hop.note != "also seen" {
             let key = "\(hop.interface ?? hop.meaning) \(hop.direction ?? "")"
             let index = hopIndex[key] ?? {
-                hops.append(HopStatistics(interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
+                hops.append(HopStatistics(kind: hop.kind, interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
                 hopIndex[key] = hops.count - 1
                 return hops.count - 1
             }()
@@ -64,6 +71,5 @@ public struct TraceStatistics: Sendable {
                 hops[index].lost += 1
             }
         }
-        packet.reply.forEach { record($0) }
     }
 }
