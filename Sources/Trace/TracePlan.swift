@@ -1,3 +1,4 @@
+import Packets
 import Topology
 
 /// One interface `kvmtopo trace` captures on, with what it is in the topology.
@@ -154,5 +155,30 @@ public struct TracePlan: Sendable {
         }
         if !tagged.isEmpty { parts.append("((" + tagged.map { "ifindex \($0)" }.joined(separator: " or ") + ") and vlan)") }
         return parts.joined(separator: " or ")
+    }
+}
+
+extension TracePlan {
+    /// A captured frame as a sighting at its capture point (given, or the SLL2 interface index's); nil when it
+    /// was not captured at one of the plan's points.
+    public func sighting(_ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int? = nil,
+                         point: Int? = nil) -> Sighting? {
+        let keys = FrameKeys(bytes, linkType: linkType)
+        guard let point = point ?? keys.interfaceIndex.flatMap(self.point(ifindex:)) else { return nil }
+        return Sighting(point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
+                        linkType: linkType, keys: keys)
+    }
+
+    /// The sightings of a saved capture (`trace -w`, or tcpdump -i any), each interface of the file matched to a
+    /// capture point by name, else by the SLL2 interface index; `include` can leave records out (a filter).
+    public func sightings(in capture: PcapNG.Capture,
+                          include: @escaping (PcapNG.Record) -> Bool = { _ in true }) -> some Sequence<Sighting> {
+        let points = capture.interfaces.map { $0.name.flatMap(point(named:)) }
+        let linkTypes = capture.interfaces.map { LinkType(rawValue: $0.linkType) }
+        return capture.records.lazy.compactMap { record -> Sighting? in
+            guard let linkType = linkTypes[record.interface], include(record) else { return nil }
+            return sighting(record.bytes, linkType: linkType, timestamp: record.timestamp, originalLength: record.originalLength,
+                            point: points[record.interface])
+        }
     }
 }

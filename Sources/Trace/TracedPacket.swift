@@ -7,14 +7,16 @@ public struct Sighting: Sendable {
     /// Nanoseconds since the epoch.
     public var timestamp: UInt64
     public var bytes: [UInt8]
+    public var originalLength: Int
     public var linkType: LinkType
     public var keys: FrameKeys
 
-    public init(point: Int, timestamp: UInt64, bytes: [UInt8], linkType: LinkType, keys: FrameKeys) {
+    public init(point: Int, timestamp: UInt64, bytes: [UInt8], originalLength: Int, linkType: LinkType, keys: FrameKeys) {
         self.point = point
         outgoing = keys.outgoing
         self.timestamp = timestamp
         self.bytes = bytes
+        self.originalLength = originalLength
         self.linkType = linkType
         self.keys = keys
     }

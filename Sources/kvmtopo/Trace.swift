@@ -175,8 +175,10 @@ struct TraceSession {
             if let end, now >= end { break }
             let deadline = min(now + .milliseconds(100), end ?? now + .milliseconds(100))
             for frame in capture.packets(until: deadline) {
-                try take(frame.bytes, linkType: .linuxSLL2, timestamp: frame.timestamp, originalLength: frame.originalLength,
-                         point: nil)
+                if let sighting = plan.sighting(frame.bytes, linkType: .linuxSLL2, timestamp: frame.timestamp,
+                                                originalLength: frame.originalLength) {
+                    try take(sighting)
+                }
             }
             try show(correlator.advance(to: Self.wallClock() - slack))
         }
@@ -205,44 +207,37 @@ struct TraceSession {
         } catch {
             throw CommandFailure(.badInput, "\(path): \(error)")
         }
-        // Each interface of the file: its capture point (by name, else by the SLL2 interface index) and filter.
-        var points: [Int?] = []
         var filters: [OfflineFilter?] = []
-        var linkTypes: [LinkType?] = []
-        for interface in saved.interfaces {
-            points.append(interface.name.flatMap(plan.point(named:)))
-            linkTypes.append(LinkType(rawValue: interface.linkType))
-            do {
-                filters.append(try filter.map { try OfflineFilter(expression: $0, linkType: Int32(interface.linkType)) })
-            } catch {
-                throw CommandFailure(.badInput, "\(error)")
+        do {
+            filters = try saved.interfaces.map { interface in
+                try filter.map { try OfflineFilter(expression: $0, linkType: Int32(interface.linkType)) }
             }
+        } catch {
+            throw CommandFailure(.badInput, "\(error)")
         }
-        for record in saved.records where stopRequested == 0 && !countReached {
-            guard let linkType = linkTypes[record.interface] else { continue }
-            if let filter = filters[record.interface], !filter.matches(record.bytes, originalLength: record.originalLength) {
-                continue
-            }
-            try take(record.bytes, linkType: linkType, timestamp: record.timestamp, originalLength: record.originalLength,
-                     point: points[record.interface])
-            try show(correlator.advance(to: record.timestamp))
+        let wanted = { (record: PcapNG.Record) in
+            filters[record.interface]?.matches(record.bytes, originalLength: record.originalLength) ?? true
+        }
+        for sighting in plan.sightings(in: saved, include: wanted) where stopRequested == 0 && !countReached {
+            try take(sighting)
+            try show(correlator.advance(to: sighting.timestamp))
         }
         try finish(capture: nil)
     }
 
     // MARK: common
 
-    private mutating func take(_ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int, point: Int?) throws {
-        let keys = FrameKeys(bytes, linkType: linkType)
-        guard let point = point ?? keys.interfaceIndex.flatMap(plan.point(ifindex:)) else { return }
-        if let writer, let interface = interfaceIDs[point], linkType == .linuxSLL2 {
+    private mutating func take(_ sighting: Sighting) throws {
+        if let writer, let interface = interfaceIDs[sighting.point], sighting.linkType == .linuxSLL2 {
             do {
-                try writer.write(PcapNG.Record(interface: interface, timestamp: timestamp, originalLength: originalLength, bytes: bytes))
+                try writer.write(PcapNG.Record(interface: interface, timestamp: sighting.timestamp,
+                                               originalLength: sighting.originalLength,
+                                               bytes: sighting.bytes))
             } catch {
                 throw CommandFailure(.cannotCreateOutput, "\(writerPath ?? "-w"): cannot write (\(describe(error)))")
             }
         }
-        correlator.add(Sighting(point: point, timestamp: timestamp, bytes: bytes, linkType: linkType, keys: keys))
+        correlator.add(sighting)
     }
 
     private var countReached: Bool { count.map { shown >= $0 } ?? false }

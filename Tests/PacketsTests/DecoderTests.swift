@@ -1,4 +1,5 @@
 import Packets
+import TestSupport
 import Testing
 
 @Suite("packet decoders")
