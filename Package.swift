@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
                     exclude: ["Golden"]),
+        .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
+                    exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/Support"),
     ]

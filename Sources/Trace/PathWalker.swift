@@ -48,7 +48,13 @@ struct PathWalker {
         let entry = entries.first { plan.origins.contains($0.sighting.point) }
             ?? entries.first { if case .physical = plan.points[$0.sighting.point].role { true } else { false } }
             ?? entries.first ?? all[0]
-        state.start(entry: entry, seen: seen)
+        if entries.isEmpty {
+            // Only seen leaving toward a device: the host itself sent it there (a tap's own neighbour discovery).
+            all.forEach { state.append($0) }
+            state.outcome = "sent by the host on \(plan.points[all[0].sighting.point].interface)"
+        } else {
+            state.start(entry: entry, seen: seen)
+        }
         // Whatever the walk did not reach (flooded copies, a second way out) still shows, in time order.
         for other in all where !state.placed.contains(other.key) {
             state.append(other, note: "also seen")
@@ -118,7 +124,7 @@ struct PathWalker {
             if !keys.isFlooded, let expected, !expectedSeen, exits.isEmpty || expected.certain || floodedUnicast {
                 markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
             } else if exits.isEmpty {
-                markLost(at: nil, meaning: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
+                markLost(at: nil, meaning: bridge, interface: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
             }
             for exit in exits {
                 let stray = floodedUnicast && (expectedSeen ? exit.sighting.point != expected?.point : true)
@@ -208,10 +214,10 @@ struct PathWalker {
 
         static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"
 
-        mutating func markLost(at index: Int?, meaning: String? = nil, note: String) {
+        mutating func markLost(at index: Int?, meaning: String? = nil, interface: String? = nil, note: String) {
             lost = true
             let point = index.map { plan.points[$0] }
-            hops.append(TracedPacket.Hop(interface: point?.interface, meaning: point?.meaning ?? meaning ?? "?",
+            hops.append(TracedPacket.Hop(interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
                                          direction: point.map { $0.role == .bridge ? "in" : "out" }, state: .lost,
                                          offset: nil, note: note))
             outcome = outcome ?? "lost at \(point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?")"

@@ -1,0 +1,110 @@
+import CloudStack
+import Foundation
+import Packets
+import Render
+import TestSupport
+import Testing
+import Topology
+import Trace
+
+/// Captures recorded on the lab with `kvmtopo trace -w` (Fixtures/), replayed through the correlation with the
+/// dump of the lab at that moment, and compared with the committed text in Golden/ (KVMTOPO_RECORD_GOLDEN=1
+/// writes it anew). The assertions before each comparison say what must hold whatever the golden file says.
+private let record = ProcessInfo.processInfo.environment["KVMTOPO_RECORD_GOLDEN"] == "1"
+private let fixtures = "\(PackageRoot.path)/Tests/TraceTests/Fixtures"
+
+func loadPlan(vm: String, dump: String = "lab") throws -> TracePlan {
+    let data = try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(dump).json"))
+    return try TracePlan(snapshot: CloudStackModel.infer(try SnapshotCodec.decode(data, source: dump)), vm: vm)
+}
+
+func replay(_ capture: String, vm: String, dump: String = "lab") throws -> [TracedPacket] {
+    let plan = try loadPlan(vm: vm, dump: dump)
+    let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(capture).pcapng"))))
+    let correlator = Correlator(plan: plan, timeoutNanoseconds: 1_000_000_000)
+    var packets: [TracedPacket] = []
+    for sighting in plan.sightings(in: saved) {
+        correlator.add(sighting)
+        packets += correlator.advance(to: sighting.timestamp)
+    }
+    return packets + correlator.finish()
+}
+
+private func checkGolden(_ packets: [TracedPacket], name: String) throws {
+    let text = TraceText(style: DiagramStyle(unicode: true, color: false, width: 400))
+    var statistics = TraceStatistics()
+    packets.forEach { statistics.record($0) }
+    let output = packets.map(text.packet).joined() + text.summary(statistics, capture: nil)
+        + packets.map(TraceJSON.line).joined()
+    let path = "\(PackageRoot.path)/Tests/TraceTests/Golden/\(name).txt"
+    if record { try output.write(toFile: path, atomically: true, encoding: .utf8) }
+    #expect(output == (try String(contentsOfFile: path, encoding: .utf8)),
+            "\(name) differs from its golden file; KVMTOPO_RECORD_GOLDEN=1 rewrites it")
+}
+
+private func hops(_ packet: TracedPacket) -> [String] {
+    packet.hops.map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction ?? "")" }
+}
+
+@Suite("trace replays of captures recorded on the lab")
+struct ReplayTests {
+    @Test("across two VPC tiers through the VPC router, with replies")
+    func vpcTiers() throws {
+        let packets = try replay("vpc-tiers", vm: "i-3-20-VM")
+        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10 > 10.0.2.10") }
+        #expect(pings.count >= 2)
+        for ping in pings {
+            #expect(hops(ping) == ["vnet9 in", "vnet7 out", "routed by r-7-VM ", "vnet8 in", "vnet10 out"])
+            #expect(ping.outcome == "delivered to i-3-21-VM eth0" && !ping.lost)
+            #expect(ping.hops.first { $0.kind == .router }?.note?.contains("ttl 64→63") == true)
+            #expect(hops(try #require(ping.reply.first)) == ["vnet10 in", "vnet8 out", "routed by r-7-VM ", "vnet7 in", "vnet9 out"])
+            // Path order, not time order; offsets grow along this path.
+            let offsets = ping.hops.compactMap(\.offset)
+            #expect(offsets == offsets.sorted() && offsets.first == 0)
+        }
+        #expect(packets.allSatisfy { !$0.lost })
+        try checkGolden(packets, name: "vpc-tiers")
+    }
+
+    @Test("to the outside through the isolated VR, and to the VR itself")
+    func isolatedOutside() throws {
+        let packets = try replay("isolated-outside", vm: "i-2-10-VM")
+        let outside = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 198.51.100.1") }
+        #expect(!outside.isEmpty)
+        for ping in outside {
+            #expect(hops(ping) == ["vnet3 in", "vnet0 out", "routed by r-4-VM ", "vnet2 in", "eth2 out"])
+            #expect(ping.outcome == "left the host on eth2")
+            #expect(hops(try #require(ping.reply.first)) == ["eth2 in", "vnet2 out", "routed by r-4-VM ", "vnet0 in", "vnet3 out"])
+        }
+        let toRouter = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 10.1.1.1") }
+        #expect(!toRouter.isEmpty && toRouter.allSatisfy { $0.outcome == "delivered to r-4-VM" && $0.reply.count == 1 })
+        try checkGolden(packets, name: "isolated-outside")
+    }
+
+    @Test("a bridge filter rule: lost between the VM's tap and the router")
+    func dropRule() throws {
+        let packets = try replay("drop-rule", vm: "i-3-20-VM")
+        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
+        #expect(!pings.isEmpty)
+        for ping in pings {
+            #expect(hops(ping) == ["vnet9 in", "lost vnet7 out"])
+            #expect(ping.lost && ping.replyMissing && ping.outcome.hasPrefix("lost at vnet7"))
+            #expect(ping.hops.last?.note?.contains("not forwarded by brvx-2001") == true)
+        }
+        try checkGolden(packets, name: "drop-rule")
+    }
+
+    @Test("the router's tap down: lost there, with the reason, and the flooded copies marked")
+    func routerTapDown() throws {
+        let packets = try replay("router-tap-down", vm: "i-2-10-VM", dump: "router-tap-down")
+        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23") }
+        #expect(!pings.isEmpty)
+        for ping in pings {
+            let lost = try #require(ping.hops.first { $0.state == .lost })
+            #expect(lost.interface == "vnet0" && lost.note == "vnet0 is down")
+            #expect(ping.hops.filter { $0.note?.hasPrefix("flooded") == true }.count >= 1)
+            #expect(ping.lost && ping.replyMissing)
+        }
+        try checkGolden(packets, name: "router-tap-down")
+    }
+}
