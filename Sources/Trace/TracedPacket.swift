@@ -42,6 +42,21 @@ public struct TracedPacket: Codable, Sendable, Equatable {
     /// For a request that expects an answer: whether one came within the timeout.
     public var replyMissing: Bool
 
+    public init(number: Int, summary: String, source: String?, destination: String?, length: Int, firstSeen: UInt64,
+                hops: [Hop], outcome: String, lost: Bool, reply: [TracedPacket], replyMissing: Bool) {
+        self.number = number
+        self.summary = summary
+        self.source = source
+        self.destination = destination
+        self.length = length
+        self.firstSeen = firstSeen
+        self.hops = hops
+        self.outcome = outcome
+        self.lost = lost
+        self.reply = reply
+        self.replyMissing = replyMissing
+    }
+
     enum CodingKeys: String, CodingKey {
         case number, summary, source, destination, length, hops, outcome, lost, reply, replyMissing
         case firstSeen = "firstSeenNanoseconds"
