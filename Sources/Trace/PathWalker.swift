@@ -121,7 +121,10 @@ struct PathWalker {
             // destination MAC lives, so where it did go says little; where it should have gone says more.
             let floodedUnicast = !keys.isFlooded && exits.count > 1
             let expectedSeen = expected.map { expected in exits.contains { $0.sighting.point == expected.point } } ?? false
-            if !keys.isFlooded, let expected, !expectedSeen, exits.isEmpty || expected.certain || floodedUnicast {
+            // A guess at where it should have gone is only reported when nothing else explains the path, or when
+            // the topology says what is wrong there (a router tap that is down, a port not forwarding).
+            if !keys.isFlooded, let expected, !expectedSeen,
+               exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil {
                 markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
             } else if exits.isEmpty {
                 markLost(at: nil, meaning: bridge, interface: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
@@ -200,6 +203,12 @@ struct PathWalker {
 
         /// What the topology says about a point where a packet vanished.
         func reason(_ index: Int, bridge: String?) -> String {
+            problem(at: index)
+                ?? bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint } ?? "not seen within the timeout"
+        }
+
+        /// What is wrong at a point for this packet, as far as the topology tells: down, not forwarding, MTU.
+        func problem(at index: Int) -> String? {
             let point = plan.points[index]
             if !point.up { return "\(point.interface) is down" }
             if let state = point.portState { return "bridge port \(point.interface) is \(state), not forwarding" }
@@ -209,7 +218,7 @@ struct PathWalker {
             if keys.networkLength > point.mtu {
                 return "\(keys.networkLength)-byte packet is larger than \(point.interface)'s MTU \(point.mtu)"
             }
-            return bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint } ?? "not seen within the timeout"
+            return nil
         }
 
         static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"

@@ -164,6 +164,12 @@ struct TraceSession {
         }
         signal(SIGINT) { stopRequested = $0 }
         signal(SIGTERM) { stopRequested = $0 }
+        // Whoever started us may have left them blocked (a parent's thread mask is inherited): Ctrl-C must work.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         if !json {
             Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")
         }

@@ -8,7 +8,8 @@ enum Lab {
     static let script = PackageRoot.path + "/examples/lab/lab"
     static let guests = ["r-4-VM", "i-2-10-VM", "i-2-11-VM", "r-7-VM", "i-3-20-VM", "i-3-21-VM", "s-1-VM"]
 
-    static func run(_ arguments: String...) throws -> CommandResult { try Shell.run([script] + arguments) }
+    static func run(_ arguments: String...) throws -> CommandResult { try run(arguments) }
+    static func run(_ arguments: [String]) throws -> CommandResult { try Shell.run([script] + arguments) }
 
     /// By command line: a process name is cut to 15 characters ("qemu-system-x86").
     static func processRunning(_ program: String) throws -> Bool {
@@ -69,6 +70,7 @@ struct LabTests {
         #expect(shown.contains("169.254.3.145"), "the VR's control address, from its MAC")
         let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
         #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
+        try LabTrace.cleanPaths(snapshot)
 
         // Faults, one after the other, as the tests of show, trace and diagnose will use them.
         let routerTap = try #require(router.nics[0].tap)
@@ -94,6 +96,7 @@ struct LabTests {
         let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
         let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
         #expect(dropped > 0, "\(rule)")
+        try LabTrace.faults(snapshot)
 
         #expect(try Lab.run("heal").status == 0)
         snapshot = try Lab.dump()

@@ -31,10 +31,22 @@ public enum Shell {
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
 
+        // A child starts as from a shell: no signal blocked or ignored (test threads block some; they would be
+        // inherited).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         let environmentLines = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let spawned = withCStrings(["/usr/bin/env"] + arguments) { argv in
-            withCStrings(environmentLines) { envp in posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp) }
+            withCStrings(environmentLines) { envp in posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp) }
         }
         close(output[1])
         close(errors[1])

@@ -1,0 +1,124 @@
+import Foundation
+import Packets
+import TestSupport
+import Testing
+import Topology
+import Trace
+
+/// `kvmtopo trace` live on the lab's guests, called from the lab's lifecycle test while the lab is up (booting
+/// it takes half a minute; it is done once).
+enum LabTrace {
+    struct Run {
+        var packets: [TracedPacket]
+        var summary: [String: Any]
+        var status: Int32
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1"] + arguments)
+        var packets: [TracedPacket] = []
+        var summary: [String: Any] = [:]
+        for line in result.output.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            if object?["type"] as? String == "summary" { summary = object ?? [:] }
+            if object?["type"] as? String == "packet" { packets.append(try JSONDecoder().decode(TracedPacket.self, from: Data(line.utf8))) }
+        }
+        return Run(packets: packets, summary: summary, status: result.status, stderr: result.stderr)
+    }
+
+    static func taps(_ snapshot: HostSnapshot) -> [String: String] {
+        var taps: [String: String] = [:]
+        for domain in snapshot.domains { for nic in domain.nics { taps["\(domain.name) eth\(nic.index)"] = nic.tap } }
+        return taps
+    }
+
+    static func path(_ packet: TracedPacket) -> [String] {
+        packet.hops.filter { $0.note?.hasPrefix("flooded") != true && $0.note != "also seen" }
+            .map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning)" }
+    }
+
+    /// The clean lab: two VMs on one network, across VPC tiers, out through the isolated VR; -w; Ctrl-C.
+    static func cleanPaths(_ snapshot: HostSnapshot) throws {
+        let tap = taps(snapshot)
+
+        let sameNetwork = try run(["i-2-11-VM", "--to", "i-2-10-VM", "-c", "2", "icmp"])
+        #expect(sameNetwork.status == 0, "\(sameNetwork.stderr)")
+        #expect(sameNetwork.packets.count == 2)
+        for packet in sameNetwork.packets {
+            #expect(packet.summary.hasPrefix("ICMP echo request 10.1.1.24 > 10.1.1.23"), "\(packet.summary)")
+            #expect(path(packet) == [tap["i-2-11-VM eth0"]!, tap["i-2-10-VM eth0"]!])
+            #expect(packet.outcome == "delivered to i-2-10-VM eth0")
+            #expect(packet.reply.first.map(path) == [tap["i-2-10-VM eth0"]!, tap["i-2-11-VM eth0"]!])
+        }
+
+        let tiers = try run(["i-3-20-VM", "-c", "6", "icmp and host 10.0.2.10"])
+        let requests = tiers.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10 > 10.0.2.10") }
+        #expect(tiers.status == 0 && tiers.packets.count == 6 && requests.count >= 2, "\(tiers.stderr)")
+        for packet in requests {
+            #expect(path(packet) == [tap["i-3-20-VM eth0"]!, tap["r-7-VM eth2"]!, "routed by r-7-VM", tap["r-7-VM eth3"]!,
+                                     tap["i-3-21-VM eth0"]!], "\(packet.hops)")
+            #expect(packet.hops.first { $0.kind == .router }?.note?.contains("ttl 64→63") == true)
+            #expect(packet.reply.count == 1 && !packet.lost)
+        }
+        #expect(tiers.summary["packets"] as? Int == 6)
+        let capture = tiers.summary["capture"] as? [String: Int]
+        #expect(capture?["dropped"] == 0 && (capture?["received"] ?? 0) > 0, "drops are counted and shown: \(tiers.summary)")
+
+        let pcapng = "/tmp/kvmtopo-lab-trace-\(getpid()).pcapng"
+        defer { try? FileManager.default.removeItem(atPath: pcapng) }
+        let outside = try run(["i-2-10-VM", "-c", "2", "-w", pcapng, "icmp and host 198.51.100.1"])
+        #expect(outside.status == 0 && outside.packets.count == 2, "\(outside.stderr)")
+        for packet in outside.packets {
+            #expect(path(packet) == [tap["i-2-10-VM eth0"]!, tap["r-4-VM eth0"]!, "routed by r-4-VM", tap["r-4-VM eth2"]!, "eth2"])
+            #expect(packet.outcome == "left the host on eth2")
+            #expect(packet.reply.first.map(path) == ["eth2", tap["r-4-VM eth2"]!, "routed by r-4-VM", tap["r-4-VM eth0"]!,
+                                                     tap["i-2-10-VM eth0"]!])
+        }
+        // The capture: private, one interface per capture point with its meaning, every frame of the packets.
+        let attributes = try FileManager.default.attributesOfItem(atPath: pcapng)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: pcapng))))
+        #expect(saved.interfaces.contains { $0.name == tap["r-4-VM eth2"] && $0.comment == "r-4-VM eth2 (public cloudbr0)" })
+        #expect(saved.records.count >= 10)
+        if let tshark = try? Shell.run(["tshark", "-r", pcapng]), tshark.status == 0 {
+            #expect(tshark.output.split(separator: "\n").count == saved.records.count, "tshark reads every frame")
+        }
+        // Replayed with the topology it was captured on, the same packets come out.
+        let dumpFile = "/tmp/kvmtopo-lab-trace-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: dumpFile) }
+        #expect(try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dumpFile]).status == 0)
+        let replayed = try Shell.run([KVMTopoBinary.path, "trace", "i-2-10-VM", "--json", "--read", pcapng, "--from", dumpFile])
+        let replayedPackets = replayed.output.split(separator: "\n").filter { $0.hasPrefix("{\"type\":\"packet\"") }
+        #expect(replayedPackets.count == 2, "\(replayed.output)")
+
+        // Ctrl-C: the summary within a second, and a whole pcapng.
+        let started = ContinuousClock.now
+        let interrupted = try Lab.run(["exec", "timeout", "--preserve-status", "-s", "INT", "2",
+                                       KVMTopoBinary.path, "trace", "i-3-20-VM", "-w", pcapng])
+        let took = ContinuousClock.now - started
+        #expect(interrupted.status == 0, "\(interrupted.stderr)")
+        #expect(interrupted.output.contains("Summary"), "\(interrupted.output)")
+        #expect(took < .seconds(4), "stopped \(took) after start; SIGINT came at 2 s")
+        #expect(throws: Never.self) { try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: pcapng)))) }
+    }
+
+    /// With the lab's faults in: the trace names the hop where packets vanish.
+    static func faults(_ snapshot: HostSnapshot) throws {
+        let tap = taps(snapshot)
+        let dropped = try run(["i-3-20-VM", "-c", "4", "icmp and host 10.0.2.10"])
+        let requests = dropped.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
+        #expect(!requests.isEmpty, "\(dropped.stderr)")
+        for packet in requests {
+            #expect(path(packet) == [tap["i-3-20-VM eth0"]!, "lost " + tap["r-7-VM eth2"]!], "\(packet.hops)")
+            #expect(packet.lost && packet.replyMissing)
+        }
+        let routerDown = try run(["i-2-10-VM", "-c", "2", "icmp and src 10.1.1.23"])
+        #expect(routerDown.packets.count == 2, "\(routerDown.stderr)")
+        for packet in routerDown.packets {
+            let lost = packet.hops.first { $0.state == .lost }
+            #expect(lost?.interface == tap["r-4-VM eth0"] && lost?.note == "\(tap["r-4-VM eth0"]!) is down", "\(packet.hops)")
+            #expect(packet.outcome.hasPrefix("lost at \(tap["r-4-VM eth0"]!)"))
+        }
+    }
+}
