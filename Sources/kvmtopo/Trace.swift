@@ -66,6 +66,16 @@ struct TraceCommand: ParsableCommand {
         if let nic, nic.wholeMatch(of: /eth\d+/) == nil, Int(nic) == nil {
             throw ValidationError("--nic takes ethN (the guest's NIC order), not '\(nic)'")
         }
+        if let expression = filterExpression {
+            do {
+                _ = try OfflineFilter(expression: expression, linkType: Int32(LinkType.linuxSLL2.rawValue))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        if let to, IPAddress(to) == nil, to.wholeMatch(of: /[\w.-]+/) == nil {
+            throw ValidationError("--to takes an IP address or a VM name, not '\(to)'")
+        }
     }
 
     func run() throws {
