@@ -1,7 +1,9 @@
 import Foundation
+import Render
 import TestSupport
 import Testing
 import Topology
+import Trace
 
 private struct ToolInfo: Decodable {
     struct Command: Decodable {
@@ -49,8 +51,27 @@ struct DocumentationTests {
 
     @Test("every field of the dump JSON is described in kvmtopo-dump(1)")
     func jsonFields() throws {
-        let page = try manPage("kvmtopo-dump")
-        let json = try JSONSerialization.jsonObject(with: SnapshotCodec.encode(DocumentedSample.snapshot))
+        try expectDocumented(SnapshotCodec.encode(DocumentedSample.snapshot), in: "kvmtopo-dump")
+    }
+
+    @Test("every field of trace's JSON lines is described in kvmtopo-trace(1)")
+    func traceJSONFields() throws {
+        let hop = TracedPacket.Hop(interface: "vnet0", meaning: "r-4-VM eth0", direction: "out", state: .seen, offset: 1, note: "n")
+        let reply = TracedPacket(number: 1, summary: "s", source: "a", destination: "b", length: 1, firstSeen: 1, hops: [hop],
+                                 outcome: "o", lost: false, reply: [], replyMissing: false)
+        var packet = reply
+        packet.reply = [reply]
+        var statistics = TraceStatistics()
+        statistics.record(packet)
+        let lines = TraceJSON.line(packet)
+            + TraceJSON.summary(statistics, capture: CaptureCounters(received: 1, dropped: 0, droppedByInterface: 0), evicted: 0)
+        for line in lines.split(separator: "\n") { try expectDocumented(Data(line.utf8), in: "kvmtopo-trace") }
+    }
+
+    /// Every key of a JSON document is named in the man page: as a field (`Li key`, `Li key[]`), in a field list
+    /// (`a , key`) or as a path (`sources.key`).
+    private func expectDocumented(_ data: Data, in name: String) throws {
+        let page = try manPage(name)
         var keys: Set<String> = []
         func collect(_ value: Any) {
             if let object = value as? [String: Any] {
@@ -60,11 +81,10 @@ struct DocumentationTests {
                 array.forEach(collect)
             }
         }
-        collect(json)
+        collect(try JSONSerialization.jsonObject(with: data))
         for key in keys.sorted() {
-            // Named as a field (`Li key`, `Li key[]`), in a field list (`a , key`) or as a path (`sources.key`).
             let forms = ["Li \(key)", " \(key) ,", ", \(key)", "Ss \(key)", ".\(key) ", ".\(key)\n"]
-            #expect(forms.contains { page.contains($0) }, "kvmtopo-dump.1 describes \(key)")
+            #expect(forms.contains { page.contains($0) }, "\(name).1 describes \(key)")
         }
     }
 
