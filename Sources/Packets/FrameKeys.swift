@@ -62,13 +62,20 @@ public struct FrameKeys: Sendable, Equatable {
     public var vni: Int?
     /// The network-layer length as sent (IP total length), for MTU checks.
     public var networkLength = 0
+    /// IPv4 TTL or IPv6 hop limit.
+    public var hopLimit: UInt8?
+    /// TCP or UDP source and destination port.
+    public var ports: (source: UInt16, destination: UInt16)? {
+        portPair.map { (UInt16($0 >> 16), UInt16($0 & 0xffff)) }
+    }
+    private var portPair: UInt32?
 
     public static func == (a: FrameKeys, b: FrameKeys) -> Bool {
         a.interfaceIndex == b.interfaceIndex && a.outgoing == b.outgoing && a.packet == b.packet
             && a.translated == b.translated && a.expectsReply == b.expectsReply && a.answers == b.answers
             && a.source == b.source && a.destination == b.destination && a.arpSenderMAC == b.arpSenderMAC
             && a.arpSenderIP == b.arpSenderIP && a.isFlooded == b.isFlooded && a.vni == b.vni
-            && a.networkLength == b.networkLength
+            && a.networkLength == b.networkLength && a.hopLimit == b.hopLimit && a.portPair == b.portPair
     }
 
     /// How much of the network layer goes into the packet key: the default snap length (256) keeps this much
@@ -124,6 +131,7 @@ public struct FrameKeys: Sendable, Equatable {
             packet = Self.hash(bytes, start, end, skipping: [start + 8, start + 10, start + 11])
             source = IPAddress(bytes, at: start + 12, count: 4)
             destination = IPAddress(bytes, at: start + 16, count: 4)
+            hopLimit = bytes[start + 8]
             let lastByte = destination!.low & 0xff
             isFlooded = destination!.low >> 28 == 0xe || lastByte == 0xff
             let fragmentOffset = Self.u16(bytes, start + 6) & 0x1fff
@@ -136,6 +144,7 @@ public struct FrameKeys: Sendable, Equatable {
             packet = Self.hash(bytes, start, end, skipping: [start + 7])
             source = IPAddress(bytes, at: start + 8, count: 16)
             destination = IPAddress(bytes, at: start + 24, count: 16)
+            hopLimit = bytes[start + 7]
             isFlooded = destination!.high >> 56 == 0xff
             keyTransport(bytes, protocol: bytes[start + 6], at: start + 40,
                          end: start + min(captured, networkLength), version: 6, depth: depth)
@@ -172,6 +181,7 @@ public struct FrameKeys: Sendable, Equatable {
             if type == 0 || type == 129 { answers = echo }
         case 6 where length >= 20, 17 where length >= 8:
             let ports = UInt64(Self.u32(bytes, start))
+            portPair = UInt32(ports)
             let swapped = (ports & 0xffff) << 16 | ports >> 16
             let skip = proto == 6 ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
                                   : [start, start + 1, start + 2, start + 3, start + 6, start + 7]

@@ -36,19 +36,23 @@ extension DiagramStyle {
     /// with spaces, so trailing ones are dropped first.
     func render(_ line: Line) -> String {
         var segments = line
-        while let last = segments.last, last.text.allSatisfy({ $0 == " " }) { segments.removeLast() }
+        while let last = segments.last, last.text.utf8.allSatisfy({ $0 == 0x20 }) { segments.removeLast() }
         if let last = segments.indices.last {
-            segments[last].text = String(segments[last].text.reversed().drop { $0 == " " }.reversed())
+            var text = Substring(segments[last].text)
+            while text.utf8.last == 0x20 { text = text.dropLast() }
+            segments[last].text = String(text)
         }
-        let total = segments.reduce(0) { $0 + $1.text.count }
-        var budget = total > width ? max(0, width - 1) : total
+        // Unicode scalars stand for columns: names from the host are escaped, so no combining marks reach here.
+        let total = segments.reduce(0) { $0 + $1.text.unicodeScalars.count }
+        guard total > width else { return segments.reduce(into: "") { $0 += colored($1.text, $1.tone) } }
+        var budget = max(0, width - 1)
         var out = ""
         for segment in segments where budget > 0 {
-            let text = String(segment.text.prefix(budget))
-            budget -= text.count
+            let text = String(String.UnicodeScalarView(segment.text.unicodeScalars.prefix(budget)))
+            budget -= text.unicodeScalars.count
             out += colored(text, segment.tone)
         }
-        return total > width ? out + ellipsis : out
+        return out + ellipsis
     }
 
     private func colored(_ text: String, _ tone: Segment.Tone) -> String {

@@ -25,8 +25,8 @@ public struct TraceText {
     private func body(_ packet: TracedPacket, indent: String) -> [Line] {
         var lines: [Line] = packet.hops.map { hop in
             let time = hop.offset.map { ($0 >= 0 ? "+" : "") + formatNanoseconds($0) } ?? ""
-            let pad = { (text: String, width: Int) in text + String(repeating: " ", count: max(1, width - text.count)) }
-            var line: Line = [Segment(text: indent + String(repeating: " ", count: max(0, 11 - time.count)) + time + "  ", tone: .dim)]
+            let pad = { (text: String, width: Int) in text + String(repeating: " ", count: max(1, width - text.unicodeScalars.count)) }
+            var line: Line = [Segment(text: indent + String(repeating: " ", count: max(0, 11 - time.unicodeScalars.count)) + time + "  ", tone: .dim)]
             switch (hop.kind, hop.state) {
             case (.router, _):
                 line.append(Segment(text: "\(style.routerMark)    ", tone: .router))
@@ -78,7 +78,7 @@ public struct TraceText {
     }
 
     private func column(_ text: String, _ width: Int, right: Bool = false) -> String {
-        let padding = String(repeating: " ", count: max(1, width - text.count))
+        let padding = String(repeating: " ", count: max(1, width - text.unicodeScalars.count))
         return right ? padding + text : text + padding
     }
 }

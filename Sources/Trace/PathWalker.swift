@@ -242,19 +242,18 @@ struct PathWalker {
 
         func offset(_ sighting: Sighting) -> Int64 { Int64(bitPattern: sighting.timestamp &- first) }
 
-        /// What a router changed: the TTL always, the addresses when it translates (NAT).
+        /// What a router changed: the TTL always, the addresses (and ports) when it translates (NAT).
         func changes(_ before: Sighting, _ after: Sighting) -> String {
-            let old = PacketDecoder.decode(before.bytes, linkType: before.linkType).packet
-            let new = PacketDecoder.decode(after.bytes, linkType: after.linkType).packet
+            let (old, new) = (before.keys, after.keys)
             var notes: [String] = []
             if let from = old.hopLimit, let to = new.hopLimit { notes.append("ttl \(from)→\(to)") }
-            if old.source != new.source { notes.append("NAT source \(old.source ?? "?")→\(new.source ?? "?")") }
+            let text = { (address: IPAddress?) in address?.description ?? "?" }
+            if old.source != new.source { notes.append("NAT source \(text(old.source))→\(text(new.source))") }
             if old.destination != new.destination {
-                notes.append("NAT destination \(old.destination ?? "?")→\(new.destination ?? "?")")
+                notes.append("NAT destination \(text(old.destination))→\(text(new.destination))")
             }
-            let ports = { (packet: Packet) in packet.tcp.map { ($0.sourcePort, $0.destinationPort) } ?? packet.udp.map { ($0.sourcePort, $0.destinationPort) } }
-            if let before = ports(old), let after = ports(new), before != after {
-                notes.append("ports \(before.0):\(before.1)→\(after.0):\(after.1)")
+            if let from = old.ports, let to = new.ports, from != to {
+                notes.append("ports \(from.source):\(from.destination)→\(to.source):\(to.destination)")
             }
             return notes.isEmpty ? "" : ", " + notes.joined(separator: ", ")
         }

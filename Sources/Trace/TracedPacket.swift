@@ -145,7 +145,4 @@ extension Packet {
         if let ethernet { return "ethertype 0x\(String(ethernet.etherType, radix: 16))" }
         return "frame"
     }
-
-    /// TTL or hop limit, for the change a router makes.
-    var hopLimit: UInt8? { ipv4?.ttl ?? ipv6?.hopLimit }
 }
