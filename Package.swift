@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Render", dependencies: ["Topology", "Trace"]),
         .target(name: "Packets"),
         .target(name: "Trace", dependencies: ["Topology", "Packets"]),
-        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
+        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Pcap", "Trace"]),
         .executableTarget(name: "kvmtopo", dependencies: [
             "Topology", "CloudStack", "Collect", "Render", "Packets", "Pcap", "Trace",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -21,7 +21,9 @@ public enum CloudStackModel {
         }, by: \.bridge)
         let context = Context(links: links, ports: Dictionary(snapshot.bridges.map { ($0.name, $0.ports) }, uniquingKeysWith: { a, _ in a }),
                               roles: Dictionary(result.domains.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a }),
-                              settings: settings)
+                              settings: settings,
+                              gateways: Dictionary((snapshot.neighbours ?? []).filter { $0.role == "gateway" }.map { ($0.bridge, $0) },
+                                                   uniquingKeysWith: { first, _ in first }))
         result.networks = snapshot.bridges.filter { attached[$0.name] != nil || Naming.guestBridge($0.name) != nil }.map { bridge in
             network(bridge, attached: attached[bridge.name] ?? [], context: context, warnings: &warnings)
         }.sorted { (kindOrder($0.kind), $0.bridge) < (kindOrder($1.kind), $1.bridge) }
@@ -88,6 +90,8 @@ public enum CloudStackModel {
         var ports: [String: [String]]
         var roles: [String: String?]
         var settings: BridgeRoles
+        /// Gateways heard by --listen, by bridge.
+        var gateways: [String: Neighbour]
     }
 
     private static func network(_ bridge: Bridge, attached: [Attachment], context: Context,
@@ -110,7 +114,7 @@ public enum CloudStackModel {
             let routers = attached.filter { $0.0.role == "router" && $0.1.trafficType == "guest" }
             if let (router, nic) = routers.first {
                 network.router = router.name
-                network.gateway = Network.Gateway(domain: router.name, nic: nic.index, mac: nic.mac)
+                network.gateway = Network.Gateway(domain: router.name, nic: nic.index, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
                 network.kind = switch router.routerKind {
                 case "vpc": "vpc-tier"
                 case "dhcp-only": "shared"
@@ -120,6 +124,7 @@ public enum CloudStackModel {
             } else if attached.contains(where: { $0.1.trafficType == "guest" }) || Naming.guestBridge(bridge.name) != nil {
                 network.kind = "guest"
                 network.routerElsewhere = attached.contains { $0.0.role == "user" } ? true : nil
+                network.remoteGateway = context.gateways[bridge.name]
             }
         }
         return network

@@ -107,6 +107,8 @@ public struct DHCP: Sendable, Equatable {
     public var serverIdentifier: String?
     /// Option 50.
     public var requestedIP: String?
+    /// Option 3: the first router (gateway) the server hands out.
+    public var router: String?
 }
 
 public struct VXLANHeader: Sendable, Equatable {

@@ -12,6 +12,8 @@ public struct CookedHeader: Sendable, Equatable {
     public var interfaceIndex: Int?
     /// 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by us (outgoing).
     public var packetType: UInt8
+    /// The frame's source MAC, as the kernel reports it for Ethernet-like devices.
+    public var sourceMAC: String?
 }
 
 public enum PacketDecoder {
@@ -27,14 +29,17 @@ public enum PacketDecoder {
         case .raw:
             decodeNetwork(version: bytes.first.map { $0 >> 4 } == 6 ? 0x86dd : 0x0800, &reader, into: &packet)
         case .linuxSLL:
-            guard let type = reader.u16(), reader.skip(12), let proto = reader.u16() else { return (nil, packet) }
+            guard let type = reader.u16(), reader.skip(2), let length = reader.u16(), let address = reader.take(8),
+                  let proto = reader.u16() else { return (nil, packet) }
             decodeNetwork(version: proto, &reader, into: &packet)
-            return (CookedHeader(interfaceIndex: nil, packetType: UInt8(truncatingIfNeeded: type)), packet)
+            return (CookedHeader(interfaceIndex: nil, packetType: UInt8(truncatingIfNeeded: type),
+                                 sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet)
         case .linuxSLL2:
             guard let proto = reader.u16(), reader.skip(2), let index = reader.u32(), reader.skip(2),
-                  let type = reader.u8(), reader.skip(9) else { return (nil, packet) }
+                  let type = reader.u8(), let length = reader.u8(), let address = reader.take(8) else { return (nil, packet) }
             decodeNetwork(version: proto, &reader, into: &packet)
-            return (CookedHeader(interfaceIndex: Int(index), packetType: type), packet)
+            return (CookedHeader(interfaceIndex: Int(index), packetType: type,
+                                 sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet)
         }
         return (nil, packet)
     }
@@ -185,6 +190,7 @@ public enum PacketDecoder {
             case 53 where value.count == 1: dhcp.messageType = value.first
             case 54 where value.count == 4: dhcp.serverIdentifier = Format.ipv4(value)
             case 50 where value.count == 4: dhcp.requestedIP = Format.ipv4(value)
+            case 3 where value.count >= 4: dhcp.router = Format.ipv4(value.prefix(4))
             default: break
             }
         }

@@ -200,7 +200,10 @@ public struct TextDiagram {
         }
         parts.append(chain)
         if let mtu = network.mtu { parts.append("mtu \(mtu)") }
-        if network.routerElsewhere == true { parts.append("router on another host") }
+        if network.routerElsewhere == true {
+            let gateway = network.remoteGateway.map { " (gateway \(clean($0.ip))\($0.mac.map { " \(clean($0))" } ?? ""))" } ?? ""
+            parts.append("router on another host" + gateway)
+        }
         if network.kind == "vpc-tier" || network.kind == "isolated", let router = network.router, network.kind != "vpc-tier" {
             parts.append("router \(clean(router))")
         }

@@ -13,16 +13,18 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var networks: [Network]
     public var vpcs: [VPC]
     public var warnings: [Warning]
+    /// Addresses heard on the wire by `--listen` that belong to no NIC here; absent when nobody listened.
+    public var neighbours: [Neighbour]?
     /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings
+        case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings, neighbours
     }
 
     public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
-                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning]) {
+                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil) {
         self.schemaVersion = Self.currentSchemaVersion
         self.host = host
         self.links = links
@@ -32,6 +34,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         self.networks = networks
         self.vpcs = vpcs
         self.warnings = warnings
+        self.neighbours = neighbours
     }
 
     /// Fields added after schema version 1 first shipped are optional when reading, so older dumps still load.
@@ -48,6 +51,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         vpcs = try container.decodeIfPresent([VPC].self, forKey: .vpcs) ?? []
         modelRead = networks != nil
         warnings = try container.decode([Warning].self, forKey: .warnings)
+        neighbours = try container.decodeIfPresent([Neighbour].self, forKey: .neighbours)
     }
 }
 
@@ -89,6 +93,8 @@ public struct BridgeRoles: Codable, Equatable, Sendable {
 public struct Sources: Codable, Equatable, Sendable {
     public var netlink: SourceStatus
     public var libvirt: SourceStatus
+    /// `--listen`: the passive capture of ARP, DHCP and neighbour discovery; absent when nobody listened.
+    public var packets: SourceStatus?
 
     public init(netlink: SourceStatus, libvirt: SourceStatus) {
         self.netlink = netlink
@@ -368,6 +374,8 @@ public struct Network: Codable, Equatable, Sendable {
     /// Whether this guest network's router is on another host (its guest NIC is not on this bridge).
     public var routerElsewhere: Bool?
     public var gateway: Gateway?
+    /// The gateway of a network whose router is elsewhere, as heard by `--listen` (DHCP's router option).
+    public var remoteGateway: Neighbour?
     public var members: [Member]
 
     public init(id: String, kind: String, bridge: String, members: [Member] = []) {
@@ -421,5 +429,28 @@ public struct VPC: Codable, Equatable, Sendable {
     public init(router: String, tiers: [String]) {
         self.router = router
         self.tiers = tiers
+    }
+}
+
+/// An address heard on the wire (ARP, DHCP, neighbour discovery) that is no NIC of a domain on this host: a VM
+/// or router on another host, or a DHCP server.
+public struct Neighbour: Codable, Equatable, Sendable {
+    public var ip: String
+    public var mac: String?
+    public var bridge: String
+    /// The bridge port it was heard on (an uplink: it is on another host).
+    public var port: String
+    /// arp, dhcp or nd.
+    public var source: String
+    /// gateway (handed out as the router by DHCP) or dhcp-server.
+    public var role: String?
+
+    public init(ip: String, mac: String?, bridge: String, port: String, source: String, role: String? = nil) {
+        self.ip = ip
+        self.mac = mac
+        self.bridge = bridge
+        self.port = port
+        self.source = source
+        self.role = role
     }
 }

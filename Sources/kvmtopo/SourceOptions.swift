@@ -13,6 +13,17 @@ struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri"))
     var libvirtURI = "qemu:///system"
 
+    @Option(help: ArgumentHelp("Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' addresses (needs root).",
+                               valueName: "seconds"))
+    var listen: Double?
+
+    func validate() throws {
+        if let listen {
+            guard listen > 0 else { throw ValidationError("--listen takes a positive number of seconds") }
+            guard dumpFile == nil else { throw ValidationError("--listen hears the live host; it cannot be used with --from") }
+        }
+    }
+
     /// What to do with the CloudStack model of a saved dump. A live snapshot's model is always today's.
     enum SavedModel {
         /// Keep it as saved (`dump --from` writes the file again byte for byte); infer it only when absent.
@@ -39,8 +50,11 @@ struct SourceOptions: ParsableArguments {
             // A dump written before the CloudStack model existed (or made by hand) gets it now.
             return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
         }
-        let snapshot = HostCollector(libvirtURI: libvirtURI).collect()
-        for (name, source) in [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt)]
+        var snapshot = HostCollector(libvirtURI: libvirtURI).collect()
+        if let listen { snapshot = PacketListening.listen(snapshot, seconds: listen) }
+        let sources = [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt),
+                       ("packets", snapshot.host.sources.packets)]
+        for (name, source) in sources.compactMap({ name, source in source.map { (name, $0) } })
         where source.status == .unavailable {
             Terminal.warn("\(name) unavailable: \(source.error ?? "unknown reason"); showing what the other sources give")
         }

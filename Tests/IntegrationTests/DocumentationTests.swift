@@ -122,6 +122,7 @@ enum DocumentedSample {
             var host = Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
                             sources: Sources(netlink: SourceStatus(status: .ok),
                                              libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down")))
+            host.sources.packets = SourceStatus(status: .ok)
             host.bridgeRoles = { var roles = BridgeRoles(); roles.guest = "cloudbr2"; return roles }()
             host.agentProperties = "/etc/cloudstack/agent/agent.properties"
             return host
@@ -162,8 +163,13 @@ enum DocumentedSample {
             network.router = "r-4-VM"
             network.routerElsewhere = false
             network.gateway = Network.Gateway(domain: "r-4-VM", nic: 0, mac: "02:00:00:00:00:01", ip: "10.0.0.1", ipSource: "arp")
+            network.remoteGateway = neighbour
             return network
         }()],
         vpcs: [VPC(router: "r-4-VM", tiers: ["brvx-1"])],
-        warnings: [Warning(code: "tap-unclaimed", subject: "vnet9", message: "m")])
+        warnings: [Warning(code: "tap-unclaimed", subject: "vnet9", message: "m")],
+        neighbours: [neighbour])
+
+    static let neighbour = Neighbour(ip: "10.0.0.254", mac: "02:00:00:00:00:fe", bridge: "brvx-1", port: "vxlan1",
+                                     source: "dhcp", role: "gateway")
 }

@@ -71,6 +71,7 @@ struct LabTests {
         let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
         #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
         try LabTrace.cleanPaths(snapshot)
+        try LabTrace.listen()
 
         // Faults, one after the other, as the tests of show, trace and diagnose will use them.
         let routerTap = try #require(router.nics[0].tap)

@@ -81,9 +81,9 @@ enum LabTrace {
         let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: pcapng))))
         #expect(saved.interfaces.contains { $0.name == tap["r-4-VM eth2"] && $0.comment == "r-4-VM eth2 (public cloudbr0)" })
         #expect(saved.records.count >= 10)
-        if let tshark = try? Shell.run(["tshark", "-r", pcapng]), tshark.status == 0 {
-            #expect(tshark.output.split(separator: "\n").count == saved.records.count, "tshark reads every frame")
-        }
+        let tshark = try Shell.run(["tshark", "-r", pcapng])
+        #expect(tshark.status == 0 && tshark.output.split(separator: "\n").count == saved.records.count,
+                "tshark reads every frame (scripts/bootstrap --test installs it): \(tshark.stderr)")
         // Replayed with the topology it was captured on, the same packets come out.
         let dumpFile = "/tmp/kvmtopo-lab-trace-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: dumpFile) }
@@ -101,6 +101,33 @@ enum LabTrace {
         #expect(interrupted.output.contains("Summary"), "\(interrupted.output)")
         #expect(took < .seconds(4), "stopped \(took) after start; SIGINT came at 2 s")
         #expect(throws: Never.self) { try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: pcapng)))) }
+    }
+
+    /// The guests' addresses as the lab gives them (examples/lab/lab), by domain and NIC.
+    static let addresses = [
+        "r-4-VM eth0": "10.1.1.1", "r-4-VM eth2": "203.0.113.10", "i-2-10-VM eth0": "10.1.1.23", "i-2-11-VM eth0": "10.1.1.24",
+        "r-7-VM eth1": "203.0.113.20", "r-7-VM eth2": "10.0.1.1", "r-7-VM eth3": "10.0.2.1", "i-3-20-VM eth0": "10.0.1.10",
+        "i-3-21-VM eth0": "10.0.2.10", "s-1-VM eth1": "192.0.2.12", "s-1-VM eth2": "203.0.113.33",
+    ]
+
+    /// dump --listen: what the guests' ARP says about their addresses is right, and something is heard.
+    static func listen() throws {
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "dump", "--listen", "10"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "dump --listen")
+        #expect(snapshot.host.sources.packets?.status == .ok)
+        var learned = 0
+        for domain in snapshot.domains {
+            for nic in domain.nics where ["arp", "dhcp", "nd"].contains(nic.ipSource ?? "") {
+                learned += 1
+                #expect(nic.ip == addresses["\(domain.name) eth\(nic.index)"], "\(domain.name) eth\(nic.index): \(nic.ip ?? "-")")
+            }
+        }
+        #expect(learned > 0, "ten seconds of the lab's pings carry some ARP")
+        #expect(!snapshot.warnings.contains { $0.code == "ip-conflict" || $0.code == "dhcp-server-unexpected" })
+        for neighbour in snapshot.neighbours ?? [] {
+            #expect(neighbour.ip == "203.0.113.254" && neighbour.port == "eth2", "only the upstream router is not ours: \(neighbour)")
+        }
     }
 
     /// With the lab's faults in: the trace names the hop where packets vanish.

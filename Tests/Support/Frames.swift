@@ -31,11 +31,11 @@ public enum Frames {
         be16(source) + be16(destination) + be16(UInt16(8 + payload.count)) + [0, 0] + payload
     }
 
-    public static func dhcp(operation: UInt8, type: UInt8, server: [UInt8]?) -> [UInt8] {
+    public static func dhcp(operation: UInt8, type: UInt8, server: [UInt8]?, router: [UInt8]? = nil) -> [UInt8] {
         var body: [UInt8] = [operation, 1, 6, 0] + be32(0xdead_beef) + [UInt8](repeating: 0, count: 8)
         body += [10, 1, 1, 23] + [UInt8](repeating: 0, count: 8) + vmMAC + [UInt8](repeating: 0, count: 10 + 192)
-        body += be32(0x6382_5363) + [53, 1, type] + (server.map { [54, 4] + $0 } ?? []) + [0, 255]
-        return body
+        body += be32(0x6382_5363) + [53, 1, type] + (server.map { [54, 4] + $0 } ?? []) + (router.map { [3, 4] + $0 } ?? [])
+        return body + [0, 255]
     }
 
     public static func tcp(seq: UInt32, flags: UInt8) -> [UInt8] {
