@@ -54,7 +54,7 @@ public struct TraceText {
     }
 
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
-    public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?) -> String {
+    public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0) -> String {
         var lines: [Line] = [[Segment(text: "Summary", tone: .heading),
                               Segment(text: "\(style.dot)\(statistics.packets) packets (\(statistics.replies) with their reply), "
                                         + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply")]]
@@ -62,6 +62,10 @@ public struct TraceText {
             let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain
             lines.append([Segment(text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
                                     + "\(capture.droppedByInterface) by the interfaces", tone: tone)])
+        }
+        if evicted > 0 {
+            lines.append([Segment(text: "  \(evicted) packets were written out before their timeout: more were open at once than kept "
+                                    + "(use a narrower filter)", tone: .warning)])
         }
         guard !statistics.hops.isEmpty else { return lines.map(style.render).joined(separator: "\n") + "\n" }
         let header = "  " + column("", 4) + column("interface", 11) + column("seen", 7, right: true)

@@ -76,7 +76,10 @@ public final class Correlator {
         cluster.last = max(cluster.last, sighting.timestamp)
         cluster.publicSide = cluster.publicSide || point.networkKind == "public"
         byPacket[sighting.keys.packet] = cluster.id
-        if let translated = sighting.keys.translated { byTranslated[translated] = cluster.id }
+        // NAT happens in routers: only what goes into or comes out of one needs finding by its translated key.
+        if let translated = sighting.keys.translated, point.isRouterNIC || point.networkKind == "public" {
+            byTranslated[translated] = cluster.id
+        }
         if plan.origins.contains(sighting.point), !cluster.touchesOrigin {
             cluster.touchesOrigin = true
             if cluster.requestID == nil, let expects = sighting.keys.expectsReply {
@@ -125,6 +128,11 @@ public final class Correlator {
             return nil
         }
         let reply = cluster.replyID.flatMap { clusters[$0] }
+        // Still waiting for a reply, and there is time: no need to walk the path yet.
+        if cluster.expectsReply != nil, reply == nil, !expired {
+            due.append((cluster.id, cluster.last &+ timeout))
+            return nil
+        }
         let walked = walker.walk(cluster.sightings, addresses: addresses, answered: reply != nil)
         let replyWalked = reply.map { walker.walk($0.sightings, addresses: addresses, answered: false) }
         let waitingForReply = cluster.expectsReply != nil && reply == nil

@@ -137,6 +137,7 @@ struct TraceSession {
     var writer: PcapNG.Writer?
     var writerPath: String?
     var interfaceIDs: [Int: Int] = [:]
+    var output = ""
 
     init(plan: TracePlan, timeout: Double, count: Int?, json: Bool, toVM: String?, toAddress: String?, style: DiagramStyle) {
         self.plan = plan
@@ -264,8 +265,16 @@ struct TraceSession {
             var numbered = packet
             numbered.number = shown
             statistics.record(numbered)
-            FileHandle.standardOutput.write(Data((json ? TraceJSON.line(numbered) : text.packet(numbered)).utf8))
+            output += json ? TraceJSON.line(numbered) : text.packet(numbered)
         }
+        flushOutput()
+    }
+
+    /// Packets are written in one go per batch: one write per packet would cost more than the packet.
+    private mutating func flushOutput() {
+        guard !output.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(output.utf8))
+        output = ""
     }
 
     /// --to: the packet's path (or where it was expected) touches that VM, or it goes to or from that address.
@@ -286,7 +295,7 @@ struct TraceSession {
             throw CommandFailure(.cannotCreateOutput, "\(writerPath ?? "-w"): cannot write (\(describe(error)))")
         }
         let summary = json ? TraceJSON.summary(statistics, capture: capture, evicted: correlator.evicted)
-                           : text.summary(statistics, capture: capture)
+                           : text.summary(statistics, capture: capture, evicted: correlator.evicted)
         FileHandle.standardOutput.write(Data(summary.utf8))
     }
 }
