@@ -155,3 +155,48 @@ struct ShowCommandTests {
         #expect(result.output.hasPrefix("vm · libvirt qemu:///system") || result.output.hasPrefix("r-7-VM  running"))
     }
 }
+
+@Suite("kvmtopo trace on the command line")
+struct TraceCommandTests {
+    let dump = "\(PackageRoot.path)/Tests/TraceTests/Fixtures/lab.json"
+    let capture = "\(PackageRoot.path)/Tests/TraceTests/Fixtures/vpc-tiers.pcapng"
+
+    @Test("without root a live trace says capturing needs root, in one line, exit 1; --read needs nothing",
+          .enabled(if: Host.isRoot, "needs root to become another user"))
+    func unprivileged() throws {
+        let nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KVMTopoBinary.path, "trace"]
+        let live = try Shell.run(nobody + ["i-3-20-VM", "--from", dump, "--duration", "1"])
+        #expect(live.status == 1)
+        #expect(live.stderr.split(separator: "\n").count == 1 && live.stderr.contains("capturing needs root"), "\(live.stderr)")
+        let replay = try Shell.run(nobody + ["i-3-20-VM", "--from", dump, "--read", capture, "-c", "2"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.output.components(separatedBy: "\n#").count == 2, "two packets: \(replay.output)")
+    }
+
+    @Test("bad input: one line, the documented status", arguments: [
+        (["nosuch-VM"], Int32(2), "no VM named 'nosuch-VM'"),
+        (["i-3-20-VM", "--read", "/etc/hostname"], Int32(65), "not a valid pcapng file"),
+        (["i-3-20-VM", "--read", "/nonexistent.pcapng"], Int32(66), "cannot read"),
+        (["i-3-20-VM", "--nic", "eth7"], Int32(1), "has no NIC eth7"),
+        (["i-3-20-VM", "icmp", "and", "("], Int32(64), "invalid filter"),
+        (["i-3-20-VM", "--listen", "1"], Int32(64), "cannot be used with --from"),
+    ])
+    func badInput(arguments: [String], status: Int32, message: String) throws {
+        let result = try KVMTopoBinary.run(["trace"] + arguments + ["--from", dump])
+        #expect(result.status == status, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Backtrace"))
+    }
+
+    @Test("--read with a filter and --json: JSON lines, packets then one summary")
+    func replayJSON() throws {
+        let result = try KVMTopoBinary.run(["trace", "i-3-20-VM", "--from", dump, "--read", capture, "--json", "icmp"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.output.split(separator: "\n")
+        let types = try lines.map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["type"] as? String
+        }
+        #expect(types.last == "summary" && types.dropLast().allSatisfy { $0 == "packet" } && types.count > 5)
+        #expect(!result.output.contains("ARP"), "the filter keeps only ICMP")
+    }
+}
