@@ -56,7 +56,7 @@ public struct TraceText {
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
     public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0) -> String {
         var lines: [Line] = [[Segment(text: "Summary", tone: .heading),
-                              Segment(text: "\(style.dot)\(statistics.packets) packets (\(statistics.replies) with their reply), "
+                              Segment(text: "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") (\(statistics.replies) with their reply), "
                                         + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply")]]
         if let capture {
             let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain

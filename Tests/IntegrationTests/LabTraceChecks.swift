@@ -72,6 +72,8 @@ enum LabTrace {
         for packet in outside.packets {
             #expect(path(packet) == [tap["i-2-10-VM eth0"]!, tap["r-4-VM eth0"]!, "routed by r-4-VM", tap["r-4-VM eth2"]!, "eth2"])
             #expect(packet.outcome == "left the host on eth2")
+            #expect(packet.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true,
+                    "the VR's source NAT is followed and shown: \(packet.hops)")
             #expect(packet.reply.first.map(path) == ["eth2", tap["r-4-VM eth2"]!, "routed by r-4-VM", tap["r-4-VM eth0"]!,
                                                      tap["i-2-10-VM eth0"]!])
         }

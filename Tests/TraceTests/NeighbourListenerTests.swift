@@ -31,12 +31,12 @@ struct NeighbourListenerTests {
             listener.hear(record.bytes, linkType: .linuxSLL2, interface: saved.interfaces[record.interface].name)
         }
         let result = CloudStackModel.infer(listener.apply(to: snapshot))
-        #expect(nic(result, "i-3-20-VM")?.ip == "10.0.1.10" && nic(result, "i-3-20-VM")?.ipSource == "arp")
-        #expect(nic(result, "r-7-VM", 2)?.ip == "10.0.1.1" && nic(result, "r-7-VM", 2)?.ipSource == "arp")
+        #expect(nic(result, "i-3-21-VM")?.ip == "10.0.2.10" && nic(result, "i-3-21-VM")?.ipSource == "arp")
+        #expect(nic(result, "r-7-VM", 3)?.ip == "10.0.2.1" && nic(result, "r-7-VM", 3)?.ipSource == "arp")
         #expect(nic(result, "r-7-VM", 0)?.ipSource == "control-mac")
-        let tier = try #require(result.networks.first { $0.bridge == "brvx-2001" })
-        #expect(tier.gateway?.ip == "10.0.1.1", "the gateway takes its router NIC's address")
-        #expect(tier.members.first { $0.domain == "i-3-20-VM" }?.ip == "10.0.1.10")
+        let tier = try #require(result.networks.first { $0.bridge == "brvx-2002" })
+        #expect(tier.gateway?.ip == "10.0.2.1", "the gateway takes its router NIC's address")
+        #expect(tier.members.first { $0.domain == "i-3-21-VM" }?.ip == "10.0.2.10")
         #expect(result.host.sources.packets?.status == .ok)
         #expect(!result.warnings.contains { $0.code == "ip-conflict" })
     }

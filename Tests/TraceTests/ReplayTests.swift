@@ -66,7 +66,7 @@ struct ReplayTests {
         try checkGolden(packets, name: "vpc-tiers")
     }
 
-    @Test("to the outside through the isolated VR, and to the VR itself")
+    @Test("to the outside through the isolated VR and its NAT, and to the VR itself")
     func isolatedOutside() throws {
         let packets = try replay("isolated-outside", vm: "i-2-10-VM")
         let outside = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 198.51.100.1") }
@@ -74,6 +74,9 @@ struct ReplayTests {
         for ping in outside {
             #expect(hops(ping) == ["vnet3 in", "vnet0 out", "routed by r-4-VM ", "vnet2 in", "eth2 out"])
             #expect(ping.outcome == "left the host on eth2")
+            // The VR translates its guests' addresses to its public one, as CloudStack's does.
+            #expect(ping.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true)
+            #expect(ping.reply.first?.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT destination 203.0.113.10→10.1.1.23") == true)
             #expect(hops(try #require(ping.reply.first)) == ["eth2 in", "vnet2 out", "routed by r-4-VM ", "vnet0 in", "vnet3 out"])
         }
         let toRouter = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 10.1.1.1") }
