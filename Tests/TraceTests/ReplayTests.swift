@@ -42,6 +42,13 @@ private func checkGolden(_ packets: [TracedPacket], name: String) throws {
             "\(name) differs from its golden file; KVMTOPO_RECORD_GOLDEN=1 rewrites it")
 }
 
+/// The packets whose summary starts so; the capture must have some.
+private func matching(_ packets: [TracedPacket], _ prefix: String) throws -> [TracedPacket] {
+    let found = packets.filter { $0.summary.hasPrefix(prefix) }
+    try #require(!found.isEmpty, "no \(prefix) in the capture")
+    return found
+}
+
 private func hops(_ packet: TracedPacket) -> [String] {
     packet.hops.map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction ?? "")" }
 }
@@ -51,8 +58,7 @@ struct ReplayTests {
     @Test("across two VPC tiers through the VPC router, with replies")
     func vpcTiers() throws {
         let packets = try replay("vpc-tiers", vm: "i-3-20-VM")
-        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10 > 10.0.2.10") }
-        #expect(pings.count >= 2)
+        let pings = try matching(packets, "ICMP echo request 10.0.1.10 > 10.0.2.10")
         for ping in pings {
             #expect(hops(ping) == ["vnet9 in", "vnet7 out", "routed by r-7-VM ", "vnet8 in", "vnet10 out"])
             #expect(ping.outcome == "delivered to i-3-21-VM eth0" && !ping.lost)
@@ -69,8 +75,7 @@ struct ReplayTests {
     @Test("to the outside through the isolated VR and its NAT, and to the VR itself")
     func isolatedOutside() throws {
         let packets = try replay("isolated-outside", vm: "i-2-10-VM")
-        let outside = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 198.51.100.1") }
-        #expect(!outside.isEmpty)
+        let outside = try matching(packets, "ICMP echo request 10.1.1.23 > 198.51.100.1")
         for ping in outside {
             #expect(hops(ping) == ["vnet3 in", "vnet0 out", "routed by r-4-VM ", "vnet2 in", "eth2 out"])
             #expect(ping.outcome == "left the host on eth2")
@@ -79,16 +84,15 @@ struct ReplayTests {
             #expect(ping.reply.first?.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT destination 203.0.113.10→10.1.1.23") == true)
             #expect(hops(try #require(ping.reply.first)) == ["eth2 in", "vnet2 out", "routed by r-4-VM ", "vnet0 in", "vnet3 out"])
         }
-        let toRouter = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23 > 10.1.1.1") }
-        #expect(!toRouter.isEmpty && toRouter.allSatisfy { $0.outcome == "delivered to r-4-VM" && $0.reply.count == 1 })
+        let toRouter = try matching(packets, "ICMP echo request 10.1.1.23 > 10.1.1.1")
+        #expect(toRouter.allSatisfy { $0.outcome == "delivered to r-4-VM" && $0.reply.count == 1 })
         try checkGolden(packets, name: "isolated-outside")
     }
 
     @Test("a bridge filter rule: lost between the VM's tap and the router")
     func dropRule() throws {
         let packets = try replay("drop-rule", vm: "i-3-20-VM")
-        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
-        #expect(!pings.isEmpty)
+        let pings = try matching(packets, "ICMP echo request 10.0.1.10")
         for ping in pings {
             #expect(hops(ping) == ["vnet9 in", "lost vnet7 out"])
             #expect(ping.lost && ping.replyMissing && ping.outcome.hasPrefix("lost at vnet7"))
@@ -100,8 +104,7 @@ struct ReplayTests {
     @Test("the router's tap down: lost there, with the reason, and the flooded copies marked")
     func routerTapDown() throws {
         let packets = try replay("router-tap-down", vm: "i-2-10-VM", dump: "router-tap-down")
-        let pings = packets.filter { $0.summary.hasPrefix("ICMP echo request 10.1.1.23") }
-        #expect(!pings.isEmpty)
+        let pings = try matching(packets, "ICMP echo request 10.1.1.23")
         for ping in pings {
             let lost = try #require(ping.hops.first { $0.state == .lost })
             #expect(lost.interface == "vnet0" && lost.note == "vnet0 is down")
