@@ -10,6 +10,7 @@
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/route.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/rtnl.h>
 #include <netlink/route/link/bridge.h>

@@ -23,9 +23,11 @@ public struct HostCollector: Sendable {
         var links: [Link] = []
         var bridges: [Bridge] = []
         var fdb: [FDBEntry] = []
+        var routes: [Route]?
         do {
             let dump = try NetlinkSession().snapshot()
             (links, bridges, fdb) = LinkResolution.resolve(dump)
+            routes = LinkResolution.routes(dump)
             netlinkStatus = SourceStatus(status: .ok)
         } catch {
             netlinkStatus = SourceStatus(status: .unavailable, error: error.description)
@@ -56,8 +58,10 @@ public struct HostCollector: Sendable {
                         sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
         host.agentProperties = properties == nil ? nil : agentProperties
         host.bridgeRoles = properties.map(BridgeRoles.init(agentProperties:)) ?? BridgeRoles()
-        let snapshot = HostSnapshot(host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
+        host.bridgeNetfilter = Self.bridgeNetfilter()
+        var snapshot = HostSnapshot(host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
                                     warnings: (warnings + join.warnings).sorted())
+        snapshot.routes = routes
         return CloudStackModel.infer(snapshot)
     }
 
@@ -88,6 +92,17 @@ public struct HostCollector: Sendable {
     }
 
     /// The UTS name of this namespace, as `hostname` prints it.
+    /// br_netfilter's three switches for this network namespace; nil when the module is not loaded (the
+    /// files do not exist then). Three reads of /proc/sys, not a walk.
+    static func bridgeNetfilter() -> BridgeNetfilter? {
+        let read = { (name: String) -> Bool? in
+            (try? String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-\(name)", encoding: .utf8))
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "1" }
+        }
+        guard let iptables = read("iptables") else { return nil }
+        return BridgeNetfilter(iptables: iptables, ip6tables: read("ip6tables") ?? false, arptables: read("arptables") ?? false)
+    }
+
     static func hostname() -> String {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)) ?? ""
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -19,6 +19,15 @@ public enum LinkResolution {
         return (links, bridges, fdbEntries(dump.fdb, names: names))
     }
 
+    /// The routes with their devices named, in the kernel's order.
+    public static func routes(_ dump: NetlinkSnapshot) -> [Route] {
+        let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
+        return dump.routes.map { raw in
+            Route(family: raw.family, destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
+                  device: raw.ifindex.flatMap { names[$0] }, gateway: raw.gateway, source: raw.source)
+        }
+    }
+
     /// Sorted by bridge, port, MAC and VLAN. A big host has tens of thousands of entries, so the sort runs
     /// on integer ranks of the (unique) link names, and compares MACs only between entries of one port.
     private static func fdbEntries(_ raw: [NetlinkFDBEntry], names: [Int: String]) -> [FDBEntry] {

@@ -135,6 +135,25 @@ enum RecordConverter {
 }
 
 /// nl_addr to text, without libnl's nl_addr2str (which appends a prefix length only sometimes).
+extension RecordConverter {
+    /// Main-table unicast routes only: the local and broadcast tables are the kernel's own bookkeeping.
+    static func route(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkRoute? {
+        let route = object
+        guard rtnl_route_get_table(route) == UInt32(RT_TABLE_MAIN.rawValue), rtnl_route_get_type(route) == UInt8(RTN_UNICAST)
+        else { return nil }
+        let destination = rtnl_route_get_dst(route)
+        let prefix = destination.map { Int(nl_addr_get_prefixlen($0)) } ?? 0
+        let hop = rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nil
+        let ifindex = hop.map { Int(rtnl_route_nh_get_ifindex($0)) }
+        return NetlinkRoute(family: rtnl_route_get_family(route) == UInt8(AF_INET6) ? "inet6" : "inet",
+                            destination: prefix == 0 ? nil : destination.flatMap(AddressFormat.ip),
+                            prefixLength: prefix,
+                            ifindex: ifindex.flatMap { $0 > 0 ? $0 : nil },
+                            gateway: hop.flatMap { rtnl_route_nh_get_gateway($0) }.flatMap(AddressFormat.ip),
+                            source: rtnl_route_get_pref_src(route).flatMap(AddressFormat.ip))
+    }
+}
+
 enum AddressFormat {
     static func string(_ address: OpaquePointer) -> String? {
         ip(address) ?? mac(address)

@@ -36,8 +36,8 @@ public final class NetlinkSession {
         }
         let links = try links()
         done.wait()
-        let (addresses, fdb) = try others.result.get()
-        return NetlinkSnapshot(links: links, addresses: addresses, fdb: fdb)
+        let (addresses, fdb, routes) = try others.result.get()
+        return NetlinkSnapshot(links: links, addresses: addresses, fdb: fdb, routes: routes)
     }
 
     public func links() throws(NetlinkError) -> [NetlinkLink] {
@@ -53,6 +53,11 @@ public final class NetlinkSession {
     public func fdb() throws(NetlinkError) -> [NetlinkFDBEntry] {
         try dump("fdb dump", type: RTM_GETNEIGH, family: AF_BRIDGE, header: MemoryLayout<ndmsg>.size,
                  convert: RecordConverter.fdbEntry)
+    }
+
+    public func routes() throws(NetlinkError) -> [NetlinkRoute] {
+        try dump("route dump", type: RTM_GETROUTE, family: AF_UNSPEC, header: MemoryLayout<rtmsg>.size,
+                 convert: RecordConverter.route)
     }
 
     private func dump<Record>(_ operation: String, type: Int, family: Int32, header: Int, extMask: UInt32? = nil,
@@ -98,16 +103,16 @@ public final class NetlinkSession {
     }
 }
 
-/// The address and FDB dumps, taken on their own socket by another thread.
+/// The address, FDB and route dumps, taken on their own socket by another thread.
 private final class OtherDumps: @unchecked Sendable {
-    private(set) var result: Result<([NetlinkAddress], [NetlinkFDBEntry]), NetlinkError> =
+    private(set) var result: Result<([NetlinkAddress], [NetlinkFDBEntry], [NetlinkRoute]), NetlinkError> =
         .failure(NetlinkError(operation: "netlink", code: 0, message: "not collected"))
 
     /// Runs on the other thread; the semaphore that follows publishes `result` to the caller.
     func collect() {
         do {
             let session = try NetlinkSession()
-            result = .success((try session.addresses(), try session.fdb()))
+            result = .success((try session.addresses(), try session.fdb(), try session.routes()))
         } catch {
             result = .failure(error)
         }

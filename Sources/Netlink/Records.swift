@@ -67,10 +67,25 @@ public struct NetlinkFDBEntry: Sendable, Equatable {
     public var remote: String?
 }
 
+/// One route of the main table (unicast), from the route dump.
+public struct NetlinkRoute: Sendable, Equatable {
+    /// "inet" or "inet6".
+    public var family: String
+    /// The destination network's address; nil for a default route.
+    public var destination: String?
+    public var prefixLength: Int
+    /// The first next hop's device and gateway.
+    public var ifindex: Int?
+    public var gateway: String?
+    /// The preferred source address (RTA_PREFSRC).
+    public var source: String?
+}
+
 public struct NetlinkSnapshot: Sendable, Equatable {
     public var links: [NetlinkLink]
     public var addresses: [NetlinkAddress]
     public var fdb: [NetlinkFDBEntry]
+    public var routes: [NetlinkRoute] = []
 }
 
 public struct NetlinkError: Error, CustomStringConvertible, Sendable {

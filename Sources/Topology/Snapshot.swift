@@ -15,16 +15,19 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var warnings: [Warning]
     /// Addresses heard on the wire by `--listen` that belong to no NIC here; absent when nobody listened.
     public var neighbours: [Neighbour]?
+    /// The main routing table's unicast routes; absent in dumps made before kvmtopo collected them.
+    public var routes: [Route]?
     /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings, neighbours
+        case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings, neighbours, routes
     }
 
     public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
-                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil) {
+                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil,
+                routes: [Route]? = nil) {
         self.schemaVersion = Self.currentSchemaVersion
         self.host = host
         self.links = links
@@ -35,6 +38,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         self.vpcs = vpcs
         self.warnings = warnings
         self.neighbours = neighbours
+        self.routes = routes
     }
 
     /// Fields added after schema version 1 first shipped are optional when reading, so older dumps still load.
@@ -52,6 +56,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         modelRead = networks != nil
         warnings = try container.decode([Warning].self, forKey: .warnings)
         neighbours = try container.decodeIfPresent([Neighbour].self, forKey: .neighbours)
+        routes = try container.decodeIfPresent([Route].self, forKey: .routes)
     }
 }
 
@@ -65,6 +70,8 @@ public struct Host: Codable, Equatable, Sendable {
     public var bridgeRoles: BridgeRoles?
     /// The CloudStack agent.properties the bridge roles came from; absent when they are CloudStack's defaults.
     public var agentProperties: String?
+    /// br_netfilter's sysctls; absent when the module is not loaded (or in older dumps).
+    public var bridgeNetfilter: BridgeNetfilter?
 
     public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources) {
         self.hostname = hostname
@@ -452,5 +459,38 @@ public struct Neighbour: Codable, Equatable, Sendable {
         self.port = port
         self.source = source
         self.role = role
+    }
+}
+
+/// A route of the main table.
+public struct Route: Codable, Equatable, Sendable {
+    /// "inet" or "inet6".
+    public var family: String
+    /// "169.254.0.0/16", or "default".
+    public var destination: String
+    public var device: String?
+    public var gateway: String?
+    /// The preferred source address.
+    public var source: String?
+
+    public init(family: String, destination: String, device: String?, gateway: String? = nil, source: String? = nil) {
+        self.family = family
+        self.destination = destination
+        self.device = device
+        self.gateway = gateway
+        self.source = source
+    }
+}
+
+/// br_netfilter's switches: whether bridged traffic goes through iptables, ip6tables and arptables.
+public struct BridgeNetfilter: Codable, Equatable, Sendable {
+    public var iptables: Bool
+    public var ip6tables: Bool
+    public var arptables: Bool
+
+    public init(iptables: Bool, ip6tables: Bool, arptables: Bool) {
+        self.iptables = iptables
+        self.ip6tables = ip6tables
+        self.arptables = arptables
     }
 }

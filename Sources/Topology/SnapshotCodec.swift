@@ -14,6 +14,7 @@ public enum SnapshotCodec {
         ]
         // Optional fields are left out when absent, as the synthesized encoding does.
         if let neighbours = snapshot.neighbours { present.append(("neighbours", { compact(neighbours) })) }
+        if let routes = snapshot.routes { present.append(("routes", { compact(routes) })) }
         let fields = present.sorted { $0.key < $1.key }
         let parts = Parts(count: fields.count)
         DispatchQueue.concurrentPerform(iterations: fields.count) { index in parts.set(index, fields[index].encode()) }

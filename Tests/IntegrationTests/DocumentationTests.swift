@@ -125,6 +125,7 @@ enum DocumentedSample {
             host.sources.packets = SourceStatus(status: .ok)
             host.bridgeRoles = { var roles = BridgeRoles(); roles.guest = "cloudbr2"; return roles }()
             host.agentProperties = "/etc/cloudstack/agent/agent.properties"
+            host.bridgeNetfilter = BridgeNetfilter(iptables: true, ip6tables: true, arptables: false)
             return host
         }(),
         links: [Link(name: "eth1.100", ifindex: 7, kind: "vlan", mac: "52:54:00:12:34:56", master: "breth1-100",
@@ -168,7 +169,9 @@ enum DocumentedSample {
         }()],
         vpcs: [VPC(router: "r-4-VM", tiers: ["brvx-1"])],
         warnings: [Warning(code: "tap-unclaimed", subject: "vnet9", message: "m")],
-        neighbours: [neighbour])
+        neighbours: [neighbour],
+        routes: [Route(family: "inet", destination: "169.254.0.0/16", device: "cloud0", gateway: "10.0.0.254",
+                       source: "169.254.0.1")])
 
     static let neighbour = Neighbour(ip: "10.0.0.254", mac: "02:00:00:00:00:fe", bridge: "brvx-1", port: "vxlan1",
                                      source: "dhcp", role: "gateway")
