@@ -10,6 +10,7 @@ import PackageDescription
 //   Render    text diagrams and DOT, reading only the finished snapshot
 //   Packets   pure Swift: frame decoders, packet keys and the pcapng reader/writer (trace's foundation)
 //   Trace     pure Swift: capture points from the topology, correlation of sightings into packets and paths
+//   Diagnose  pure Swift: the checks of `kvmtopo diagnose`, on a finished snapshot
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
@@ -36,12 +37,13 @@ let package = Package(
 
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
-        .target(name: "Render", dependencies: ["Topology", "Trace"]),
+        .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose"]),
         .target(name: "Packets"),
         .target(name: "Trace", dependencies: ["Topology", "Packets"]),
+        .target(name: "Diagnose", dependencies: ["Topology"]),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Pcap", "Trace"]),
         .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "CloudStack", "Collect", "Render", "Packets", "Pcap", "Trace",
+            "Topology", "CloudStack", "Collect", "Render", "Packets", "Pcap", "Trace", "Diagnose",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -16,5 +16,5 @@ struct KVMTopo: ParsableCommand {
             written; 1 any other failure.
             """,
         version: kvmtopoReleaseVersion,
-        subcommands: [Show.self, Dump.self, TraceCommand.self])
+        subcommands: [Show.self, Dump.self, TraceCommand.self, DiagnoseCommand.self])
 }

@@ -13,6 +13,10 @@ struct SourceOptions: ParsableArguments {
     @Option(name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri"))
     var libvirtURI = "qemu:///system"
 
+    @Option(help: ArgumentHelp("The CloudStack agent's properties (bridge roles), if not in the usual place.", valueName: "file"),
+            completion: .file(extensions: ["properties"]))
+    var agentProperties = "/etc/cloudstack/agent/agent.properties"
+
     @Option(help: ArgumentHelp("Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' addresses (needs root).",
                                valueName: "seconds"))
     var listen: Double?
@@ -50,7 +54,7 @@ struct SourceOptions: ParsableArguments {
             // A dump written before the CloudStack model existed (or made by hand) gets it now.
             return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
         }
-        var snapshot = HostCollector(libvirtURI: libvirtURI).collect()
+        var snapshot = HostCollector(libvirtURI: libvirtURI, agentProperties: agentProperties).collect()
         if let listen { snapshot = PacketListening.listen(snapshot, seconds: listen) }
         let sources = [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt),
                        ("packets", snapshot.host.sources.packets)]
@@ -68,6 +72,8 @@ struct CommandFailure: Error {
         case failure = 1
         /// A VM, network or VPC asked for by name is not on the host.
         case notFound = 2
+        /// For diagnose, whose 1 and 2 say what it found: a name it cannot find is a usage error.
+        case usage = 64
         case badInput = 65
         case cannotOpenInput = 66
         case cannotCreateOutput = 73

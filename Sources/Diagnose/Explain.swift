@@ -1,0 +1,60 @@
+import Topology
+
+extension Diagnose {
+    /// A collector's or the model's warning as a finding: what it says, plus why it matters and what to type.
+    static func explain(_ warning: Warning, host: HostFacts) -> Finding? {
+        let subject = warning.subject
+        let nic = nicOf(subject, host: host)
+        let tap = nic?.tap ?? subject
+        let intended = nic?.bridge ?? "<bridge>"
+        let domain = subject.split(separator: " ").first.map(String.init) ?? subject
+        let (why, action): (String, String) = switch warning.code {
+        case "nic-tap-missing":
+            ("the guest sees a NIC, but nothing on the host carries its frames: the VM is cut off on this network",
+             "virsh domiflist \(domain); ip -d link show \(tap)")
+        case "nic-no-target":
+            ("without a target device the tap cannot be found, checked or traced", "virsh dumpxml \(domain) | grep -A8 '<interface'")
+        case "tap-mac-mismatch":
+            ("the tap of that name is another device: the VM's own NIC is missing or renamed", "virsh domiflist \(domain); ip -d link show \(tap)")
+        case "tap-bridge-mismatch":
+            ("the VM is on another network than CloudStack put it on: it reaches the wrong VMs and routers",
+             "ip link set \(tap) master \(intended)   (look: bridge link show dev \(tap))")
+        case "tap-no-master":
+            ("a tap on no bridge goes nowhere: the VM is cut off on this network", "ip link set \(tap) master \(intended)")
+        case "tap-unclaimed":
+            ("a leftover tap from a VM that is gone, or one made by hand; on a bridge it sees the network's traffic",
+             "ip -d link show \(subject); ip link del \(subject) when nothing uses it")
+        case "domain-xml-unreadable":
+            ("the domain's NICs are unknown, so its taps cannot be checked", "virsh dumpxml \(subject)")
+        case "source-unavailable":
+            ("what that source knows (VMs and their taps, or the kernel's links) is missing from every check",
+             subject == "libvirt" ? "systemctl status libvirtd; run as root or in the libvirt group" : "run as root")
+        case "guest-bridge-no-uplink":
+            ("VMs on this bridge reach each other but nothing off this host: no router elsewhere, no VM on other hosts",
+             "ip -d link show master \(subject); the agent creates the uplink on the next VM start (modifyvlan.sh/modifyvxlan.sh)")
+        case "bridge-name-mismatch":
+            ("the bridge's name promises one network and carries another: VMs land on the wrong VLAN or VNI",
+             "ip -d link show master \(subject)")
+        case "ip-conflict":
+            ("two hosts answer for one address: traffic goes to either, connections break at random",
+             "arping -D -I <bridge> \(subject); find the second MAC with: bridge fdb show | grep <mac>")
+        case "dhcp-server-unexpected":
+            ("a stray DHCP server hands out addresses and gateways CloudStack did not plan",
+             "tcpdump -eni \(subject) port 67 or port 68")
+        default:
+            ("", "")
+        }
+        guard !why.isEmpty else { return nil }
+        var related = host.related(toSubject: subject)
+        if let tapName = nic?.tap { related.append(tapName) }
+        return finding(warning.code, subject, warning.message, why: why, action: action, related: related)
+    }
+
+    /// The NIC a warning's subject ("i-2-11-VM eth0") names.
+    private static func nicOf(_ subject: String, host: HostFacts) -> NIC? {
+        let words = subject.split(separator: " ")
+        guard words.count == 2, let domain = host.domains[String(words[0])], words[1].hasPrefix("eth"),
+              let index = Int(words[1].dropFirst(3)) else { return nil }
+        return domain.nics.first { $0.index == index }
+    }
+}

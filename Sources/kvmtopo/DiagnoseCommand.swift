@@ -1,0 +1,81 @@
+import ArgumentParser
+import Diagnose
+import Foundation
+import Render
+import Topology
+
+struct DiagnoseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Check the host's network the way an expert would: findings by severity, each with why and what to do.",
+        discussion: """
+            Runs every check of kvmtopo-diagnose(1) on the live host or a saved dump, or only those about one VM \
+            (diagnose vm NAME) or one network (diagnose network BRIDGE|vlan:N|vni:N). Exit status: 0 nothing above \
+            info, 1 warnings, 2 errors; 64 usage (an unknown VM or network among them); 65, 66, 73 as for dump.
+            """)
+
+    @Argument(help: ArgumentHelp("Optional scope: vm NAME, or network BRIDGE|vlan:N|vni:N.", valueName: "scope"))
+    var scope: [String] = []
+
+    @Flag(help: "Write the findings as JSON.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
+            completion: .file(extensions: ["prom"]))
+    var prometheus: String?
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var display: DisplayOptions
+
+    func validate() throws {
+        guard scope.isEmpty || (scope.count == 2 && ["vm", "network"].contains(scope[0])) else {
+            throw ValidationError("the scope is 'vm NAME' or 'network BRIDGE|vlan:N|vni:N'")
+        }
+    }
+
+    func run() throws {
+        var worst: Severity?
+        try reportingFailures {
+            let snapshot = try source.snapshot(savedModel: .reinfer)
+            var findings = Diagnose.run(snapshot)
+            if !scope.isEmpty {
+                let names = try scopeNames(in: snapshot)
+                findings = Diagnose.scoped(findings, to: names)
+            }
+            if let prometheus {
+                try OutputFile.write(Data(DiagnoseReport.prometheus(findings, now: Date()).utf8), to: prometheus)
+            }
+            let output = json ? DiagnoseReport.json(findings, host: snapshot.host.hostname)
+                : Data(DiagnoseReport.text(findings, host: snapshot.host.hostname, style: display.style).utf8)
+            FileHandle.standardOutput.write(output)
+            worst = findings.map(\.severity).max()
+        }
+        switch worst {
+        case .error?: throw ExitCode(2)
+        case .warning?: throw ExitCode(1)
+        default: break
+        }
+    }
+
+    /// The names a scoped diagnosis is about: a VM with its taps and bridges, or a network's bridge, uplink and
+    /// members.
+    private func scopeNames(in snapshot: HostSnapshot) throws -> Set<String> {
+        let name = scope[1]
+        if scope[0] == "vm" {
+            guard let domain = snapshot.domains.first(where: { $0.name == name }) else {
+                throw CommandFailure(.usage, LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name)).description)
+            }
+            return Set([domain.name] + domain.nics.flatMap { [$0.tap, $0.bridge, $0.hostBridge].compactMap { $0 } })
+        }
+        let network = snapshot.networks.first { network in
+            if let id = name.wholeMatch(of: /vlan:(\d+)/).flatMap({ Int($0.1) }) { return network.vlan == id }
+            if let id = name.wholeMatch(of: /vni:(\d+)/).flatMap({ Int($0.1) }) { return network.vni == id }
+            return network.bridge == name
+        }
+        guard let network else {
+            throw CommandFailure(.usage, LookupError(kind: "network", name: name, candidates: snapshot.networks.map(\.bridge)).description)
+        }
+        return Set([network.bridge] + [network.uplink, network.physicalInterface].compactMap { $0 }
+                   + network.members.flatMap { [$0.domain, $0.tap].compactMap { $0 } })
+    }
+}
