@@ -58,11 +58,12 @@ extension Diagnose {
                                         why: "larger packets are dropped at the uplink, silently: small pings work, real traffic stalls",
                                         action: "ip link set \(uplink.name) mtu \(largest)", related: [uplink.name, network.bridge]))
             }
-            // A tap smaller than its bridge drops what the bridge forwards to it.
-            for tap in taps where tap.mtu < largest {
-                findings.append(finding("mtu-mismatch", tap.name, "tap \(tap.name) has MTU \(tap.mtu), others on \(network.bridge) have \(largest)",
+            // A tap smaller than the network (its uplink, else its largest tap) drops what the bridge forwards to it.
+            let networkMTU = network.uplink.flatMap { host.links[$0]?.mtu } ?? largest
+            for tap in taps where tap.mtu < networkMTU {
+                findings.append(finding("mtu-mismatch", tap.name, "tap \(tap.name) has MTU \(tap.mtu), \(network.bridge) carries \(networkMTU)",
                                         why: "packets larger than \(tap.mtu) for this VM are dropped by the bridge",
-                                        action: "ip link set \(tap.name) mtu \(largest)",
+                                        action: "ip link set \(tap.name) mtu \(networkMTU)",
                                         related: [tap.name, network.bridge] + [host.taps[tap.name]?.domain.name].compactMap { $0 }))
             }
             // The underlay needs room for VXLAN's 50 bytes (IPv4), or the VLAN's own MTU.
