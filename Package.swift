@@ -59,7 +59,7 @@ let package = Package(
                     exclude: ["Golden"]),
         .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
                     exclude: ["Golden", "Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/Support"),
     ]
 )

@@ -1,3 +1,4 @@
+import Diagnose
 import Foundation
 import Render
 import TestSupport
@@ -66,6 +67,14 @@ struct DocumentationTests {
         let lines = TraceJSON.line(packet)
             + TraceJSON.summary(statistics, capture: CaptureCounters(received: 1, dropped: 0, droppedByInterface: 0), evicted: 0)
         for line in lines.split(separator: "\n") { try expectDocumented(Data(line.utf8), in: "kvmtopo-trace") }
+    }
+
+    @Test("every check of diagnose is in kvmtopo-diagnose(1) with its severity")
+    func diagnoseChecks() throws {
+        let page = try manPage("kvmtopo-diagnose")
+        for check in Diagnose.checks {
+            #expect(page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"), "kvmtopo-diagnose.1 lists \(check.code)")
+        }
     }
 
     /// Every key of a JSON document is named in the man page: as a field (`Li key`, `Li key[]`), in a field list
