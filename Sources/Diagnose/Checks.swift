@@ -66,17 +66,23 @@ extension Diagnose {
                                         action: "ip link set \(tap.name) mtu \(networkMTU)",
                                         related: [tap.name, network.bridge] + [host.taps[tap.name]?.domain.name].compactMap { $0 }))
             }
-            // The underlay needs room for VXLAN's 50 bytes (IPv4), or the VLAN's own MTU.
-            if let uplink = network.uplink.flatMap({ host.links[$0] }) {
-                let parentName = uplink.vxlan?.device ?? uplink.vlan?.parent
-                let needed = uplink.mtu + (uplink.vxlan != nil ? 50 : 0)
-                if let parent = parentName.flatMap({ host.links[$0] }), parent.mtu < needed {
-                    findings.append(finding("mtu-mismatch", parent.name,
-                                            "\(parent.name) has MTU \(parent.mtu), \(uplink.name) needs \(needed)\(uplink.vxlan != nil ? " (its \(uplink.mtu) + 50 for VXLAN)" : "")",
-                                            why: "full-size packets between hosts are dropped on the underlay; VMs on one host still talk",
-                                            action: "ip link set \(parent.name) mtu \(needed)", related: [parent.name, uplink.name, network.bridge]))
-                }
-            }
+        }
+        // The underlay needs room for VXLAN's 50 bytes (IPv4), or a VLAN parent its VLAN device's MTU: one finding
+        // per parent, naming every uplink it carries.
+        var needs: [String: [(uplink: Link, needed: Int, bridge: String)]] = [:]
+        for network in host.snapshot.networks {
+            guard let uplink = network.uplink.flatMap({ host.links[$0] }),
+                  let parent = uplink.vxlan?.device ?? uplink.vlan?.parent else { continue }
+            needs[parent, default: []].append((uplink, uplink.mtu + (uplink.vxlan != nil ? 50 : 0), network.bridge))
+        }
+        for (parentName, carried) in needs.sorted(by: { $0.key < $1.key }) {
+            guard let parent = host.links[parentName], let needed = carried.map(\.needed).max(), parent.mtu < needed else { continue }
+            let short = carried.filter { $0.needed > parent.mtu }
+            let what = short.map { "\($0.uplink.name) needs \($0.needed)\($0.uplink.vxlan != nil ? " (its \($0.uplink.mtu) + 50 for VXLAN)" : "")" }
+            findings.append(finding("mtu-mismatch", parent.name, "\(parent.name) has MTU \(parent.mtu); " + what.joined(separator: ", "),
+                                    why: "full-size packets between hosts are dropped on the underlay; VMs on one host still talk",
+                                    action: "ip link set \(parent.name) mtu \(needed)",
+                                    related: [parent.name] + short.flatMap { [$0.uplink.name, $0.bridge] }))
         }
         return findings
     }

@@ -128,7 +128,7 @@ struct DiagnoseTests {
         ]
         for finding in expected { #expect(found.contains(finding), "\(finding) in \(found.sorted())") }
         #expect(report.findings.allSatisfy { !$0.action.isEmpty && !$0.message.isEmpty })
-        #expect(report.findings.first { $0.code == "mtu-mismatch" && $0.subject == "u0" }?.message.contains("needs 1550 (its 1500 + 50 for VXLAN)") == true)
+        #expect(report.findings.first { $0.code == "mtu-mismatch" && $0.subject == "u0" }?.message.contains("vxlan307 needs 1550 (its 1500 + 50 for VXLAN)") == true)
 
         // Scoped to one network: only what concerns it.
         let scoped = try diagnose(ns, ["network", "vni:307"])

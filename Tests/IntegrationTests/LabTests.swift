@@ -72,6 +72,7 @@ struct LabTests {
         #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
         try LabTrace.cleanPaths(snapshot)
         try LabTrace.listen()
+        try LabTrace.diagnose(faulty: false, snapshot)
 
         // Faults, one after the other, as the tests of show, trace and diagnose will use them.
         let routerTap = try #require(router.nics[0].tap)
@@ -98,6 +99,7 @@ struct LabTests {
         let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
         #expect(dropped > 0, "\(rule)")
         try LabTrace.faults(snapshot)
+        try LabTrace.diagnose(faulty: true, snapshot)
 
         #expect(try Lab.run("heal").status == 0)
         snapshot = try Lab.dump()

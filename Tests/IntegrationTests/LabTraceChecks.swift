@@ -150,4 +150,33 @@ enum LabTrace {
             #expect(packet.outcome.hasPrefix("lost at \(tap["r-4-VM eth0"]!)"))
         }
     }
+
+    /// diagnose on the lab: the clean lab has nothing above info (exit 0); with the faults in, each is found with
+    /// the command that fixes it (exit 2).
+    static func diagnose(faulty: Bool, _ snapshot: HostSnapshot) throws {
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "diagnose", "--json"])
+        let report = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
+        let findings = (report?["findings"] as? [[String: Any]] ?? []).map { finding in
+            (code: finding["code"] as? String ?? "", severity: finding["severity"] as? String ?? "",
+             subject: finding["subject"] as? String ?? "", action: finding["action"] as? String ?? "")
+        }
+        guard faulty else {
+            #expect(result.status == 0, "clean lab: \(findings)")
+            #expect(findings.allSatisfy { $0.severity == "info" }, "\(findings)")
+            return
+        }
+        #expect(result.status == 2)
+        let tap = taps(snapshot)
+        let routerTap = tap["r-4-VM eth0"]!, detached = tap["i-2-11-VM eth0"]!
+        let expected: [(String, String, String)] = [
+            ("port-down", routerTap, "ip link set \(routerTap) up"),
+            ("mtu-mismatch", "eth1", "ip link set eth1 mtu 1550"),
+            ("tap-no-master", "i-2-11-VM eth0", "ip link set \(detached) master"),
+            ("tap-unclaimed", "vnet-stray", "ip link del vnet-stray"),
+        ]
+        for (code, subject, action) in expected {
+            let finding = findings.first { $0.code == code && $0.subject == subject }
+            #expect(finding?.action.contains(action) == true, "\(code) \(subject) in \(findings)")
+        }
+    }
 }
