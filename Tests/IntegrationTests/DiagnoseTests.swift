@@ -15,25 +15,46 @@ struct DiagnoseTests {
     }
 
     let properties: String
-    /// libvirt's test driver with the one VM of the namespace: i-2-10-VM, whose NIC's tap the driver names
-    /// testnet0.
-    let libvirt: [String]
+    let directory = FileManager.default.temporaryDirectory
+
+    /// The one VM of the clean namespace, in libvirt's test driver: i-2-10-VM, whose NIC is the tap tap-i10.
+    static let cleanDomains = """
+        <domain type='test'><name>i-2-10-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+        <interface type='bridge'><mac address='02:00:4c:5e:00:0a'/><source bridge='brvx-100'/><target dev='tap-i10'/></interface>
+        </devices></domain>
+        """
+
+    /// With the faults: i-2-11-VM, whose tap the namespace puts on another bridge; a VPC router whose taps and
+    /// tier bridge do not exist; a router with neither a control nor a public NIC.
+    static let faultDomains = cleanDomains + """
+        <domain type='test'><name>i-2-11-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+        <interface type='bridge'><mac address='02:00:4c:5e:00:0b'/><source bridge='brvx-100'/><target dev='tap-i11'/></interface>
+        </devices></domain>
+        <domain type='test'><name>r-8-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+        <interface type='bridge'><mac address='0e:00:a9:fe:08:01'/><source bridge='cloud0'/><target dev='tap-r8-0'/></interface>
+        <interface type='bridge'><mac address='1e:00:54:00:00:08'/><source bridge='cloudbr0'/><target dev='tap-r8-1'/></interface>
+        <interface type='bridge'><mac address='02:00:5a:7e:00:08'/><source bridge='brvx-308'/><target dev='tap-r8-2'/></interface>
+        </devices></domain>
+        <domain type='test'><name>r-9-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+        <interface type='bridge'><mac address='02:00:5a:7e:00:09'/><source bridge='brvx-100'/><target dev='tap-r9'/></interface>
+        </devices></domain>
+        """
 
     init() throws {
-        let directory = FileManager.default.temporaryDirectory
         properties = directory.appendingPathComponent("kvmtopo-agent-\(getpid()).properties").path
         try "private.network.device=cloudbr1\npublic.network.device=cloudbr0\n".write(toFile: properties, atomically: true, encoding: .utf8)
-        let node = directory.appendingPathComponent("kvmtopo-diagnose-node-\(getpid()).xml").path
-        try """
-            <node><domain type='test'><name>i-2-10-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
-            <interface type='bridge'><mac address='02:00:4c:5e:00:0a'/><source bridge='brvx-100'/><target dev='testnet0'/></interface>
-            </devices></domain></node>
-            """.write(toFile: node, atomically: true, encoding: .utf8)
-        libvirt = ["--libvirt", "test://\(node)", "--agent-properties", properties]
     }
 
-    func diagnose(_ ns: TestNamespace, _ extra: [String] = []) throws -> (status: Int32, report: Report, stderr: String) {
-        let result = try KVMTopoBinary.run(["diagnose", "--json"] + libvirt + extra, in: ns)
+    /// libvirt's test driver holding these domains, and the agent.properties that make the namespace a CloudStack host.
+    func sources(_ domains: String) throws -> [String] {
+        let node = directory.appendingPathComponent("kvmtopo-diagnose-\(getpid())-\(domains.count).xml").path
+        try "<node>\(domains)</node>".write(toFile: node, atomically: true, encoding: .utf8)
+        return ["--libvirt", "test://\(node)", "--agent-properties", properties]
+    }
+
+    func diagnose(_ ns: TestNamespace, _ extra: [String] = [], domains: String = cleanDomains) throws
+        -> (status: Int32, report: Report, stderr: String) {
+        let result = try KVMTopoBinary.run(["diagnose", "--json"] + sources(domains) + extra, in: ns)
         return (result.status, try JSONDecoder().decode(Report.self, from: result.stdout), result.stderr)
     }
 
@@ -49,8 +70,8 @@ struct DiagnoseTests {
         try ns.ip("link add brvx-100 type bridge")
         try ns.ip("link add vxlan100 type vxlan id 100 local 10.99.0.1 dev eth1 dstport 4789")
         try ns.ip("link set vxlan100 master brvx-100 up")
-        try ns.ip("tuntap add dev testnet0 mode tap")
-        try ns.ip("link set testnet0 address fe:00:4c:5e:00:0a master brvx-100 up")
+        try ns.ip("tuntap add dev tap-i10 mode tap")
+        try ns.ip("link set tap-i10 address fe:00:4c:5e:00:0a master brvx-100 up")
         try ns.ip("link set brvx-100 up")
     }
 
@@ -66,13 +87,13 @@ struct DiagnoseTests {
 
         let metrics = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(getpid()).prom").path
         defer { try? FileManager.default.removeItem(atPath: metrics) }
-        let text = try KVMTopoBinary.run(["diagnose", "--prometheus", metrics] + libvirt, in: ns)
+        let text = try KVMTopoBinary.run(["diagnose", "--prometheus", metrics] + sources(Self.cleanDomains), in: ns)
         #expect(text.status == 0 && text.output.contains("kvmtopo diagnose"), "\(text.stderr)")
         let prometheus = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(prometheus.contains("# TYPE kvmtopo_findings gauge"))
         #expect(prometheus.contains("kvmtopo_findings{check=\"port-down\",severity=\"error\"} 0"))
         #expect(prometheus.contains("kvmtopo_diagnose_last_run_timestamp_seconds "))
-        let unknown = try KVMTopoBinary.run(["diagnose", "network", "brvx-10"] + libvirt, in: ns)
+        let unknown = try KVMTopoBinary.run(["diagnose", "network", "brvx-10"] + sources(Self.cleanDomains), in: ns)
         #expect(unknown.status == 64 && unknown.stderr.contains("did you mean brvx-100"), "\(unknown.stderr)")
     }
 
@@ -103,7 +124,7 @@ struct DiagnoseTests {
         try ns.ip("link set brvx-305 up")
         try ns.ip("tuntap add dev tap-fifteen-chr mode tap")
         try ns.ip("link set tap-fifteen-chr master brvx-100 up")
-        try ns.ip("link set testnet0 mtu 1400")
+        try ns.ip("link set tap-i10 mtu 1400")
         try ns.ip("link add u0 type veth peer name u1")
         try ns.ip("link set u0 mtu 1550 up")
         try ns.ip("link set u1 up")
@@ -113,30 +134,40 @@ struct DiagnoseTests {
         try ns.ip("link set vxlan307 master brvx-307 up")
         try ns.ip("link set brvx-307 up")
         try ns.ip("link set u0 mtu 1450")   // after the VXLAN device took its 1500: the kernel lets the underlay shrink
-        try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "testnet0", "master", "static"])
+        try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "tap-i10", "master", "static"])
         try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "vxlan307", "master", "static"])
         try ns.ip("addr del 169.254.0.1/16 dev cloud0")
         try ns.ip("route add 169.254.0.0/16 dev eth1")
+        try ns.ip("tuntap add dev tap-i11 mode tap")
+        try ns.ip("link set tap-i11 address fe:00:4c:5e:00:0b master brvx-301 up")
 
-        let (status, report, stderr) = try diagnose(ns)
+        let (status, report, stderr) = try diagnose(ns, domains: Self.faultDomains)
         #expect(status == 2, "errors found: exit 2 (\(stderr))")
         let found = Set(report.findings.map { "\($0.code) \($0.subject)" })
         let expected = [
             "bridge-down brvx-301", "port-down vxlan302", "port-not-forwarding vxlan303", "guest-bridge-no-uplink brvx-304",
-            "bridge-name-mismatch brvx-305", "name-at-limit tap-fifteen-chr", "mtu-mismatch testnet0", "mtu-mismatch u0",
+            "bridge-name-mismatch brvx-305", "name-at-limit tap-fifteen-chr", "mtu-mismatch tap-i10", "mtu-mismatch u0",
             "fdb-duplicate-mac 02:00:00:00:00:99", "control-address-missing cloud0", "link-local-route 169.254.0.0/16",
+            "tap-bridge-mismatch i-2-11-VM eth0", "nic-tap-missing r-9-VM eth0", "tap-unclaimed tap-fifteen-chr",
+            "system-vm-no-control r-9-VM", "router-no-public r-9-VM", "vpc-tier-bridge r-8-VM eth2",
         ]
         for finding in expected { #expect(found.contains(finding), "\(finding) in \(found.sorted())") }
         #expect(report.findings.allSatisfy { !$0.action.isEmpty && !$0.message.isEmpty })
         #expect(report.findings.first { $0.code == "mtu-mismatch" && $0.subject == "u0" }?.message.contains("vxlan307 needs 1550 (its 1500 + 50 for VXLAN)") == true)
 
         // Scoped to one network: only what concerns it.
-        let scoped = try diagnose(ns, ["network", "vni:307"])
+        let scoped = try diagnose(ns, ["network", "vni:307"], domains: Self.faultDomains)
         #expect(Set(scoped.report.findings.map(\.code)) == ["mtu-mismatch", "fdb-duplicate-mac", "guest-bridge-empty"], "\(scoped.report.findings)")
 
         // No cloud0 at all.
         try ns.ip("link del cloud0")
         #expect(try diagnose(ns).report.findings.contains { $0.code == "control-bridge-missing" })
+
+        // libvirt unreachable: said as a finding, with what to do.
+        let noLibvirt = try KVMTopoBinary.run(["diagnose", "--json", "--agent-properties", properties,
+                                               "--libvirt", "qemu+unix:///system?socket=/nonexistent/sock"], in: ns)
+        let unreachable = try JSONDecoder().decode(Report.self, from: noLibvirt.stdout).findings.first { $0.code == "source-unavailable" }
+        #expect(unreachable?.subject == "libvirt" && unreachable?.action.contains("libvirtd") == true)
     }
 
     @Test("br_netfilter: IPv4 bridged through iptables but IPv6 not is a warning",
