@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
                     exclude: ["Golden"]),
+        .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "CloudStack", "Topology", "TestSupport"]),
         .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
                     exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),

@@ -1,0 +1,38 @@
+import CloudStack
+import Diagnose
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+/// diagnose on dumps recorded on the lab (examples/dumps), anywhere: no kernel, no libvirt.
+@Suite("diagnose on recorded dumps")
+struct RecordedDumpTests {
+    func findings(_ name: String) throws -> [Finding] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/examples/dumps/\(name).json"))
+        return Diagnose.run(CloudStackModel.infer(try SnapshotCodec.decode(data, source: name)))
+    }
+
+    @Test("the lab's faults are found, most severe first, each with why and what to do")
+    func labFaults() throws {
+        let found = try findings("lab-faults")
+        let codes = Set(found.map(\.code))
+        #expect(codes == ["port-down", "tap-no-master", "tap-unclaimed"], "the three faults recorded in it (its eth1 kept its MTU): \(codes)")
+        #expect(found.map(\.severity) == found.map(\.severity).sorted(by: >))
+        #expect(found.allSatisfy { !$0.why.isEmpty && !$0.action.isEmpty && !$0.related.isEmpty || $0.code == "br-netfilter" })
+        let detached = try #require(found.first { $0.code == "tap-no-master" })
+        #expect(detached.subject == "i-2-11-VM eth0" && detached.action.hasPrefix("ip link set vnet") && detached.action.hasSuffix("master brvx-1001"))
+        #expect(Diagnose.scoped(found, to: ["i-3-20-VM"]).isEmpty, "nothing is wrong on i-3-20-VM's network")
+    }
+
+    @Test("the clean lab has nothing above info")
+    func cleanLab() throws {
+        #expect(try findings("lab-vxlan").allSatisfy { $0.severity == .info })
+    }
+
+    @Test("every check has a code, a severity and a summary, and codes are unique")
+    func catalogue() {
+        #expect(Set(Diagnose.checks.map(\.code)).count == Diagnose.checks.count)
+        #expect(Diagnose.checks.allSatisfy { !$0.summary.isEmpty })
+    }
+}
