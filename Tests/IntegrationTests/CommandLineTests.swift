@@ -200,3 +200,27 @@ struct TraceCommandTests {
         #expect(!result.output.contains("ARP"), "the filter keeps only ICMP")
     }
 }
+
+@Suite("kvmtopo diagnose on the command line")
+struct DiagnoseCommandTests {
+    let dumps = "\(PackageRoot.path)/examples/dumps"
+
+    @Test("a saved dump: errors found exit 2, text grouped by severity; a clean one exits 0; bad scopes are usage errors")
+    func fromDump() throws {
+        let faulty = try KVMTopoBinary.run(["diagnose", "--from", "\(dumps)/lab-faults.json", "--ascii"])
+        #expect(faulty.status == 2, "\(faulty.stderr)")
+        let text = faulty.output
+        #expect(text.contains("Errors") && text.contains("x tap-no-master  i-2-11-VM eth0") && text.contains("Warnings"))
+        #expect(text.range(of: "Errors")!.lowerBound < text.range(of: "Warnings")!.lowerBound)
+        let clean = try KVMTopoBinary.run(["diagnose", "--from", "\(dumps)/lab-vxlan.json"])
+        #expect(clean.status == 0, "\(clean.output)")
+        let scoped = try KVMTopoBinary.run(["diagnose", "vm", "i-3-20-VM", "--from", "\(dumps)/lab-faults.json"])
+        #expect(scoped.status == 0 && scoped.output.contains("Nothing to report"), "\(scoped.output)")
+        for (arguments, message) in [(["vm"], "the scope is"), (["vm", "nosuch"], "no VM named 'nosuch'"), (["host", "x"], "the scope is")] {
+            let result = try KVMTopoBinary.run(["diagnose"] + arguments + ["--from", "\(dumps)/lab-faults.json"])
+            #expect(result.status == 64 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        let unwritable = try KVMTopoBinary.run(["diagnose", "--prometheus", "/nonexistent/dir/kvmtopo.prom", "--from", "\(dumps)/lab-faults.json"])
+        #expect(unwritable.status == 73, "\(unwritable.stderr)")
+    }
+}
