@@ -188,6 +188,20 @@ struct TraceCommandTests {
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Backtrace"))
     }
 
+    @Test("a full disk under -w: one line naming the file and why, exit 73", .enabled(if: Host.isRoot, "needs root to mount a tmpfs"))
+    func fullDisk() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-full-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Shell.must(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", directory])
+        defer { _ = try? Shell.run(["umount", directory]); try? FileManager.default.removeItem(atPath: directory) }
+        let big = "\(directory).pcapng"
+        defer { try? FileManager.default.removeItem(atPath: big) }
+        try Shell.must(["\(PackageRoot.path)/benchmarks/make-capture", capture, big, "3000"])
+        let result = try KVMTopoBinary.run(["trace", "i-3-20-VM", "--from", dump, "--read", big, "-w", "\(directory)/trace.pcapng"])
+        #expect(result.status == 73)
+        #expect(result.stderr == "kvmtopo: \(directory)/trace.pcapng: cannot write (No space left on device)\n", "\(result.stderr)")
+    }
+
     @Test("--read with a filter and --json: JSON lines, packets then one summary")
     func replayJSON() throws {
         let result = try KVMTopoBinary.run(["trace", "i-3-20-VM", "--from", dump, "--read", capture, "--json", "icmp"])
