@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collect
 import Foundation
 import Packets
 import Pcap
@@ -185,6 +186,8 @@ struct TraceSession {
             Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")
         }
         let end = duration.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
+        var nextPresenceCheck = ContinuousClock.now + .seconds(2)
+        var gone: Set<Int> = []
         // Frames can wait up to the kernel's block timeout (20 ms) in the ring: look at packets a little behind.
         let slack: UInt64 = 100_000_000
         while stopRequested == 0, !countReached {
@@ -198,9 +201,26 @@ struct TraceSession {
                 }
             }
             try show(correlator.advance(to: Self.wallClock() - slack))
+            if ContinuousClock.now >= nextPresenceCheck {
+                nextPresenceCheck = ContinuousClock.now + .seconds(2)
+                gone = noticeVanished(alreadyGone: gone)
+            }
         }
         let stats = capture.statistics
         try finish(capture: CaptureCounters(received: stats.received, dropped: stats.dropped, droppedByInterface: stats.droppedByInterface))
+    }
+
+    /// Capture points whose interface went away since the last look (a VM destroyed, a tap deleted): one line
+    /// each, and the trace goes on with the others. Returns every point gone so far.
+    private func noticeVanished(alreadyGone: Set<Int>) -> Set<Int> {
+        guard let present = LinkPresence.current() else { return alreadyGone }
+        let missing = Set(plan.points.indices.filter { !present.contains(plan.points[$0].ifindex) })
+        for index in missing.subtracting(alreadyGone).sorted() {
+            let point = plan.points[index]
+            let whose = plan.origins.contains(index) ? "the traced VM's tap" : "capture point"
+            Terminal.warn("\(whose) \(point.interface) (\(point.meaning)) is gone; tracing the rest")
+        }
+        return missing
     }
 
     static func wallClock() -> UInt64 {

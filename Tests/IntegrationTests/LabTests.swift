@@ -81,6 +81,8 @@ struct LabTests {
             let injected = try Lab.run("fault", fault)
             #expect(injected.status == 0, "\(fault): \(injected.stderr)")
         }
+        // Traced at once: the guests stop sending to a router whose tap is down once their ARP entry expires.
+        try LabTrace.faults(snapshot)
         snapshot = try Lab.dump()
         let faulty = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(faulty[routerTap]?.up == false)
@@ -98,7 +100,6 @@ struct LabTests {
         let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
         let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
         #expect(dropped > 0, "\(rule)")
-        try LabTrace.faults(snapshot)
         try LabTrace.diagnose(faulty: true, snapshot)
 
         #expect(try Lab.run("heal").status == 0)
@@ -107,6 +108,8 @@ struct LabTests {
         let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         #expect(healed[routerTap]?.up == true)
         #expect(healed["eth1"]?.mtu == 1550)
+
+        try LabTrace.guestDestroyed(snapshot)
 
         guard !wasUp else { return }   // a lab the developer had up stays up
         #expect(try Lab.processRunning("qemu-system-x86_64"), "the process check finds the lab's guests while up")

@@ -16,7 +16,8 @@ enum LabTrace {
     }
 
     static func run(_ arguments: [String]) throws -> Run {
-        let result = try Lab.run(["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1"] + arguments)
+        // --duration: a fault can stop the guests sending what -c waits for; a test must end anyway.
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1", "--duration", "15"] + arguments)
         var packets: [TracedPacket] = []
         var summary: [String: Any] = [:]
         for line in result.output.split(separator: "\n") {
@@ -135,13 +136,7 @@ enum LabTrace {
     /// With the lab's faults in: the trace names the hop where packets vanish.
     static func faults(_ snapshot: HostSnapshot) throws {
         let tap = taps(snapshot)
-        let dropped = try run(["i-3-20-VM", "-c", "4", "icmp and host 10.0.2.10"])
-        let requests = dropped.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
-        #expect(!requests.isEmpty, "\(dropped.stderr)")
-        for packet in requests {
-            #expect(path(packet) == [tap["i-3-20-VM eth0"]!, "lost " + tap["r-7-VM eth2"]!], "\(packet.hops)")
-            #expect(packet.lost && packet.replyMissing)
-        }
+        // The router tap first: the guest still sends while its ARP entry for the router lasts (15 s at least).
         let routerDown = try run(["i-2-10-VM", "-c", "2", "icmp and src 10.1.1.23"])
         #expect(routerDown.packets.count == 2, "\(routerDown.stderr)")
         for packet in routerDown.packets {
@@ -149,6 +144,14 @@ enum LabTrace {
             #expect(lost?.interface == tap["r-4-VM eth0"] && lost?.note == "\(tap["r-4-VM eth0"]!) is down", "\(packet.hops)")
             #expect(packet.outcome.hasPrefix("lost at \(tap["r-4-VM eth0"]!)"))
         }
+        let dropped = try run(["i-3-20-VM", "-c", "4", "icmp and host 10.0.2.10"])
+        let requests = dropped.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
+        #expect(!requests.isEmpty, "\(dropped.stderr)")
+        for packet in requests {
+            #expect(path(packet) == [tap["i-3-20-VM eth0"]!, "lost " + tap["r-7-VM eth2"]!], "\(packet.hops)")
+            #expect(packet.lost && packet.replyMissing)
+        }
+
     }
 
     /// diagnose on the lab: the clean lab has nothing above info (exit 0); with the faults in, each is found with
@@ -178,5 +181,23 @@ enum LabTrace {
             let finding = findings.first { $0.code == code && $0.subject == subject }
             #expect(finding?.action.contains(action) == true, "\(code) \(subject) in \(findings)")
         }
+    }
+
+    /// A guest destroyed while it is traced: its tap vanishes, the trace says so on one line and goes on to its
+    /// summary. The guest is started again afterwards.
+    static func guestDestroyed(_ snapshot: HostSnapshot) throws {
+        let tap = taps(snapshot)["i-2-11-VM eth0"]!
+        let script = """
+            (\(Lab.script) exec timeout --preserve-status -s INT 7 \(KVMTopoBinary.path) trace i-2-11-VM icmp) &
+            sleep 3
+            \(Lab.script) exec virsh -q -c qemu:///system destroy i-2-11-VM >/dev/null
+            wait
+            """
+        let result = try Shell.run(["bash", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("the traced VM's tap \(tap) (i-2-11-VM eth0 (isolated brvx-1001)) is gone; tracing the rest"),
+                "\(result.stderr)")
+        #expect(result.output.contains("Summary"), "the trace went on to its summary: \(result.output)")
+        #expect(try Lab.run("exec", "virsh", "-q", "-c", "qemu:///system", "start", "i-2-11-VM").status == 0)
     }
 }
