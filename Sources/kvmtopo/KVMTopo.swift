@@ -11,7 +11,8 @@ struct KVMTopo: ParsableCommand {
             libvirt's (domains and their NICs) into one topology. It only reads: libvirt is opened read-only \
             and netlink is only dumped.
 
-            Exit status: 0 success; 2 a VM, network or VPC named on the command line is not there; 64 usage error; \
+            Exit status: 0 success; 2 a VM, network or VPC named on the command line is not there (diagnose: 1 \
+            warnings, 2 errors found); 64 usage error; \
             65 an input file is not what it should be; 66 an input file cannot be read; 73 an output file cannot be \
             written; 1 any other failure.
             """,

@@ -73,6 +73,7 @@ struct LabTests {
         try LabTrace.cleanPaths(snapshot)
         try LabTrace.listen()
         try LabTrace.diagnose(faulty: false, snapshot)
+        try LabTrace.readOnly()
 
         // Faults, one after the other, as the tests of show, trace and diagnose will use them.
         let routerTap = try #require(router.nics[0].tap)

@@ -200,4 +200,34 @@ enum LabTrace {
         #expect(result.output.contains("Summary"), "the trace went on to its summary: \(result.output)")
         #expect(try Lab.run("exec", "virsh", "-q", "-c", "qemu:///system", "start", "i-2-11-VM").status == 0)
     }
+
+    /// Every command on the live lab, and the host is as it was: links, addresses, routes, configured FDB entries,
+    /// br_netfilter's switches, and libvirt's domains.
+    static func readOnly() throws {
+        let lab = TestNamespace(existing: "kvmtopo-lab")
+        let libvirt = { () throws -> String in
+            let names = try Lab.run("exec", "virsh", "-q", "-c", "qemu:///system", "list", "--all", "--name").output
+            return try names.split(separator: "\n").map { name in
+                try Lab.run("exec", "virsh", "-c", "qemu:///system", "dumpxml", String(name)).output
+            }.joined()
+        }
+        let kernelBefore = try KernelState.capture(lab, configuredOnly: true)
+        let libvirtBefore = try libvirt()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-readonly-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let commands: [[String]] = [
+            ["dump"], ["dump", "--format", "dot"], ["show"], ["show", "vm", "r-7-VM"], ["show", "network", "vni:1001"],
+            ["dump", "--listen", "2"], ["trace", "i-3-20-VM", "--duration", "3", "-w", "\(scratch)/t.pcapng"],
+            ["trace", "i-2-10-VM", "--json", "-c", "1", "--duration", "5"],
+            ["diagnose", "--json", "--prometheus", "\(scratch)/k.prom"],
+        ]
+        for command in commands {
+            let result = try Lab.run(["exec", KVMTopoBinary.path] + command)
+            #expect(result.status == 0, "kvmtopo \(command.joined(separator: " ")): \(result.stderr)")
+        }
+        let kernelAfter = try KernelState.capture(lab, configuredOnly: true)
+        #expect(kernelAfter == kernelBefore, "a command changed the host:\n\(KernelState.difference(kernelBefore, kernelAfter))")
+        #expect(try libvirt() == libvirtBefore, "a command changed libvirt's domains")
+    }
 }

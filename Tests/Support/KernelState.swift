@@ -3,13 +3,23 @@ import Foundation
 /// A namespace's configuration as iproute2 reports it (links with details, addresses, FDB), with the
 /// fields that change on their own (bridge timers) left out, to show a command changed nothing.
 public enum KernelState {
-    public static func capture(_ ns: TestNamespace) throws -> String {
-        let commands = [["ip", "-d", "-j", "link", "show"], ["ip", "-j", "addr", "show"], ["bridge", "-j", "fdb", "show"]]
-        return try commands.map { command in
-            let json = try JSONSerialization.jsonObject(with: try ns.exec(command).stdout)
+    /// - Parameter configuredOnly: leave out what traffic changes by itself (FDB entries the bridges learn), for a
+    ///   host whose guests are talking; routes and br_netfilter's switches are included then.
+    public static func capture(_ ns: TestNamespace, configuredOnly: Bool = false) throws -> String {
+        var commands = [["ip", "-d", "-j", "link", "show"], ["ip", "-j", "addr", "show"], ["bridge", "-j", "fdb", "show"]]
+        if configuredOnly { commands += [["ip", "-j", "route", "show", "table", "all"], ["ip", "-6", "-j", "route", "show", "table", "all"]] }
+        var parts = try commands.map { command in
+            var json = try JSONSerialization.jsonObject(with: try ns.exec(command).stdout)
+            if configuredOnly, command.contains("fdb"), let entries = json as? [[String: Any]] {
+                json = entries.filter { ["permanent", "static"].contains($0["state"] as? String ?? "") }
+            }
             let stable = try JSONSerialization.data(withJSONObject: withoutTimers(json), options: [.sortedKeys])
             return String(decoding: stable, as: UTF8.self)
-        }.joined(separator: "\n")
+        }
+        if configuredOnly {
+            parts.append(try ns.exec(["sh", "-c", "grep -H . /proc/sys/net/bridge/* 2>/dev/null || true"]).output)
+        }
+        return parts.joined(separator: "\n")
     }
 
     /// The state once the kernel has finished on its own: no IPv6 address still tentative (duplicate address
