@@ -107,6 +107,42 @@ struct NamespaceDumpTests {
         #expect(unchanged, "changed: \(KernelState.difference(before, after))")
     }
 
+    @Test("links appearing and vanishing during dumps: every dump succeeds and is whole (interrupted dumps are retried)")
+    func churn() throws {
+        let ns = try TestNamespace("churn")
+        try buildHost(ns)
+        // 200 taps made and deleted in a loop while kvmtopo dumps, in the same namespace.
+        let churn = """
+            end=$((SECONDS + 6))
+            while (( SECONDS < end )); do
+                for i in $(seq 1 20); do echo "tuntap add dev churn$i mode tap"; done | ip -n \(ns.name) -batch - 2>/dev/null
+                for i in $(seq 1 20); do echo "link del churn$i"; done | ip -n \(ns.name) -batch - 2>/dev/null
+            done
+            """
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            started.signal()
+            _ = try? Shell.run(["bash", "-c", churn])
+            finished.signal()
+        }
+        started.wait()
+        var dumps = 0
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end {
+            let result = try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns)
+            #expect(result.status == 0, "\(result.stderr)")
+            let snapshot = try SnapshotCodec.decode(result.stdout, source: "churn")
+            #expect(snapshot.host.sources.netlink.status == .ok)
+            #expect(snapshot.links.contains { $0.name == "brvx-100" } && snapshot.links.contains { $0.name == "tap0" },
+                    "the links that stay are always there")
+            #expect(snapshot.links.allSatisfy { link in link.master == nil || snapshot.links.contains { $0.name == link.master } })
+            dumps += 1
+        }
+        finished.wait()
+        #expect(dumps >= 5)
+    }
+
     @Test("an unprivileged user gets the same kernel view (netlink dumps need no privilege)")
     func unprivileged() throws {
         let ns = try TestNamespace("user")
