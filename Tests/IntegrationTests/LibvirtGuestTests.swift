@@ -106,6 +106,30 @@ struct LibvirtGuestTests {
         #expect(faulty.nics[1].hostBridge == nil)
     }
 
+    @Test("libvirtd stopping while dumps run: every dump exits 0, and once it is gone says so and still shows the kernel's side")
+    func daemonStops() throws {
+        let guests = try Guests()
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            Thread.sleep(forTimeInterval: 1.5)
+            _ = try? Shell.run([PackageRoot.path + "/scripts/libvirtd-netns", "stop", LibvirtDaemon.namespace])
+            stopped.signal()
+        }
+        var states: [SourceStatus.Status] = []
+        let end = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < end {
+            let result = try KVMTopoBinary.run(["dump"], in: guests.ns)
+            #expect(result.status == 0, "\(result.stderr)")
+            let snapshot = try SnapshotCodec.decode(result.stdout, source: "dump while libvirtd stops")
+            #expect(snapshot.links.contains { $0.name == "kt-br901" }, "the kernel's side is always there")
+            states.append(snapshot.host.sources.libvirt.status)
+        }
+        stopped.wait()
+        #expect(states.first == .ok && states.last == .unavailable, "\(states)")
+        // The daemon back for what follows (its guests kept running; it finds them again).
+        #expect(LibvirtDaemon.start())
+    }
+
     @Test("a defined but stopped domain is listed with its NICs and expects no tap")
     func stoppedDomain() throws {
         let guests = try Guests()
