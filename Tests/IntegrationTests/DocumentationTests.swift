@@ -69,6 +69,18 @@ struct DocumentationTests {
         for line in lines.split(separator: "\n") { try expectDocumented(Data(line.utf8), in: "kvmtopo-trace") }
     }
 
+    @Test("kvmtopo starts no process at all, so no shell command can ever be built from input")
+    func spawnsNothing() throws {
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: "\(PackageRoot.path)/Sources").filter { $0.hasSuffix(".swift") || $0.hasSuffix(".h") }
+        #expect(sources.count > 20)
+        for path in sources {
+            let text = try String(contentsOfFile: "\(PackageRoot.path)/Sources/\(path)", encoding: .utf8)
+            for call in ["Process(", "posix_spawn", "system(", "popen(", "execv", "execl", "fork("] {
+                #expect(!text.contains(call), "Sources/\(path) calls \(call)")
+            }
+        }
+    }
+
     @Test("every check of diagnose is in kvmtopo-diagnose(1) with its severity")
     func diagnoseChecks() throws {
         let page = try manPage("kvmtopo-diagnose")
