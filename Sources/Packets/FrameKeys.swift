@@ -50,12 +50,7 @@ public struct FrameKeys: Sendable, Equatable {
     public var source: IPAddress?
     public var destination: IPAddress?
     /// ARP: who says it has which address.
-    public var arpSender: (mac: UInt64, ip: IPAddress)? {
-        get { arpSenderMAC.map { ($0, arpSenderIP!) } }
-        set { arpSenderMAC = newValue?.mac; arpSenderIP = newValue?.ip }
-    }
-    private var arpSenderMAC: UInt64?
-    private var arpSenderIP: IPAddress?
+    public var arpSender: ARPSender?
     /// Broadcast or multicast: bridges flood it and routers do not forward it.
     public var isFlooded = false
     /// The VNI when the frame is VXLAN-encapsulated (the other keys describe the inner frame).
@@ -65,17 +60,17 @@ public struct FrameKeys: Sendable, Equatable {
     /// IPv4 TTL or IPv6 hop limit.
     public var hopLimit: UInt8?
     /// TCP or UDP source and destination port.
-    public var ports: (source: UInt16, destination: UInt16)? {
-        portPair.map { (UInt16($0 >> 16), UInt16($0 & 0xffff)) }
-    }
-    private var portPair: UInt32?
+    public var ports: Ports?
 
-    public static func == (a: FrameKeys, b: FrameKeys) -> Bool {
-        a.interfaceIndex == b.interfaceIndex && a.outgoing == b.outgoing && a.packet == b.packet
-            && a.translated == b.translated && a.expectsReply == b.expectsReply && a.answers == b.answers
-            && a.source == b.source && a.destination == b.destination && a.arpSenderMAC == b.arpSenderMAC
-            && a.arpSenderIP == b.arpSenderIP && a.isFlooded == b.isFlooded && a.vni == b.vni
-            && a.networkLength == b.networkLength && a.hopLimit == b.hopLimit && a.portPair == b.portPair
+    public struct ARPSender: Sendable, Equatable {
+        /// The 48-bit MAC as a number.
+        public var mac: UInt64
+        public var ip: IPAddress
+    }
+
+    public struct Ports: Sendable, Equatable {
+        public var source: UInt16
+        public var destination: UInt16
     }
 
     /// How much of the network layer goes into the packet key: the default snap length (256) keeps this much
@@ -154,7 +149,7 @@ public struct FrameKeys: Sendable, Equatable {
             let operation = Self.u16(bytes, start + 6)
             let senderIP = IPAddress(bytes, at: start + 14, count: 4)
             let targetIP = IPAddress(bytes, at: start + 24, count: 4)
-            arpSender = (Self.mac(bytes, start + 8), senderIP)
+            arpSender = ARPSender(mac: Self.mac(bytes, start + 8), ip: senderIP)
             source = senderIP
             destination = targetIP
             isFlooded = operation == 1
@@ -180,16 +175,15 @@ public struct FrameKeys: Sendable, Equatable {
             if type == 8 || type == 128 { expectsReply = echo }
             if type == 0 || type == 129 { answers = echo }
         case 6 where length >= 20, 17 where length >= 8:
-            let ports = UInt64(Self.u32(bytes, start))
-            portPair = UInt32(ports)
-            let swapped = (ports & 0xffff) << 16 | ports >> 16
+            let portWord = UInt64(Self.u32(bytes, start))
+            ports = Ports(source: UInt16(portWord >> 16), destination: UInt16(portWord & 0xffff))
+            let swapped = (portWord & 0xffff) << 16 | portWord >> 16
             let skip = proto == 6 ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
                                   : [start, start + 1, start + 2, start + 3, start + 6, start + 7]
             translated = Self.hash(bytes, start, keyEnd, skipping: skip, seed: UInt64(proto))
-            expectsReply = Self.mix(endpoints, UInt64(proto) << 32 | ports)
+            expectsReply = Self.mix(endpoints, UInt64(proto) << 32 | portWord)
             answers = Self.mix(reversed, UInt64(proto) << 32 | swapped)
-            let destinationPort = ports & 0xffff
-            if proto == 17, depth == 0, length >= 8 + 8 + 14, destinationPort == 4789 || destinationPort == 8472,
+            if proto == 17, depth == 0, length >= 8 + 8 + 14, PacketDecoder.vxlanPorts.contains(UInt16(portWord & 0xffff)),
                bytes[start + 8] & 0x08 != 0 {
                 // VXLAN: key the frame inside, so it matches its sightings on the bridge and VXLAN device.
                 let vni = Int(Self.u32(bytes, start + 12) >> 8)
@@ -236,19 +230,5 @@ public struct FrameKeys: Sendable, Equatable {
         var value = a ^ (b &+ 0x9e37_79b9_7f4a_7c15 &+ (a << 6) &+ (a >> 2))
         value = (value ^ (value >> 33)) &* 0xff51_afd7_ed55_8ccd
         return value ^ (value >> 33)
-    }
-}
-
-extension FrameKeys {
-    /// A MAC address as the 48-bit number FrameKeys uses, from its usual text form.
-    public static func macNumber(_ text: String) -> UInt64? {
-        let parts = text.split(separator: ":")
-        guard parts.count == 6 else { return nil }
-        var value: UInt64 = 0
-        for part in parts {
-            guard let byte = UInt8(part, radix: 16) else { return nil }
-            value = value << 8 | UInt64(byte)
-        }
-        return value
     }
 }

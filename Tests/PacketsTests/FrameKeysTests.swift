@@ -49,7 +49,7 @@ struct FrameKeysTests {
         #expect(arpRequest.isFlooded && !arpReply.isFlooded)
         #expect(arpRequest.expectsReply == arpReply.answers)
         #expect(arpReply.arpSender?.ip == IPAddress("10.1.1.1"))
-        #expect(arpReply.arpSender?.mac == FrameKeys.macNumber("02:00:4c:5f:00:01"))
+        #expect(arpReply.arpSender?.mac == 0x02_00_4c_5f_00_01)
 
         let query = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 40000, destination: 53, []))))
         let answer = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 17, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
