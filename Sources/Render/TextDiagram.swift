@@ -47,7 +47,7 @@ public struct TextDiagram {
     }
 
     public func network(_ selector: String) throws(LookupError) -> String {
-        let network = try findNetwork(selector)
+        let network = try snapshot.network(selectedBy: selector)
         var shown: Set<Warning> = []
         return text([header(), []] + networkBlock(network, indent: "", inVPC: false, shown: &shown))
     }
@@ -281,21 +281,6 @@ public struct TextDiagram {
         case "elastic-lb": "elastic load balancer VM"
         default: "VM"
         }
-    }
-
-    private func findNetwork(_ selector: String) throws(LookupError) -> Network {
-        let match = snapshot.networks.first { network in
-            if let id = selector.wholeMatch(of: /vlan:(\d+)/).flatMap({ Int($0.1) }) { return network.vlan == id }
-            if let id = selector.wholeMatch(of: /vni:(\d+)/).flatMap({ Int($0.1) }) { return network.vni == id }
-            return network.bridge == selector
-        }
-        guard let match else {
-            throw LookupError(kind: "network", name: selector,
-                              candidates: snapshot.networks.flatMap { network in
-                                  [network.bridge] + [network.vlan.map { "vlan:\($0)" }, network.vni.map { "vni:\($0)" }].compactMap { $0 }
-                              })
-        }
-        return match
     }
 
     private func count(_ number: Int, _ noun: String) -> String { number == 1 ? "1 \(noun)" : "\(number) \(noun)s" }

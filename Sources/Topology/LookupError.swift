@@ -33,3 +33,21 @@ private func distance(_ a: String, _ b: String) -> Int {
     }
     return previous[b.count]
 }
+
+extension HostSnapshot {
+    /// The network a command names by bridge, `vlan:N` or `vni:N`; a LookupError with the closest names when
+    /// there is none.
+    public func network(selectedBy selector: String) throws(LookupError) -> Network {
+        let match = networks.first { network in
+            if let id = selector.wholeMatch(of: /vlan:(\d+)/).flatMap({ Int($0.1) }) { return network.vlan == id }
+            if let id = selector.wholeMatch(of: /vni:(\d+)/).flatMap({ Int($0.1) }) { return network.vni == id }
+            return network.bridge == selector
+        }
+        guard let match else {
+            throw LookupError(kind: "network", name: selector, candidates: networks.flatMap { network in
+                [network.bridge] + [network.vlan.map { "vlan:\($0)" }, network.vni.map { "vni:\($0)" }].compactMap { $0 }
+            })
+        }
+        return match
+    }
+}

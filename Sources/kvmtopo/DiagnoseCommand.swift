@@ -67,13 +67,11 @@ struct DiagnoseCommand: ParsableCommand {
             }
             return Set([domain.name] + domain.nics.flatMap { [$0.tap, $0.bridge, $0.hostBridge].compactMap { $0 } })
         }
-        let network = snapshot.networks.first { network in
-            if let id = name.wholeMatch(of: /vlan:(\d+)/).flatMap({ Int($0.1) }) { return network.vlan == id }
-            if let id = name.wholeMatch(of: /vni:(\d+)/).flatMap({ Int($0.1) }) { return network.vni == id }
-            return network.bridge == name
-        }
-        guard let network else {
-            throw CommandFailure(.usage, LookupError(kind: "network", name: name, candidates: snapshot.networks.map(\.bridge)).description)
+        let network: Network
+        do {
+            network = try snapshot.network(selectedBy: name)
+        } catch {
+            throw CommandFailure(.usage, error.description)
         }
         return Set([network.bridge] + [network.uplink, network.physicalInterface].compactMap { $0 }
                    + network.members.flatMap { [$0.domain, $0.tap].compactMap { $0 } })
