@@ -83,15 +83,21 @@ struct HostFacts {
         isCloudStack = snapshot.host.agentProperties != nil || snapshot.domains.contains { $0.cloudstack == true }
     }
 
-    /// "i-2-10-VM eth0" and its tap, domain and bridge names, for a NIC named that way in a warning's subject.
+    /// The domain and NIC a subject like "i-2-11-VM eth0" names.
+    func nic(namedBy subject: String) -> (domain: Domain, nic: NIC)? {
+        let words = subject.split(separator: " ")
+        guard words.count == 2, let domain = domains[String(words[0])], words[1].hasPrefix("eth"),
+              let index = Int(words[1].dropFirst(3)), let nic = domain.nics.first(where: { $0.index == index }) else { return nil }
+        return (domain, nic)
+    }
+
+    /// A subject with its domain, tap and bridges (a NIC), or its bridge (a link), for scoping.
     func related(toSubject subject: String) -> [String] {
         var names = [subject]
-        let words = subject.split(separator: " ").map(String.init)
-        if let domain = words.first.flatMap({ domains[$0] }) {
+        if let (domain, nic) = nic(namedBy: subject) {
+            names += [domain.name] + [nic.tap, nic.bridge, nic.hostBridge].compactMap { $0 }
+        } else if let domain = subject.split(separator: " ").first.flatMap({ domains[String($0)] }) {
             names.append(domain.name)
-            if words.count > 1, let index = Int(words[1].dropFirst(3)), let nic = domain.nics.first(where: { $0.index == index }) {
-                names += [nic.tap, nic.bridge, nic.hostBridge].compactMap { $0 }
-            }
         }
         if let link = links[subject] { names += [link.master].compactMap { $0 } }
         return names

@@ -4,7 +4,7 @@ extension Diagnose {
     /// A collector's or the model's warning as a finding: what it says, plus why it matters and what to type.
     static func explain(_ warning: Warning, host: HostFacts) -> Finding? {
         let subject = warning.subject
-        let nic = nicOf(subject, host: host)
+        let nic = host.nic(namedBy: subject)?.nic
         let tap = nic?.tap ?? subject
         let intended = nic?.bridge ?? "<bridge>"
         let domain = subject.split(separator: " ").first.map(String.init) ?? subject
@@ -45,16 +45,7 @@ extension Diagnose {
             ("", "")
         }
         guard !why.isEmpty else { return nil }
-        var related = host.related(toSubject: subject)
-        if let tapName = nic?.tap { related.append(tapName) }
-        return finding(warning.code, subject, warning.message, why: why, action: action, related: related)
-    }
-
-    /// The NIC a warning's subject ("i-2-11-VM eth0") names.
-    private static func nicOf(_ subject: String, host: HostFacts) -> NIC? {
-        let words = subject.split(separator: " ")
-        guard words.count == 2, let domain = host.domains[String(words[0])], words[1].hasPrefix("eth"),
-              let index = Int(words[1].dropFirst(3)) else { return nil }
-        return domain.nics.first { $0.index == index }
+        return finding(warning.code, subject, warning.message, why: why, action: action,
+                       related: host.related(toSubject: subject))
     }
 }
