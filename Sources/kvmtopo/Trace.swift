@@ -85,19 +85,18 @@ struct TraceCommand: ParsableCommand {
             let plan: TracePlan
             do {
                 plan = try TracePlan(snapshot: snapshot, vm: vm, nic: nic.flatMap { Int($0.trimmingPrefix("eth")) },
-                                     through: toVM(in: snapshot).map { [$0] } ?? [])
+                                     through: toVM.map { [$0] } ?? [])
             } catch let error as LookupError {
                 throw CommandFailure(.notFound, error.description)
             } catch {
                 throw CommandFailure(.failure, "\(error)")
             }
-            var session = TraceSession(plan: plan, timeout: timeout, count: count, json: json, toVM: toVM(in: snapshot),
-                                       toAddress: toVM(in: snapshot) == nil ? to : nil, style: display.style)
+            var session = TraceSession(plan: plan, timeout: timeout, count: count, json: json, toVM: toVM, style: display.style)
             if let writeFile { try session.startWriting(to: writeFile, snapLength: snapLength) }
             if let read {
                 try session.replay(read, filter: filterExpression)
             } else {
-                try session.capture(filter: kernelFilter(plan), snapLength: snapLength, duration: duration)
+                try session.capture(filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength, duration: duration)
             }
         }
     }
@@ -109,9 +108,8 @@ struct TraceCommand: ParsableCommand {
         return [words.isEmpty ? nil : "(\(words))", address].compactMap { $0 }.joined(separator: " and ").nilIfEmpty
     }
 
-    func kernelFilter(_ plan: TracePlan) -> String { plan.kernelFilter(user: filterExpression) }
-
-    func toVM(in snapshot: HostSnapshot) -> String? {
+    /// --to naming a VM (an address goes into the kernel filter instead).
+    var toVM: String? {
         guard let to, IPAddress(to) == nil else { return nil }
         return to
     }
@@ -131,7 +129,6 @@ struct TraceSession {
     let count: Int?
     let json: Bool
     let toVM: String?
-    let toAddress: String?
     let text: TraceText
     var statistics = TraceStatistics()
     var shown = 0
@@ -140,13 +137,12 @@ struct TraceSession {
     var interfaceIDs: [Int: Int] = [:]
     var output = ""
 
-    init(plan: TracePlan, timeout: Double, count: Int?, json: Bool, toVM: String?, toAddress: String?, style: DiagramStyle) {
+    init(plan: TracePlan, timeout: Double, count: Int?, json: Bool, toVM: String?, style: DiagramStyle) {
         self.plan = plan
         correlator = Correlator(plan: plan, timeoutNanoseconds: UInt64(timeout * 1e9))
         self.count = count
         self.json = json
         self.toVM = toVM
-        self.toAddress = toAddress
         text = TraceText(style: style)
     }
 
