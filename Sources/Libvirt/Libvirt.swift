@@ -36,7 +36,9 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     public static func openReadOnly(uri: String) throws(LibvirtError) -> LibvirtConnection {
         silenceDefaultErrorPrinting
-        guard let connection = virConnectOpenReadOnly(uri) else { throw lastError(default: "cannot connect to \(uri)") }
+        guard let connection = withoutSIGPIPE({ virConnectOpenReadOnly(uri) }) else {
+            throw lastError(default: "cannot connect to \(uri)")
+        }
         return LibvirtConnection(connection: connection, uri: uri)
     }
 
@@ -45,18 +47,18 @@ public final class LibvirtConnection: @unchecked Sendable {
         self.uri = uri
     }
 
-    deinit { virConnectClose(connection) }
+    deinit { withoutSIGPIPE { _ = virConnectClose(connection) } }
 
     /// All domains, running and defined: one list call, then one XML fetch per domain.
     public func domains() throws(LibvirtError) -> [LibvirtDomainRecord] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
-        let count = virConnectListAllDomains(connection, &list, 0)
+        let count = withoutSIGPIPE { virConnectListAllDomains(connection, &list, 0) }
         guard count >= 0, let list else { throw Self.lastError(default: "cannot list domains") }
         defer {
             for i in 0..<Int(count) { if let domain = list[i] { virDomainFree(domain) } }
             free(list)
         }
-        return (0..<Int(count)).compactMap { list[$0].flatMap(Self.record) }
+        return withoutSIGPIPE { (0..<Int(count)).compactMap { list[$0].flatMap(Self.record) } }
     }
 
     private static func record(of domain: OpaquePointer) -> LibvirtDomainRecord? {
@@ -119,4 +121,24 @@ public final class LibvirtConnection: @unchecked Sendable {
     private static let silenceDefaultErrorPrinting: Void = {
         virSetErrorFunc(nil) { _, _ in }
     }()
+}
+
+/// Runs libvirt calls with SIGPIPE held back on this thread (libvirt's client does its RPC here): a libvirtd
+/// that dies mid-call makes the write fail with EPIPE, an error like any other, instead of killing kvmtopo.
+/// A SIGPIPE left pending is taken, and the thread's mask restored, so writing output later behaves as usual.
+private func withoutSIGPIPE<T>(_ body: () -> T) -> T {
+    var pipe = sigset_t(), previous = sigset_t()
+    sigemptyset(&pipe)
+    sigaddset(&pipe, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipe, &previous)
+    defer {
+        var pending = sigset_t()
+        sigpending(&pending)
+        if sigismember(&pending, SIGPIPE) == 1, sigismember(&previous, SIGPIPE) == 0 {
+            var none = timespec()
+            _ = sigtimedwait(&pipe, nil, &none)
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+    }
+    return body()
 }
