@@ -1,15 +1,17 @@
+import Topology
+
 /// CloudStack's naming rules, from VirtualMachineName.java and the agent's bridge drivers. The instance
 /// suffix ("VM" by default) is a global setting, so it is matched, never assumed.
 enum Naming {
-    static func role(ofDomain name: String) -> String? {
-        if name.wholeMatch(of: /i-\d+-\d+-[^-\s]+/) != nil { return "user" }
+    static func role(ofDomain name: String) -> DomainRole? {
+        if name.wholeMatch(of: /i-\d+-\d+-[^-\s]+/) != nil { return .user }
         guard let match = name.wholeMatch(of: /([rsvbl])-\d+-[^-\s]+(-\d+)?/) else { return nil }
         return switch match.1 {
-        case "r": "router"
-        case "s": "secondary-storage"
-        case "v": "console-proxy"
-        case "b": "internal-lb"
-        default: "elastic-lb"
+        case "r": .router
+        case "s": .secondaryStorage
+        case "v": .consoleProxy
+        case "b": .internalLB
+        default: .elasticLB
         }
     }
 

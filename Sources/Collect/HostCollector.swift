@@ -31,7 +31,7 @@ public struct HostCollector: Sendable {
             netlinkStatus = SourceStatus(status: .ok)
         } catch {
             netlinkStatus = SourceStatus(status: .unavailable, error: error.description)
-            warnings.append(Warning(code: "source-unavailable", subject: "netlink",
+            warnings.append(Warning(code: .sourceUnavailable, subject: .source(.netlink),
                                     message: "kernel links could not be read: \(error.description)"))
         }
 
@@ -42,13 +42,13 @@ public struct HostCollector: Sendable {
             let records = try connection.domains()
             domains = records.map(Self.domain).sorted { $0.name < $1.name }
             warnings += domains.compactMap { domain in
-                domain.xmlError.map { Warning(code: "domain-xml-unreadable", subject: domain.name, message: $0) }
+                domain.xmlError.map { Warning(code: .domainXMLUnreadable, subject: .named(domain.name), message: $0) }
             }
             libvirtStatus = SourceStatus(status: .ok, uri: libvirtURI)
         } catch {
             let reason = Self.explain(error, uri: libvirtURI)
             libvirtStatus = SourceStatus(status: .unavailable, uri: libvirtURI, error: reason)
-            warnings.append(Warning(code: "source-unavailable", subject: "libvirt",
+            warnings.append(Warning(code: .sourceUnavailable, subject: .source(.libvirt),
                                     message: "VMs and their taps are not shown: \(reason)"))
         }
 
@@ -66,7 +66,7 @@ public struct HostCollector: Sendable {
     }
 
     static func domain(_ record: LibvirtDomainRecord) -> Domain {
-        var domain = Domain(name: record.name, uuid: record.uuid, state: record.state, id: record.id,
+        var domain = Domain(name: record.name, uuid: record.uuid, state: DomainState(rawValue: record.state), id: record.id,
                             persistent: record.persistent, xmlError: record.xmlError)
         guard let xml = record.xml else { return domain }
         do {

@@ -12,7 +12,7 @@ public enum LinkResolution {
             link(raw, names: names, addresses: addresses[raw.ifindex] ?? [])
         }
         let portsByBridge = Dictionary(grouping: links.filter { $0.master != nil }, by: { $0.master! })
-        let bridges = dump.links.filter { $0.kind == "bridge" }.map { raw in
+        let bridges = dump.links.filter { kind(of: $0) == .bridge }.map { raw in
             Bridge(name: raw.name, ports: (portsByBridge[raw.name] ?? []).map(\.name).sorted(),
                    stp: (raw.bridgeSTPState ?? 0) != 0)
         }.sorted { $0.name < $1.name }
@@ -23,7 +23,7 @@ public enum LinkResolution {
     public static func routes(_ dump: NetlinkSnapshot) -> [Route] {
         let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
         return dump.routes.map { raw in
-            Route(family: raw.family, destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
+            Route(family: AddressFamily(rawValue: raw.family), destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
                   device: raw.ifindex.flatMap { names[$0] }, gateway: raw.gateway, source: raw.source)
         }
     }
@@ -42,7 +42,7 @@ public enum LinkResolution {
         return order.map { index in
             let entry = raw[index]
             return FDBEntry(mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
-                            bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: entry.state,
+                            bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: FDBState(rawValue: entry.state),
                             isSelf: entry.isSelf, remote: entry.remote)
         }
     }
@@ -52,8 +52,8 @@ public enum LinkResolution {
         let sameNamespaceLink = raw.linkNetnsid == nil ? raw.linkIndex.flatMap { names[$0] } : nil
         var link = Link(
             name: raw.name, ifindex: raw.ifindex, kind: kind(of: raw), mac: raw.mac, mtu: raw.mtu,
-            operState: raw.operState, up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
-            addresses: addresses.map { Address(family: $0.family, address: $0.address, prefixLength: $0.prefixLength,
+            operState: OperState(rawValue: raw.operState), up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
+            addresses: addresses.map { Address(family: AddressFamily(rawValue: $0.family), address: $0.address, prefixLength: $0.prefixLength,
                                                scope: $0.scope) })
         if let vlan = raw.vlan {
             link.vlan = VLAN(id: vlan.id, parent: sameNamespaceLink, protocol: vlan.protocol_)
@@ -62,18 +62,18 @@ public enum LinkResolution {
             link.vxlan = VXLAN(vni: vxlan.vni, group: vxlan.group, local: vxlan.local, port: vxlan.port,
                                device: vxlan.deviceIndex.flatMap { names[$0] }, learning: vxlan.learning)
         }
-        if raw.kind == "veth" {
+        if link.kind == .veth {
             link.peer = sameNamespaceLink
             link.peerNetnsid = raw.linkNetnsid
         }
         if let port = raw.bridgePort {
-            link.bridgePort = BridgePort(state: port.state, priority: port.priority, cost: port.cost)
+            link.bridgePort = BridgePort(state: PortState(rawValue: port.state), priority: port.priority, cost: port.cost)
         }
         return link
     }
 
-    private static func kind(of raw: NetlinkLink) -> String {
-        if let kind = raw.kind { return kind }
-        return raw.isLoopback ? "loopback" : "device"
+    private static func kind(of raw: NetlinkLink) -> LinkKind {
+        if let kind = raw.kind { return LinkKind(rawValue: kind) }
+        return raw.isLoopback ? .loopback : .device
     }
 }

@@ -19,7 +19,7 @@ public enum DiagnoseReport {
             }
             lines += [[], [Segment(text: title, tone: .heading)]]
             for finding in group {
-                lines.append([Segment(text: "\(mark) \(finding.code)", tone: tone), Segment(text: "  \(clean(finding.subject))", tone: .heading)])
+                lines.append([Segment(text: "\(mark) \(finding.code)", tone: tone), Segment(text: "  \(clean(finding.subject.description))", tone: .heading)])
                 lines.append([Segment(text: "    \(clean(finding.message))")])
                 lines.append([Segment(text: "    why: \(clean(finding.why))", tone: .dim)])
                 lines.append([Segment(text: "    do:  \(clean(finding.action))")])

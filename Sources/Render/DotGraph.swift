@@ -10,7 +10,7 @@ public enum DotGraph {
         var clustered: Set<String> = []
 
         func cluster(_ network: Network, indent: String) -> [String] {
-            let label = [network.kind, network.vlan.map { "VLAN \($0)" }, network.vni.map { "VXLAN \($0)" }]
+            let label = [network.kind.rawValue, network.vlan.map { "VLAN \($0)" }, network.vni.map { "VXLAN \($0)" }]
                 .compactMap { $0 }.joined(separator: " ")
             var lines = ["\(indent)subgraph \(quote("cluster_" + network.id)) {", "\(indent)  label=\(quote(label));",
                          "\(indent)  \(quote(network.bridge)) [shape=ellipse\(down(links[network.bridge]))];"]
@@ -37,7 +37,7 @@ public enum DotGraph {
             out += cluster(network, indent: "  ")
         }
         for domain in snapshot.domains {
-            let shape = domain.role == "router" ? "component, style=bold" : "component"
+            let shape = domain.role == .router ? "component, style=bold" : "component"
             out.append("  \(quote("domain:" + domain.name)) [label=\(quote(domain.name)), shape=\(shape)];")
             for nic in domain.nics {
                 guard let tap = nic.tap else { continue }
@@ -47,7 +47,7 @@ public enum DotGraph {
         }
         var edges: Set<String> = []
         for link in snapshot.links {
-            if let master = link.master, link.kind == "tun" || links[master]?.kind == "bridge" {
+            if let master = link.master, link.kind == .tun || links[master]?.kind == .bridge {
                 edges.insert("  \(quote(link.name)) -- \(quote(master));")
             }
             if let parent = link.vlan?.parent ?? link.vxlan?.device {

@@ -10,7 +10,7 @@ public struct TextDiagram {
     let networksByID: [String: Network]
     /// Built once: each network block and member looks here instead of scanning every link and warning.
     let tapsByBridge: [String: [Link]]
-    let warningsBySubject: [String: [Warning]]
+    let warningsBySubject: [Subject: [Warning]]
 
     public init(_ snapshot: HostSnapshot, style: DiagramStyle) {
         self.snapshot = snapshot
@@ -18,7 +18,7 @@ public struct TextDiagram {
         links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         networksByID = Dictionary(snapshot.networks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        tapsByBridge = Dictionary(grouping: snapshot.links.filter { $0.kind == "tun" && $0.master != nil }, by: { $0.master! })
+        tapsByBridge = Dictionary(grouping: snapshot.links.filter { $0.kind == .tun && $0.master != nil }, by: { $0.master! })
         warningsBySubject = Dictionary(grouping: snapshot.warnings, by: \.subject)
     }
 
@@ -31,7 +31,7 @@ public struct TextDiagram {
         var shown: Set<Warning> = []
         var vpcsDrawn: Set<String> = []
         for network in snapshot.networks {
-            if network.kind == "vpc-tier", let vpc = snapshot.vpcs.first(where: { $0.tiers.contains(network.id) }) {
+            if network.kind == .vpcTier, let vpc = snapshot.vpcs.first(where: { $0.tiers.contains(network.id) }) {
                 guard vpcsDrawn.insert(vpc.router).inserted else { continue }
                 lines += [[]] + vpcBlock(vpc, shown: &shown)
             } else {
@@ -41,7 +41,7 @@ public struct TextDiagram {
         let rest = snapshot.warnings.filter { !shown.contains($0) }
         if !rest.isEmpty {
             lines += [[], [Segment(text: "Warnings", tone: .heading)]]
-            lines += rest.map { [Segment(text: "\(style.warningMark) \(clean($0.subject)): \(clean($0.message))", tone: .warning)] }
+            lines += rest.map { [Segment(text: "\(style.warningMark) \(clean($0.subject.description)): \(clean($0.message))", tone: .warning)] }
         }
         return text(lines)
     }
@@ -98,8 +98,8 @@ public struct TextDiagram {
         } else {
             parts.append("libvirt unavailable")
         }
-        let routers = snapshot.domains.filter { $0.role == "router" }.count
-        let system = snapshot.domains.filter { ["secondary-storage", "console-proxy", "internal-lb", "elastic-lb"].contains($0.role ?? "") }.count
+        let routers = snapshot.domains.filter { $0.role == .router }.count
+        let system = snapshot.domains.filter { $0.role?.isSystemVM == true }.count
         let vms = snapshot.domains.count - routers - system
         parts.append("\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))")
         parts.append(count(snapshot.bridges.count, "bridge"))
@@ -130,10 +130,10 @@ public struct TextDiagram {
                            Segment(text: "  " + describe(network))]
         for problem in networkProblems(network, shown: &shown) { title += [Segment(text: "  "), problem] }
 
-        let guestNetwork = ["isolated", "vpc-tier", "shared", "guest", "unknown"].contains(network.kind)
+        let guestNetwork = network.kind.carriesGuests || network.kind == .unknown
         var rows: [[Segment]] = network.members.map { member in
             let domain = domains[member.domain]
-            let isRouter = domain?.role == "router"
+            let isRouter = domain?.role == .router
             var row = [Segment(text: guestNetwork ? (isRouter ? style.routerMark : " ") : "", tone: .router),
                        Segment(text: clean(member.domain), tone: isRouter ? .router : .plain),
                        Segment(text: "eth\(member.nic)"),
@@ -157,7 +157,7 @@ public struct TextDiagram {
         for tap in tapsByBridge[network.bridge] ?? [] where !memberTaps.contains(tap.name) {
             var row = [Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
                        Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim), Segment(text: "")]
-            for warning in warningsBySubject[tap.name] ?? [] {
+            for warning in warningsBySubject[.named(tap.name)] ?? [] {
                 row.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
                 shown.insert(warning)
             }
@@ -172,16 +172,16 @@ public struct TextDiagram {
     // MARK: pieces
 
     private func title(of network: Network) -> String {
-        switch network.kind {
-        case "control": "Control"
-        case "management": "Management"
-        case "public": "Public"
-        case "storage": "Storage"
-        case "isolated": "Isolated network"
-        case "vpc-tier": "VPC tier of \(clean(network.router ?? "?"))"
-        case "shared": "Shared network"
-        case "guest": "Guest network"
-        default: "Bridge"
+        switch network.kind.known {
+        case .control?: "Control"
+        case .management?: "Management"
+        case .public?: "Public"
+        case .storage?: "Storage"
+        case .isolated?: "Isolated network"
+        case .vpcTier?: "VPC tier of \(clean(network.router ?? "?"))"
+        case .shared?: "Shared network"
+        case .guest?: "Guest network"
+        case .unknown?, nil: "Bridge"
         }
     }
 
@@ -191,10 +191,10 @@ public struct TextDiagram {
         if let vlan = network.vlan { parts.append("VLAN \(vlan)") }
         if let vni = network.vni { parts.append("VXLAN \(vni)") }
         var chain = clean(network.bridge)
-        if let address = links[network.bridge]?.addresses.first(where: { $0.family == "inet" }) {
+        if let address = links[network.bridge]?.addresses.first(where: { $0.family == .inet }) {
             chain += " \(address.address)/\(address.prefixLength)"
         }
-        if network.kind == "control" { chain += " (link-local, no uplink)" }
+        if network.kind == .control { chain += " (link-local, no uplink)" }
         for hop in [network.uplink, network.physicalInterface].compactMap({ $0 }) where !chain.hasSuffix(clean(hop)) {
             chain += style.link + clean(hop)
         }
@@ -204,7 +204,7 @@ public struct TextDiagram {
             let gateway = network.remoteGateway.map { " (gateway \(clean($0.ip))\($0.mac.map { " \(clean($0))" } ?? ""))" } ?? ""
             parts.append("router on another host" + gateway)
         }
-        if network.kind == "vpc-tier" || network.kind == "isolated", let router = network.router, network.kind != "vpc-tier" {
+        if network.kind == .isolated, let router = network.router {
             parts.append("router \(clean(router))")
         }
         return parts.joined(separator: style.dot)
@@ -216,14 +216,14 @@ public struct TextDiagram {
             problems.append(Segment(text: "\(style.errorMark) bridge down", tone: .error))
         }
         if let uplink = network.uplink.flatMap({ links[$0] }) {
-            if !uplink.up || uplink.operState == "down" {
+            if !uplink.up || uplink.operState == .down {
                 problems.append(Segment(text: "\(style.errorMark) uplink \(clean(uplink.name)) down", tone: .error))
             }
             if uplink.vxlan != nil, let underlay = network.physicalInterface.flatMap({ links[$0] }), underlay.mtu < uplink.mtu + 50 {
                 problems.append(Segment(text: "\(style.warningMark) \(clean(underlay.name)) mtu \(underlay.mtu) < \(uplink.mtu) + 50 for VXLAN", tone: .warning))
             }
         }
-        for warning in warningsBySubject[network.bridge] ?? [] {
+        for warning in warningsBySubject[.named(network.bridge)] ?? [] {
             problems.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
             shown.insert(warning)
         }
@@ -237,15 +237,15 @@ public struct TextDiagram {
             problems.append(Segment(text: "\(style.errorMark) tap down", tone: .error))
         }
         for warning in warnings(about: domain, nic) {
-            let mark = warning.code == "nic-tap-missing" ? style.errorMark : style.warningMark
-            problems.append(Segment(text: "\(mark) \(clean(warning.message))", tone: warning.code == "nic-tap-missing" ? .error : .warning))
+            let mark = warning.code == .nicTapMissing ? style.errorMark : style.warningMark
+            problems.append(Segment(text: "\(mark) \(clean(warning.message))", tone: warning.code == .nicTapMissing ? .error : .warning))
         }
         return problems
     }
 
     /// Warnings are about a NIC when their subject is "<domain> eth<index>", as the join writes them.
     private func warnings(about domain: Domain, _ nic: NIC) -> [Warning] {
-        warningsBySubject["\(domain.name) eth\(nic.index)"] ?? []
+        warningsBySubject[.nic(NICRef(domain: domain.name, index: nic.index))] ?? []
     }
 
     /// `eth0 02:00:4c:5e:00:14 ── vnet19 ── brvx-2001 ── vxlan2001 ── eth1 ─▶ other hosts`
@@ -272,14 +272,14 @@ public struct TextDiagram {
     }
 
     private func roleName(_ domain: Domain) -> String {
-        switch domain.role {
-        case "user": "user VM"
-        case "router": (domain.routerKind.map { "\($0) " } ?? "") + "virtual router"
-        case "secondary-storage": "secondary storage VM"
-        case "console-proxy": "console proxy VM"
-        case "internal-lb": "internal load balancer VM"
-        case "elastic-lb": "elastic load balancer VM"
-        default: "VM"
+        switch domain.role?.known {
+        case .user?: "user VM"
+        case .router?: (domain.routerKind.map { "\($0) " } ?? "") + "virtual router"
+        case .secondaryStorage?: "secondary storage VM"
+        case .consoleProxy?: "console proxy VM"
+        case .internalLB?: "internal load balancer VM"
+        case .elasticLB?: "elastic load balancer VM"
+        case .other?, nil: "VM"
         }
     }
 

@@ -23,7 +23,7 @@ public enum TraceJSON {
         struct Hop: Encodable {
             var interface: String?
             var meaning: String
-            var direction: String?
+            var direction: TracedPacket.Hop.Direction?
             var seen, lost: Int
             var p50Nanoseconds, p99Nanoseconds: Int64?
         }

@@ -32,13 +32,13 @@ public struct TraceText {
                 line.append(Segment(text: "\(style.routerMark)    ", tone: .router))
                 line.append(Segment(text: clean(hop.meaning), tone: hop.state == .lost ? .error : .router))
             case (.interface, .seen):
-                line.append(Segment(text: pad(hop.direction ?? "", 5)))
+                line.append(Segment(text: pad(hop.direction?.rawValue ?? "", 5)))
                 line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11)))
                 line.append(Segment(text: clean(hop.meaning)))
             case (.interface, .lost):
                 line[0].text = indent + String(repeating: " ", count: 9) + "\(style.errorMark)  "
                 line[0].tone = .error
-                line.append(Segment(text: pad(hop.direction ?? "", 5), tone: .error))
+                line.append(Segment(text: pad(hop.direction?.rawValue ?? "", 5), tone: .error))
                 line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11), tone: .error))
                 line.append(Segment(text: clean(hop.meaning), tone: .error))
             }
@@ -72,7 +72,7 @@ public struct TraceText {
             + column("lost", 7, right: true) + column("p50", 11, right: true) + column("p99", 11, right: true) + "  what"
         lines.append([Segment(text: header, tone: .dim)])
         for hop in statistics.hops {
-            let cells = "  " + column(hop.direction ?? "", 4) + column(clean(hop.interface ?? (hop.kind == .router ? "router" : "-")), 11)
+            let cells = "  " + column(hop.direction?.rawValue ?? "", 4) + column(clean(hop.interface ?? (hop.kind == .router ? "router" : "-")), 11)
                 + column("\(hop.seen)", 7, right: true) + column("\(hop.lost)", 7, right: true)
                 + column(hop.percentile(0.5).map(formatNanoseconds) ?? "-", 11, right: true)
                 + column(hop.percentile(0.99).map(formatNanoseconds) ?? "-", 11, right: true) + "  "

@@ -60,7 +60,7 @@ private final class DomainXMLReader: NSObject, XMLParserDelegate {
         path.append(element)
         switch path.count {
         case 3 where path[1] == "devices" && element == "interface":
-            nic = NIC(index: nics.count, mac: nil, type: attributes["type"] ?? "unknown")
+            nic = NIC(index: nics.count, mac: nil, type: attributes["type"].map(InterfaceType.init(rawValue:)) ?? .unknown)
         case 2 where element == "sysinfo":
             smbiosSysinfo = attributes["type"] == "smbios"
         case 4 where nic != nil:

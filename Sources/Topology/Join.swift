@@ -18,25 +18,25 @@ public enum TapJoin {
             guard domain.isActive else { continue }
             for n in joined[d].nics.indices {
                 var nic = joined[d].nics[n]
-                let subject = "\(domain.name) eth\(nic.index)"
+                let subject = Subject.nic(NICRef(domain: domain.name, index: nic.index))
                 defer { joined[d].nics[n] = nic }
-                guard expectsHostDevice(nic) else { continue }
+                guard nic.type.hasHostDevice else { continue }
                 guard let tapName = nic.tap else {
-                    warnings.append(Warning(code: "nic-no-target", subject: subject,
+                    warnings.append(Warning(code: .nicNoTarget, subject: subject,
                                             message: "running domain's \(nic.type) NIC has no target device in its XML"))
                     continue
                 }
                 guard let tap = linksByName[tapName] else {
                     nic.tapFound = false
                     let elsewhere = nic.mac.flatMap { mac in links.first { macsMatch(guest: mac, host: $0.mac) } }
-                    warnings.append(Warning(code: "nic-tap-missing", subject: subject,
+                    warnings.append(Warning(code: .nicTapMissing, subject: subject,
                                             message: "libvirt says tap \(tapName), which does not exist in the kernel"
                                                 + (elsewhere.map { "; \($0.name) carries this NIC's MAC" } ?? "")))
                     continue
                 }
                 if let mac = nic.mac, !macsMatch(guest: mac, host: tap.mac) {
                     nic.tapFound = false
-                    warnings.append(Warning(code: "tap-mac-mismatch", subject: subject,
+                    warnings.append(Warning(code: .tapMACMismatch, subject: subject,
                                             message: "tap \(tapName) has MAC \(tap.mac ?? "none"), expected \(expectedHostMAC(forGuest: mac)): the name belongs to another device"))
                     continue
                 }
@@ -45,27 +45,22 @@ public enum TapJoin {
                 claimed.insert(tapName)
                 guard let intended = nic.bridge, tap.master != intended else { continue }
                 if let actual = tap.master {
-                    warnings.append(Warning(code: "tap-bridge-mismatch", subject: subject,
+                    warnings.append(Warning(code: .tapBridgeMismatch, subject: subject,
                                             message: "tap \(tapName) is on \(actual), libvirt says \(intended)"))
                 } else {
-                    warnings.append(Warning(code: "tap-no-master", subject: subject,
+                    warnings.append(Warning(code: .tapNoMaster, subject: subject,
                                             message: "tap \(tapName) is on no bridge, libvirt says \(intended)"))
                 }
             }
         }
         if claimsAreComplete {
-            for link in links where link.kind == "tun" && !claimed.contains(link.name) {
-                warnings.append(Warning(code: "tap-unclaimed", subject: link.name,
+            for link in links where link.kind == .tun && !claimed.contains(link.name) {
+                warnings.append(Warning(code: .tapUnclaimed, subject: .named(link.name),
                                         message: "tap \(link.name)" + (link.master.map { " on \($0)" } ?? "")
                                             + " belongs to no libvirt domain"))
             }
         }
         return Result(domains: joined, warnings: warnings)
-    }
-
-    /// Interface types for which libvirt creates a host-side device (a tap, or a macvtap for direct).
-    static func expectsHostDevice(_ nic: NIC) -> Bool {
-        ["bridge", "network", "ethernet", "direct"].contains(nic.type)
     }
 
     /// libvirt gives a tap the guest's MAC with the first octet replaced by 0xfe (0xfa when the guest's

@@ -127,10 +127,10 @@ public struct Link: Codable, Equatable, Sendable {
     public var name: String
     public var ifindex: Int
     /// The kernel's IFLA_INFO_KIND (bridge, tun, veth, vxlan, vlan, bond, …); "device" for a NIC, "loopback" for lo.
-    public var kind: String
+    public var kind: LinkKind
     public var mac: String?
     public var mtu: Int
-    public var operState: String
+    public var operState: OperState
     public var up: Bool
     public var master: String?
     public var addresses: [Address]
@@ -142,7 +142,7 @@ public struct Link: Codable, Equatable, Sendable {
     public var peerNetnsid: Int?
     public var bridgePort: BridgePort?
 
-    public init(name: String, ifindex: Int, kind: String, mac: String? = nil, mtu: Int = 1500, operState: String = "up",
+    public init(name: String, ifindex: Int, kind: LinkKind, mac: String? = nil, mtu: Int = 1500, operState: OperState = .up,
                 up: Bool = true, master: String? = nil, addresses: [Address] = [], vlan: VLAN? = nil, vxlan: VXLAN? = nil,
                 peer: String? = nil, peerNetnsid: Int? = nil, bridgePort: BridgePort? = nil) {
         self.name = name
@@ -163,12 +163,12 @@ public struct Link: Codable, Equatable, Sendable {
 }
 
 public struct Address: Codable, Equatable, Sendable {
-    public var family: String
+    public var family: AddressFamily
     public var address: String
     public var prefixLength: Int
     public var scope: String
 
-    public init(family: String, address: String, prefixLength: Int, scope: String) {
+    public init(family: AddressFamily, address: String, prefixLength: Int, scope: String) {
         self.family = family
         self.address = address
         self.prefixLength = prefixLength
@@ -208,12 +208,11 @@ public struct VXLAN: Codable, Equatable, Sendable {
 }
 
 public struct BridgePort: Codable, Equatable, Sendable {
-    /// disabled, listening, learning, forwarding or blocking.
-    public var state: String
+    public var state: PortState
     public var priority: Int?
     public var cost: Int?
 
-    public init(state: String, priority: Int? = nil, cost: Int? = nil) {
+    public init(state: PortState, priority: Int? = nil, cost: Int? = nil) {
         self.state = state
         self.priority = priority
         self.cost = cost
@@ -237,8 +236,7 @@ public struct FDBEntry: Codable, Equatable, Sendable {
     public var port: String
     public var bridge: String?
     public var vlan: Int?
-    /// permanent, static or dynamic.
-    public var state: String
+    public var state: FDBState
     /// The entry belongs to the port device itself (a vxlan remote), not to the bridge.
     public var isSelf: Bool
     public var remote: String?
@@ -247,7 +245,7 @@ public struct FDBEntry: Codable, Equatable, Sendable {
         case mac, port, bridge, vlan, state, isSelf = "self", remote
     }
 
-    public init(mac: String, port: String, bridge: String?, vlan: Int?, state: String, isSelf: Bool, remote: String?) {
+    public init(mac: String, port: String, bridge: String?, vlan: Int?, state: FDBState, isSelf: Bool, remote: String?) {
         self.mac = mac
         self.port = port
         self.bridge = bridge
@@ -261,12 +259,11 @@ public struct FDBEntry: Codable, Equatable, Sendable {
 public struct Domain: Codable, Equatable, Sendable {
     public var name: String
     public var uuid: String
-    public var state: String
-    /// CloudStack's role for the domain: user, router, secondary-storage, console-proxy, internal-lb, elastic-lb
-    /// or other. Filled by the CloudStack inference.
-    public var role: String?
-    /// For a router: isolated, vpc or dhcp-only, from its NIC layout.
-    public var routerKind: String?
+    public var state: DomainState
+    /// CloudStack's role for the domain. Filled by the CloudStack inference.
+    public var role: DomainRole?
+    /// For a router, from its NIC layout.
+    public var routerKind: RouterKind?
     /// Named like a CloudStack instance or marked by CloudStack's SMBIOS product.
     public var cloudstack: Bool?
     public var id: Int?
@@ -276,7 +273,7 @@ public struct Domain: Codable, Equatable, Sendable {
     /// Set when libvirt could not give the domain's XML (its NICs are then unknown).
     public var xmlError: String?
 
-    public init(name: String, uuid: String, state: String, id: Int? = nil, persistent: Bool = true,
+    public init(name: String, uuid: String, state: DomainState, id: Int? = nil, persistent: Bool = true,
                 smbios: SMBIOS? = nil, nics: [NIC] = [], xmlError: String? = nil) {
         self.name = name
         self.uuid = uuid
@@ -288,7 +285,9 @@ public struct Domain: Codable, Equatable, Sendable {
         self.xmlError = xmlError
     }
 
-    public var isActive: Bool { ["running", "blocked", "paused", "pmsuspended", "shutting-down"].contains(state) }
+    public var isActive: Bool { state.isActive }
+
+    public func nic(_ index: Int) -> NIC? { nics.first { $0.index == index } }
 }
 
 public struct SMBIOS: Codable, Equatable, Sendable {
@@ -305,8 +304,8 @@ public struct NIC: Codable, Equatable, Sendable {
     /// Position among the domain's <interface> elements; ethN inside a CloudStack system VM.
     public var index: Int
     public var mac: String?
-    /// libvirt's interface type: bridge, network, direct, ethernet, vhostuser, …
-    public var type: String
+    /// libvirt's interface type.
+    public var type: InterfaceType
     /// <source bridge>: the bridge libvirt was told to plug the tap into.
     public var bridge: String?
     public var network: String?
@@ -323,13 +322,13 @@ public struct NIC: Codable, Equatable, Sendable {
     public var tapFound: Bool?
     /// Filled by the join: the bridge the tap really is a port of.
     public var hostBridge: String?
-    /// CloudStack traffic type: control, public, management, storage or guest.
-    public var trafficType: String?
+    /// CloudStack traffic type.
+    public var trafficType: TrafficType?
     /// An address, only when learned, with where it was learned (ipSource).
     public var ip: String?
-    public var ipSource: String?
+    public var ipSource: AddressSource?
 
-    public init(index: Int, mac: String?, type: String, bridge: String? = nil, network: String? = nil,
+    public init(index: Int, mac: String?, type: InterfaceType, bridge: String? = nil, network: String? = nil,
                 sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
                 virtualPort: String? = nil, romBarOff: Bool = false, linkState: String? = nil) {
         self.index = index
@@ -348,11 +347,11 @@ public struct NIC: Codable, Equatable, Sendable {
 }
 
 public struct Warning: Codable, Hashable, Sendable, Comparable {
-    public var code: String
-    public var subject: String
+    public var code: WarningCode
+    public var subject: Subject
     public var message: String
 
-    public init(code: String, subject: String, message: String) {
+    public init(code: WarningCode, subject: Subject, message: String) {
         self.code = code
         self.subject = subject
         self.message = message
@@ -366,9 +365,8 @@ public struct Warning: Codable, Hashable, Sendable, Comparable {
 /// One bridge that carries VM traffic, as CloudStack sees it.
 public struct Network: Codable, Equatable, Sendable {
     public var id: String
-    /// isolated, vpc-tier, shared, guest (its router is not on this host), control, public, management, storage
-    /// or unknown.
-    public var kind: String
+    /// `guest` when its router is not on this host.
+    public var kind: NetworkKind
     public var bridge: String
     public var vlan: Int?
     public var vni: Int?
@@ -385,7 +383,7 @@ public struct Network: Codable, Equatable, Sendable {
     public var remoteGateway: Neighbour?
     public var members: [Member]
 
-    public init(id: String, kind: String, bridge: String, members: [Member] = []) {
+    public init(id: String, kind: NetworkKind, bridge: String, members: [Member] = []) {
         self.id = id
         self.kind = kind
         self.bridge = bridge
@@ -398,9 +396,10 @@ public struct Network: Codable, Equatable, Sendable {
         public var tap: String?
         public var mac: String?
         public var ip: String?
-        public var ipSource: String?
+        public var ipSource: AddressSource?
 
-        public init(domain: String, nic: Int, tap: String?, mac: String?, ip: String? = nil, ipSource: String? = nil) {
+        public init(domain: String, nic: Int, tap: String?, mac: String?, ip: String? = nil,
+                    ipSource: AddressSource? = nil) {
             self.domain = domain
             self.nic = nic
             self.tap = tap
@@ -408,6 +407,8 @@ public struct Network: Codable, Equatable, Sendable {
             self.ip = ip
             self.ipSource = ipSource
         }
+
+        public var ref: NICRef { NICRef(domain: domain, index: nic) }
     }
 
     /// The router NIC that is this network's gateway; its address only when learned.
@@ -416,15 +417,17 @@ public struct Network: Codable, Equatable, Sendable {
         public var nic: Int
         public var mac: String?
         public var ip: String?
-        public var ipSource: String?
+        public var ipSource: AddressSource?
 
-        public init(domain: String, nic: Int, mac: String?, ip: String? = nil, ipSource: String? = nil) {
+        public init(domain: String, nic: Int, mac: String?, ip: String? = nil, ipSource: AddressSource? = nil) {
             self.domain = domain
             self.nic = nic
             self.mac = mac
             self.ip = ip
             self.ipSource = ipSource
         }
+
+        public var ref: NICRef { NICRef(domain: domain, index: nic) }
     }
 }
 
@@ -447,12 +450,12 @@ public struct Neighbour: Codable, Equatable, Sendable {
     public var bridge: String
     /// The bridge port it was heard on (an uplink: it is on another host).
     public var port: String
-    /// arp, dhcp or nd.
-    public var source: String
-    /// gateway (handed out as the router by DHCP) or dhcp-server.
-    public var role: String?
+    public var source: AddressSource
+    /// `gateway` when DHCP hands it out as the router.
+    public var role: NeighbourRole?
 
-    public init(ip: String, mac: String?, bridge: String, port: String, source: String, role: String? = nil) {
+    public init(ip: String, mac: String?, bridge: String, port: String, source: AddressSource,
+                role: NeighbourRole? = nil) {
         self.ip = ip
         self.mac = mac
         self.bridge = bridge
@@ -464,8 +467,7 @@ public struct Neighbour: Codable, Equatable, Sendable {
 
 /// A route of the main table.
 public struct Route: Codable, Equatable, Sendable {
-    /// "inet" or "inet6".
-    public var family: String
+    public var family: AddressFamily
     /// "169.254.0.0/16", or "default".
     public var destination: String
     public var device: String?
@@ -473,7 +475,7 @@ public struct Route: Codable, Equatable, Sendable {
     /// The preferred source address.
     public var source: String?
 
-    public init(family: String, destination: String, device: String?, gateway: String? = nil, source: String? = nil) {
+    public init(family: AddressFamily, destination: String, device: String?, gateway: String? = nil, source: String? = nil) {
         self.family = family
         self.destination = destination
         self.device = device

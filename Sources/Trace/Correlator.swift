@@ -50,7 +50,7 @@ public final class Correlator {
         let point = plan.points[sighting.point]
         var id = byPacket[sighting.keys.packet]
         if id == nil, let translated = sighting.keys.translated, let candidate = byTranslated[translated],
-           point.networkKind == "public" || clusters[candidate]?.publicSide == true {
+           point.networkKind == .public || clusters[candidate]?.publicSide == true {
             id = candidate
         }
         // The same bytes at the same place again are a new packet (ARP asked every second, a retransmission).
@@ -74,10 +74,10 @@ public final class Correlator {
         }
         cluster.sightings.append(sighting)
         cluster.last = max(cluster.last, sighting.timestamp)
-        cluster.publicSide = cluster.publicSide || point.networkKind == "public"
+        cluster.publicSide = cluster.publicSide || point.networkKind == .public
         byPacket[sighting.keys.packet] = cluster.id
         // NAT happens in routers: only what goes into or comes out of one needs finding by its translated key.
-        if let translated = sighting.keys.translated, point.isRouterNIC || point.networkKind == "public" {
+        if let translated = sighting.keys.translated, point.isRouterNIC || point.networkKind == .public {
             byTranslated[translated] = cluster.id
         }
         if plan.origins.contains(sighting.point), !cluster.touchesOrigin {

@@ -10,7 +10,7 @@ public struct NeighbourListener {
     public static let kernelFilter = "arp or (udp and (port 67 or port 68)) or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))"
 
     private struct Port { var name: String; var bridge: String }
-    private struct Claim { var mac: String; var port: Port; var source: String }
+    private struct Claim { var mac: String; var port: Port; var source: AddressSource }
     private struct DHCPServer { var mac: String; var ip: String?; var port: Port; var router: String? }
 
     private let ports: [Int: Port]
@@ -20,7 +20,6 @@ public struct NeighbourListener {
     /// Every address and the MACs that claimed it, in the order heard.
     private var claims: [String: [Claim]] = [:]
     private var servers: [DHCPServer] = []
-    public private(set) var framesHeard = 0
 
     public init(snapshot: HostSnapshot) {
         let links = snapshot.links.filter { $0.master != nil }
@@ -39,12 +38,11 @@ public struct NeighbourListener {
         let (cooked, packet) = PacketDecoder.decode(bytes, linkType: linkType)
         guard cooked?.packetType != 4,
               let port = interface.flatMap({ portsByName[$0] }) ?? cooked?.interfaceIndex.flatMap({ ports[$0] }) else { return }
-        framesHeard += 1
         if let arp = packet.arp, arp.senderIP != "0.0.0.0" {
-            claim(arp.senderIP, mac: arp.senderMAC, port: port, source: "arp")
+            claim(arp.senderIP, mac: arp.senderMAC, port: port, source: .arp)
         }
         if let dhcp = packet.dhcp, dhcp.operation == 2, [2, 5].contains(dhcp.messageType) {
-            if dhcp.yourIP != "0.0.0.0" { claim(dhcp.yourIP, mac: dhcp.clientMAC, port: port, source: "dhcp") }
+            if dhcp.yourIP != "0.0.0.0" { claim(dhcp.yourIP, mac: dhcp.clientMAC, port: port, source: .dhcp) }
             if let mac = cooked?.sourceMAC ?? packet.ethernet?.source {
                 let server = DHCPServer(mac: mac, ip: dhcp.serverIdentifier ?? packet.source, port: port, router: dhcp.router)
                 if !servers.contains(where: { $0.mac == server.mac && $0.port.name == server.port.name }) { servers.append(server) }
@@ -54,22 +52,19 @@ public struct NeighbourListener {
             // A solicitation carries its sender's address; an advertisement, the target's. Link-local
             // addresses follow from the MAC and say nothing new.
             let address = icmp.type == 136 ? icmp.ndTarget : packet.source
-            if let address, !address.hasPrefix("fe80:"), address != "::" { claim(address, mac: mac, port: port, source: "nd") }
+            if let address, !address.hasPrefix("fe80:"), address != "::" { claim(address, mac: mac, port: port, source: .nd) }
         }
     }
 
-    private mutating func claim(_ ip: String, mac: String, port: Port, source: String) {
+    private mutating func claim(_ ip: String, mac: String, port: Port, source: AddressSource) {
         var list = claims[ip, default: []]
         if let index = list.firstIndex(where: { $0.mac == mac }) {
-            // DHCP's word beats ARP's, ARP's beats ND's (an IPv4 address is what people look for).
-            if Self.rank(source) > Self.rank(list[index].source) { list[index].source = source }
+            if source.rank > list[index].source.rank { list[index].source = source }
         } else {
             list.append(Claim(mac: mac, port: port, source: source))
         }
         claims[ip] = list
     }
-
-    private static func rank(_ source: String) -> Int { ["nd": 0, "arp": 1, "dhcp": 2][source] ?? 0 }
 
     /// The snapshot with what was heard: NIC addresses, neighbours, gateways and the warnings. The CloudStack
     /// model is to be inferred again afterwards (members and gateways take the NICs' addresses).
@@ -81,9 +76,8 @@ public struct NeighbourListener {
             for claim in list {
                 if let (domain, nic) = nics[claim.mac] {
                     let current = result.domains[domain].nics[nic]
-                    // An IPv4 address is kept over an IPv6 one; the control address from the MAC is never replaced.
-                    guard current.ipSource != "control-mac",
-                          current.ip == nil || Self.rank(claim.source) > Self.rank(current.ipSource ?? "") else { continue }
+                    // Only a better word replaces an address (the control address from the MAC never is).
+                    guard current.ip == nil || claim.source.rank > (current.ipSource?.rank ?? 0) else { continue }
                     result.domains[domain].nics[nic].ip = ip
                     result.domains[domain].nics[nic].ipSource = claim.source
                 } else {
@@ -93,25 +87,25 @@ public struct NeighbourListener {
             }
             if list.count > 1 {
                 let who = list.map { "\($0.mac) (on \($0.port.name))" }.joined(separator: " and ")
-                warnings.append(Warning(code: "ip-conflict", subject: ip, message: "claimed by \(who)"))
+                warnings.append(Warning(code: .ipConflict, subject: .named(ip), message: "claimed by \(who)"))
             }
         }
         // A neighbour heard as a DHCP server or handed out as the gateway gets that role (gateway says more).
-        let mark = { (ip: String, mac: String?, port: Port, role: String) in
+        let mark = { (ip: String, mac: String?, port: Port, role: NeighbourRole) in
             if let index = neighbours.firstIndex(where: { $0.ip == ip && $0.bridge == port.bridge }) {
-                if neighbours[index].role != "gateway" { neighbours[index].role = role }
+                if neighbours[index].role != .gateway { neighbours[index].role = role }
             } else {
-                neighbours.append(Neighbour(ip: ip, mac: mac, bridge: port.bridge, port: port.name, source: "dhcp", role: role))
+                neighbours.append(Neighbour(ip: ip, mac: mac, bridge: port.bridge, port: port.name, source: .dhcp, role: role))
             }
         }
         for server in servers {
-            if let ip = server.ip, nics[server.mac] == nil { mark(ip, server.mac, server.port, "dhcp-server") }
+            if let ip = server.ip, nics[server.mac] == nil { mark(ip, server.mac, server.port, .dhcpServer) }
             if let router = server.router {
                 let mac = claims[router]?.first?.mac
-                if mac.flatMap({ nics[$0] }) == nil { mark(router, mac, server.port, "gateway") }
+                if mac.flatMap({ nics[$0] }) == nil { mark(router, mac, server.port, .gateway) }
             }
             if let problem = unexpected(server, in: snapshot) {
-                warnings.append(Warning(code: "dhcp-server-unexpected", subject: server.port.bridge, message: problem))
+                warnings.append(Warning(code: .dhcpServerUnexpected, subject: .named(server.port.bridge), message: problem))
             }
         }
         result.neighbours = neighbours.sorted { ($0.bridge, $0.ip) < ($1.bridge, $1.ip) }
@@ -124,7 +118,7 @@ public struct NeighbourListener {
     /// router elsewhere) something beyond the uplink, never a guest's tap.
     private func unexpected(_ server: DHCPServer, in snapshot: HostSnapshot) -> String? {
         guard let network = snapshot.networks.first(where: { $0.bridge == server.port.bridge }),
-              ["isolated", "vpc-tier", "shared", "guest"].contains(network.kind) else { return nil }
+              network.kind.carriesGuests else { return nil }
         let who = "\(server.mac)\(server.ip.map { " (\($0))" } ?? "")"
         if let gateway = network.gateway, let router = network.router {
             guard server.mac != gateway.mac else { return nil }

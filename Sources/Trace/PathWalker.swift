@@ -57,7 +57,7 @@ struct PathWalker {
         }
         // Whatever the walk did not reach (flooded copies, a second way out) still shows, in time order.
         for other in all where !state.placed.contains(other.key) {
-            state.append(other, note: "also seen")
+            state.append(other, note: "also seen", offPath: true)
         }
         return Walked(hops: state.hops, lost: state.lost, outcome: state.outcome ?? "seen", first: first)
     }
@@ -150,16 +150,21 @@ struct PathWalker {
                 }.min { $0.sighting.timestamp < $1.sighting.timestamp }
                 if let leaving {
                     let inside = Int64(bitPattern: leaving.sighting.timestamp &- exit.sighting.timestamp)
-                    hops.append(TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
-                                                 direction: nil, state: .seen, offset: offset(leaving.sighting),
-                                                 note: "\(formatNanoseconds(inside)) inside" + changes(exit.sighting, leaving.sighting)))
+                    var routed = TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
+                                                  direction: nil, state: .seen, offset: offset(leaving.sighting),
+                                                  note: "\(formatNanoseconds(inside)) inside"
+                                                      + changes(exit.sighting, leaving.sighting))
+                    routed.domain = router
+                    hops.append(routed)
                     segment(plan.points[leaving.sighting.point].bridge, entry: leaving, seen: seen)
                 } else if answered || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true {
                     end(&self, "delivered to \(router)")
                 } else {
-                    hops.append(TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)", direction: nil,
-                                                 state: .lost, offset: nil,
-                                                 note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)"))
+                    var lostInside = TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
+                                                      direction: nil, state: .lost, offset: nil,
+                                                      note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)")
+                    lostInside.domain = router
+                    hops.append(lostInside)
                     lost = true
                     end(&self, "lost in \(router)")
                 }
@@ -226,18 +231,23 @@ struct PathWalker {
         mutating func markLost(at index: Int?, meaning: String? = nil, interface: String? = nil, note: String) {
             lost = true
             let point = index.map { plan.points[$0] }
-            hops.append(TracedPacket.Hop(interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
-                                         direction: point.map { $0.role == .bridge ? "in" : "out" }, state: .lost,
-                                         offset: nil, note: note))
+            var hop = TracedPacket.Hop(interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
+                                       direction: point.map { $0.role == .bridge ? .in : .out }, state: .lost,
+                                       offset: nil, note: note)
+            hop.domain = point?.domain
+            hops.append(hop)
             outcome = outcome ?? "lost at \(point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?")"
         }
 
-        mutating func append(_ seen: Seen, note: String? = nil) {
+        mutating func append(_ seen: Seen, note: String? = nil, offPath: Bool = false) {
             guard placed.insert(seen.key).inserted else { return }
             let point = plan.points[seen.sighting.point]
-            hops.append(TracedPacket.Hop(interface: point.interface, meaning: point.meaning,
-                                         direction: seen.sighting.outgoing ? "out" : "in", state: .seen,
-                                         offset: offset(seen.sighting), note: note, count: seen.count))
+            var hop = TracedPacket.Hop(interface: point.interface, meaning: point.meaning,
+                                       direction: seen.sighting.outgoing ? .out : .in, state: .seen,
+                                       offset: offset(seen.sighting), note: note, count: seen.count)
+            hop.domain = point.domain
+            hop.offPath = offPath
+            hops.append(hop)
         }
 
         func offset(_ sighting: Sighting) -> Int64 { Int64(bitPattern: sighting.timestamp &- first) }

@@ -23,11 +23,11 @@ public struct CapturePoint: Sendable, Equatable {
     public var bridge: String?
     /// Human words for the point: "i-3-20-VM eth0 (vpc-tier brvx-2001)", "uplink vxlan2001 (vni 2001)".
     public var meaning: String
-    public var networkKind: String?
+    public var networkKind: NetworkKind?
     public var mtu: Int
     public var up: Bool
     /// The bridge port's STP state when it is not forwarding.
-    public var portState: String?
+    public var portState: PortState?
 
     var domain: String? { if case .nic(let domain, _, _) = role { domain } else { nil } }
     var isRouterNIC: Bool { if case .nic(_, _, true) = role { true } else { false } }
@@ -78,7 +78,7 @@ public struct TracePlan: Sendable {
             other.nics.forEach { addBridge(master($0)) }
         }
         for bridge in bridges {
-            let routers = [networks[bridge]?.router, domain.role == "router" ? vm : nil].compactMap { $0 }
+            let routers = [networks[bridge]?.router, domain.role == .router ? vm : nil].compactMap { $0 }
             for router in routers { domains[router]?.nics.forEach { addBridge(master($0)) } }
         }
 
@@ -87,20 +87,20 @@ public struct TracePlan: Sendable {
             for nic in owner.nics { if let tap = nic.tap { taps[tap] = (owner, nic) } }
         }
         var points: [CapturePoint] = []
-        let add = { (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: String?) in
+        let add = { (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: NetworkKind?) in
             guard !points.contains(where: { $0.ifindex == link.ifindex }) else { return }
             let state = link.bridgePort?.state
             points.append(CapturePoint(interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
-                                       meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != "down",
-                                       portState: state == nil || state == "forwarding" ? nil : state))
+                                       meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
+                                       portState: state == .forwarding ? nil : state))
         }
         for bridge in bridges {
             let network = networks[bridge]
-            let label = "\(network?.kind ?? "bridge") \(bridge)"
+            let label = "\(network?.kind.rawValue ?? "bridge") \(bridge)"
             if let link = links[bridge] { add(link, .bridge, bridge, "\(bridge) (host)", network?.kind) }
             for port in snapshot.links where port.master == bridge {
                 if let (owner, nic) = taps[port.name] {
-                    add(port, .nic(domain: owner.name, index: nic.index, isRouter: owner.role == "router"), bridge,
+                    add(port, .nic(domain: owner.name, index: nic.index, isRouter: owner.role == .router), bridge,
                         "\(owner.name) eth\(nic.index) (\(label))", network?.kind)
                 } else if port.name == network?.uplink || port.vxlan != nil || port.vlan != nil {
                     let id = port.vxlan.map { " (vni \($0.vni))" } ?? port.vlan.map { " (vlan \($0.id))" } ?? " (\(label))"

@@ -6,7 +6,7 @@ public struct TraceStatistics: Sendable {
         public var kind: TracedPacket.Hop.Kind
         public var interface: String?
         public var meaning: String
-        public var direction: String?
+        public var direction: TracedPacket.Hop.Direction?
         public var seen = 0
         public var lost = 0
         var histogram: [Int: Int] = [:]
@@ -56,8 +56,8 @@ public struct TraceStatistics: Sendable {
     private mutating func recordHops(_ packet: TracedPacket) {
         if packet.lost { lostPackets += 1 }
         if packet.replyMissing { repliesMissing += 1 }
-        for hop in packet.hops where hop.note != "also seen" {
-            let key = "\(hop.interface ?? hop.meaning) \(hop.direction ?? "")"
+        for hop in packet.hops where !hop.offPath {
+            let key = "\(hop.interface ?? hop.meaning) \(hop.direction?.rawValue ?? "")"
             let index = hopIndex[key] ?? {
                 hops.append(HopStatistics(kind: hop.kind, interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
                 hopIndex[key] = hops.count - 1

@@ -65,6 +65,8 @@ public struct TracedPacket: Codable, Sendable, Equatable {
     public struct Hop: Codable, Sendable, Equatable {
         public enum State: String, Codable, Sendable { case seen, lost }
         public enum Kind: String, Codable, Sendable { case interface, router }
+        /// `in`: received from the device (from the guest, from the wire); `out`: sent to it.
+        public enum Direction: String, Codable, Sendable { case `in`, out }
 
         enum CodingKeys: String, CodingKey {
             case kind, interface, meaning, direction, state, note, count
@@ -75,8 +77,7 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         /// The interface as in the dump (nil inside a router).
         public var interface: String?
         public var meaning: String
-        /// "in" (received from the device: from the guest, from the wire) or "out" (sent to it).
-        public var direction: String?
+        public var direction: Direction?
         public var state: State
         /// Nanoseconds since the packet's first sighting (it can be negative: a bridge stamps its egress port
         /// before its own local delivery).
@@ -85,9 +86,13 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         public var note: String?
         /// How often it was seen there (more than once: a loop, or the same bytes sent again).
         public var count: Int
+        /// The domain whose NIC this is, or the router a router hop is in (not in the JSON: `meaning` says it).
+        public var domain: String? = nil
+        /// Seen where the walk did not lead (a flooded copy, a second way out): "also seen".
+        public var offPath = false
 
-        public init(kind: Kind = .interface, interface: String?, meaning: String, direction: String?, state: State,
-                    offset: Int64?, note: String? = nil, count: Int = 1) {
+        public init(kind: Kind = .interface, interface: String?, meaning: String, direction: Direction?,
+                    state: State, offset: Int64?, note: String? = nil, count: Int = 1) {
             self.kind = kind
             self.interface = interface
             self.meaning = meaning

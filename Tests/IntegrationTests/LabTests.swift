@@ -37,7 +37,7 @@ struct LabTests {
         #expect(snapshot.host.sources.libvirt.status == .ok)
         for name in Lab.guests {
             let domain = try #require(snapshot.domains.first { $0.name == name }, "\(name) is listed")
-            #expect(domain.state == "running")
+            #expect(domain.state == .running)
             #expect(domain.smbios?.product == "CloudStack KVM Hypervisor")
             #expect(domain.nics.allSatisfy { $0.tapFound == true && $0.hostBridge == $0.bridge }, "\(name): \(domain.nics)")
         }

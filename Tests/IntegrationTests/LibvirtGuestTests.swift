@@ -45,7 +45,8 @@ private final class Guests {
 }
 
 private func ours(_ warning: Warning) -> Bool {
-    warning.subject.hasPrefix(Guests.router) || warning.subject.hasPrefix(Guests.user) || warning.subject == "kt-stray"
+    warning.subject.description.hasPrefix(Guests.router) || warning.subject.description.hasPrefix(Guests.user)
+        || warning.subject == .named("kt-stray")
         || warning.message.contains("kt-br90")
 }
 
@@ -69,14 +70,14 @@ struct LibvirtGuestTests {
         let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let router = try #require(snapshot.domains.first { $0.name == Guests.router })
         let user = try #require(snapshot.domains.first { $0.name == Guests.user })
-        #expect(router.state == "running")
+        #expect(router.state == .running)
         #expect(router.smbios?.product == "CloudStack KVM Hypervisor")
         #expect(router.nics.map(\.index) == [0, 1, 2])
         #expect(router.nics.map(\.bridge) == ["kt-br901", "kt-br902", "kt-br903"])
         for nic in router.nics + user.nics {
             let tapName = try #require(nic.tap)
             let tap = try #require(links[tapName], "libvirt's tap \(tapName) is in the kernel dump")
-            #expect(tap.kind == "tun")
+            #expect(tap.kind == .tun)
             // libvirt's rule, seen on a real guest: the guest MAC with fe as its first octet.
             #expect(tap.mac == "fe" + nic.mac!.dropFirst(2))
             #expect(tap.master == nic.bridge)
@@ -136,11 +137,11 @@ struct LibvirtGuestTests {
         _ = try LibvirtDaemon.virsh(["destroy", Guests.user])
         let snapshot = try guests.dump()
         let user = try #require(snapshot.domains.first { $0.name == Guests.user })
-        #expect(user.state == "shutoff")
+        #expect(user.state == .shutoff)
         #expect(user.id == nil)
         #expect(user.nics.count == 1)
         #expect(user.nics[0].tapFound == nil)
-        #expect(!snapshot.warnings.contains { $0.subject.hasPrefix(Guests.user) })
+        #expect(!snapshot.warnings.contains { $0.subject.description.hasPrefix(Guests.user) })
     }
 }
 }

@@ -41,17 +41,17 @@ struct NamespaceDumpTests {
         let links = Dictionary(uniqueKeysWithValues: snapshot.links.map { ($0.name, $0) })
 
         #expect(Set(links.keys) == ["lo", "up0", "up1", "brvx-100", "vxlan100", "tap0", "cloud0", "va", "vb"])
-        #expect(links["lo"]?.kind == "loopback")
-        #expect(links["brvx-100"]?.kind == "bridge")
-        #expect(links["tap0"]?.kind == "tun")
+        #expect(links["lo"]?.kind == .loopback)
+        #expect(links["brvx-100"]?.kind == .bridge)
+        #expect(links["tap0"]?.kind == .tun)
         #expect(links["tap0"]?.mac == "fe:00:4c:5e:00:0a")
         #expect(links["tap0"]?.master == "brvx-100")
         #expect(links["tap0"]?.up == true)
-        #expect(links["tap0"]?.operState == "down", "a tap nobody has opened has no carrier")
-        #expect(links["tap0"]?.bridgePort?.state == "disabled")
+        #expect(links["tap0"]?.operState == .down, "a tap nobody has opened has no carrier")
+        #expect(links["tap0"]?.bridgePort?.state == .disabled)
 
         let vxlan = try #require(links["vxlan100"]?.vxlan)
-        #expect(links["vxlan100"]?.kind == "vxlan")
+        #expect(links["vxlan100"]?.kind == .vxlan)
         #expect(vxlan.vni == 100)
         #expect(vxlan.local == "10.99.0.1")
         #expect(vxlan.port == 4789)
@@ -59,13 +59,13 @@ struct NamespaceDumpTests {
         #expect(vxlan.learning == false)
         #expect(links["vxlan100"]?.mtu == 1500)
         #expect(links["up0"]?.mtu == 1550)
-        #expect(links["vxlan100"]?.bridgePort?.state == "forwarding")
+        #expect(links["vxlan100"]?.bridgePort?.state == .forwarding)
 
-        #expect(links["va"]?.kind == "veth")
+        #expect(links["va"]?.kind == .veth)
         #expect(links["va"]?.peer == "vb")
         #expect(links["vb"]?.peer == "va")
         #expect(links["va"]?.master == "cloud0")
-        #expect(links["up0"]?.addresses.filter { $0.family == "inet" }.map(\.address) == ["10.99.0.1"])
+        #expect(links["up0"]?.addresses.filter { $0.family == .inet }.map(\.address) == ["10.99.0.1"])
         #expect(links["cloud0"]?.addresses.first.map { "\($0.address)/\($0.prefixLength)" } == "169.254.0.1/16")
 
         let bridges = Dictionary(uniqueKeysWithValues: snapshot.bridges.map { ($0.name, $0) })
@@ -74,14 +74,14 @@ struct NamespaceDumpTests {
         #expect(bridges["cloud0"]?.ports == ["va"])
         #expect(bridges["cloud0"]?.stp == true)
 
-        #expect(snapshot.fdb.contains { $0.mac == "52:54:00:de:ad:01" && $0.port == "tap0" && $0.bridge == "brvx-100" && $0.state == "static" })
-        #expect(snapshot.fdb.contains { $0.mac == "fe:00:4c:5e:00:0a" && $0.port == "tap0" && $0.state == "permanent" })
+        #expect(snapshot.fdb.contains { $0.mac == "52:54:00:de:ad:01" && $0.port == "tap0" && $0.bridge == "brvx-100" && $0.state == .static })
+        #expect(snapshot.fdb.contains { $0.mac == "fe:00:4c:5e:00:0a" && $0.port == "tap0" && $0.state == .permanent })
         #expect(snapshot.fdb.contains { $0.port == "vxlan100" && $0.remote == "10.99.0.2" && $0.isSelf })
 
         #expect(snapshot.host.sources.netlink.status == .ok)
         #expect(snapshot.host.sources.libvirt.status == .unavailable)
         #expect(result.stderr.contains("libvirt unavailable"))
-        #expect(!snapshot.warnings.contains { $0.code == "tap-unclaimed" }, "without libvirt nobody can say a tap is unclaimed")
+        #expect(!snapshot.warnings.contains { $0.code == .tapUnclaimed }, "without libvirt nobody can say a tap is unclaimed")
     }
 
     @Test("a veth whose peer is in another namespace says so instead of naming a stranger")

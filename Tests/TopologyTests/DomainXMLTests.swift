@@ -17,7 +17,7 @@ struct DomainXMLTests {
         #expect(description.nics.map(\.tap) == ["vnet9", "vnet10", "vnet11", "vnet12"])
         let guest = description.nics[0]
         #expect(guest.mac == "02:00:4c:5f:00:01", "MACs are normalised to lower case")
-        #expect(guest.type == "bridge")
+        #expect(guest.type == .bridge)
         #expect(guest.model == "virtio")
         #expect(guest.romBarOff)
         #expect(guest.linkState == "up")
@@ -39,7 +39,7 @@ struct DomainXMLTests {
             </devices></domain>
             """
         let nics = try DomainDescription(xml: xml).nics
-        #expect(nics.map(\.type) == ["network", "direct", "vhostuser"])
+        #expect(nics.map(\.type) == [.network, .direct, .vhostuser])
         #expect(nics[0].network == "default")
         #expect(nics[0].bridge == "virbr0")
         #expect(nics[1].sourceDevice == "eth1")

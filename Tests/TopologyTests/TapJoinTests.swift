@@ -2,15 +2,15 @@ import Testing
 import Topology
 
 private func tap(_ name: String, mac: String, master: String?) -> Link {
-    Link(name: name, ifindex: 10, kind: "tun", mac: mac, master: master)
+    Link(name: name, ifindex: 10, kind: .tun, mac: mac, master: master)
 }
 
-private func vm(_ name: String, state: String = "running", _ nics: [NIC]) -> Domain {
+private func vm(_ name: String, state: DomainState = .running, _ nics: [NIC]) -> Domain {
     Domain(name: name, uuid: "u-\(name)", state: state, nics: nics)
 }
 
 private func bridgeNIC(_ index: Int, mac: String, bridge: String, tap: String?) -> NIC {
-    NIC(index: index, mac: mac, type: "bridge", bridge: bridge, tap: tap, model: "virtio")
+    NIC(index: index, mac: mac, type: .bridge, bridge: bridge, tap: tap, model: "virtio")
 }
 
 @Suite("joining libvirt NICs to kernel taps")
@@ -38,7 +38,7 @@ struct TapJoinTests {
                              bridgeNIC(1, mac: "02:00:00:00:00:02", bridge: "brvx-1001", tap: "vnet2"),   // wrong bridge
                              bridgeNIC(2, mac: "02:00:00:00:00:03", bridge: "brvx-1001", tap: "vnet3"),   // no master
                              bridgeNIC(3, mac: "02:00:00:00:00:04", bridge: "brvx-1001", tap: "vnet4")]), // name reused
-            vm("i-2-11-VM", state: "shutoff", [bridgeNIC(0, mac: "02:00:00:00:00:05", bridge: "brvx-1001", tap: nil)]),
+            vm("i-2-11-VM", state: .shutoff, [bridgeNIC(0, mac: "02:00:00:00:00:05", bridge: "brvx-1001", tap: nil)]),
         ]
         let links = [
             tap("vnet2", mac: "fe:00:00:00:00:02", master: "brvx-1002"),
@@ -48,12 +48,12 @@ struct TapJoinTests {
         ]
         let result = TapJoin.join(domains: domains, links: links, claimsAreComplete: true)
         let byCode = Dictionary(grouping: result.warnings, by: \.code)
-        #expect(byCode["nic-tap-missing"]?.map(\.subject) == ["i-2-10-VM eth0"])
-        #expect(byCode["nic-tap-missing"]?.first?.message.contains("vnet7 carries this NIC's MAC") == true)
-        #expect(byCode["tap-bridge-mismatch"]?.first?.message == "tap vnet2 is on brvx-1002, libvirt says brvx-1001")
-        #expect(byCode["tap-no-master"]?.map(\.subject) == ["i-2-10-VM eth2"])
-        #expect(byCode["tap-mac-mismatch"]?.map(\.subject) == ["i-2-10-VM eth3"])
-        #expect(Set(byCode["tap-unclaimed"]?.map(\.subject) ?? []) == ["vnet4", "vnet7"])
+        #expect(byCode[.nicTapMissing]?.map(\.subject.description) == ["i-2-10-VM eth0"])
+        #expect(byCode[.nicTapMissing]?.first?.message.contains("vnet7 carries this NIC's MAC") == true)
+        #expect(byCode[.tapBridgeMismatch]?.first?.message == "tap vnet2 is on brvx-1002, libvirt says brvx-1001")
+        #expect(byCode[.tapNoMaster]?.map(\.subject.description) == ["i-2-10-VM eth2"])
+        #expect(byCode[.tapMACMismatch]?.map(\.subject.description) == ["i-2-10-VM eth3"])
+        #expect(Set(byCode[.tapUnclaimed]?.map(\.subject.description) ?? []) == ["vnet4", "vnet7"])
         #expect(result.domains[0].nics.map(\.tapFound) == [false, true, true, false])
         #expect(result.domains[1].nics[0].tapFound == nil, "a stopped domain has no tap to look for")
         #expect(result.warnings.count == 6)
@@ -70,6 +70,6 @@ struct TapJoinTests {
     func noTarget() {
         let result = TapJoin.join(domains: [vm("v", [bridgeNIC(0, mac: "02:00:00:00:00:09", bridge: "br0", tap: nil)])],
                                   links: [], claimsAreComplete: true)
-        #expect(result.warnings.map(\.code) == ["nic-no-target"])
+        #expect(result.warnings.map(\.code) == [.nicNoTarget])
     }
 }

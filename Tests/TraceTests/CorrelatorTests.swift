@@ -121,7 +121,7 @@ struct CorrelatorTests {
         var statistics = TraceStatistics()
         for microseconds in 1...1000 {
             statistics.record(TracedPacket(number: microseconds, summary: "", source: nil, destination: nil, length: 0,
-                                           firstSeen: 0, hops: [.init(interface: "vnet0", meaning: "", direction: "out",
+                                           firstSeen: 0, hops: [.init(interface: "vnet0", meaning: "", direction: .out,
                                                                       state: .seen, offset: Int64(microseconds * 1000))],
                                            outcome: "", lost: false, reply: [], replyMissing: false))
         }

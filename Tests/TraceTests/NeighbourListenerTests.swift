@@ -31,14 +31,14 @@ struct NeighbourListenerTests {
             listener.hear(record.bytes, linkType: .linuxSLL2, interface: saved.interfaces[record.interface].name)
         }
         let result = CloudStackModel.infer(listener.apply(to: snapshot))
-        #expect(nic(result, "i-3-21-VM")?.ip == "10.0.2.10" && nic(result, "i-3-21-VM")?.ipSource == "arp")
-        #expect(nic(result, "r-7-VM", 3)?.ip == "10.0.2.1" && nic(result, "r-7-VM", 3)?.ipSource == "arp")
-        #expect(nic(result, "r-7-VM", 0)?.ipSource == "control-mac")
+        #expect(nic(result, "i-3-21-VM")?.ip == "10.0.2.10" && nic(result, "i-3-21-VM")?.ipSource == .arp)
+        #expect(nic(result, "r-7-VM", 3)?.ip == "10.0.2.1" && nic(result, "r-7-VM", 3)?.ipSource == .arp)
+        #expect(nic(result, "r-7-VM", 0)?.ipSource == .controlMAC)
         let tier = try #require(result.networks.first { $0.bridge == "brvx-2002" })
         #expect(tier.gateway?.ip == "10.0.2.1", "the gateway takes its router NIC's address")
         #expect(tier.members.first { $0.domain == "i-3-21-VM" }?.ip == "10.0.2.10")
         #expect(result.host.sources.packets?.status == .ok)
-        #expect(!result.warnings.contains { $0.code == "ip-conflict" })
+        #expect(!result.warnings.contains { $0.code == .ipConflict })
     }
 
     @Test("a second MAC claiming an address is a conflict")
@@ -51,8 +51,8 @@ struct NeighbourListenerTests {
         listener.hear(patch(arp([0x02, 0x00, 0x4c, 0x5e, 0x00, 0x0a], [10, 1, 1, 23]), ifindex: tap10), linkType: .linuxSLL2)
         listener.hear(patch(arp([0x02, 0xde, 0xad, 0, 0, 1], [10, 1, 1, 23]), ifindex: stray), linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
-        let warning = result.warnings.first { $0.code == "ip-conflict" }
-        #expect(warning?.subject == "10.1.1.23")
+        let warning = result.warnings.first { $0.code == .ipConflict }
+        #expect(warning?.subject == .named("10.1.1.23"))
         #expect(warning?.message == "claimed by 02:00:4c:5e:00:0a (on vnet3) and 02:de:ad:00:00:01 (on vnet4)")
         #expect(result.neighbours?.contains { $0.mac == "02:de:ad:00:00:01" && $0.port == "vnet4" } == true)
     }
@@ -66,11 +66,11 @@ struct NeighbourListenerTests {
                                            Frames.dhcp(operation: 2, type: 2, server: [10, 1, 1, 24], router: [10, 1, 1, 254])))
         listener.hear(Frames.sll2(ifindex: ifindex("vnet4"), outgoing: false, 0x0800, offer), linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
-        #expect(nic(result, "i-2-10-VM")?.ip == "10.1.1.23" && nic(result, "i-2-10-VM")?.ipSource == "dhcp")
-        let warning = try #require(result.warnings.first { $0.code == "dhcp-server-unexpected" })
-        #expect(warning.subject == "brvx-1001")
+        #expect(nic(result, "i-2-10-VM")?.ip == "10.1.1.23" && nic(result, "i-2-10-VM")?.ipSource == .dhcp)
+        let warning = try #require(result.warnings.first { $0.code == .dhcpServerUnexpected })
+        #expect(warning.subject == .named("brvx-1001"))
         #expect(warning.message.contains("on vnet4, not from the network's router r-4-VM"), "\(warning.message)")
-        #expect(result.neighbours?.contains { $0.ip == "10.1.1.254" && $0.role == "gateway" } == true)
+        #expect(result.neighbours?.contains { $0.ip == "10.1.1.254" && $0.role == .gateway } == true)
     }
 
     @Test("ND: a global IPv6 address from an advertisement; link-local ones are not news")
@@ -81,7 +81,7 @@ struct NeighbourListenerTests {
         listener.hear(Frames.sll2(ifindex: ifindex("vnet9"), outgoing: false, 0x86dd, Frames.ipv6(next: 58, advert)),
                       linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
-        #expect(nic(result, "i-3-20-VM")?.ip == "2001:db8::23" && nic(result, "i-3-20-VM")?.ipSource == "nd")
+        #expect(nic(result, "i-3-20-VM")?.ip == "2001:db8::23" && nic(result, "i-3-20-VM")?.ipSource == .nd)
     }
 
     private func patch(_ frame: [UInt8], ifindex: UInt32) -> [UInt8] {

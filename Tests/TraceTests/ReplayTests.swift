@@ -50,7 +50,7 @@ private func matching(_ packets: [TracedPacket], _ prefix: String) throws -> [Tr
 }
 
 private func hops(_ packet: TracedPacket) -> [String] {
-    packet.hops.map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction ?? "")" }
+    packet.hops.map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction?.rawValue ?? "")" }
 }
 
 @Suite("trace replays of captures recorded on the lab")
