@@ -47,9 +47,9 @@ enum LabTrace {
         #expect(sameNetwork.status == 0, "\(sameNetwork.stderr)")
         #expect(sameNetwork.packets.count == 3)
         // A trace that starts between a request and its reply sees that reply alone first.
-        let requests = sameNetwork.packets.drop { $0.summary.hasPrefix("ICMP echo reply") }
-        #expect(requests.count >= 2)
-        for packet in requests {
+        let pings = sameNetwork.packets.drop { $0.summary.hasPrefix("ICMP echo reply") }
+        #expect(pings.count >= 2)
+        for packet in pings {
             #expect(packet.summary.hasPrefix("ICMP echo request 10.1.1.24 > 10.1.1.23"), "\(packet.summary)")
             #expect(path(packet) == [tap["i-2-11-VM eth0"]!, tap["i-2-10-VM eth0"]!])
             #expect(packet.outcome == "delivered to i-2-10-VM eth0")
