@@ -22,7 +22,9 @@ extension Diagnose {
             guard let bridge = link.master else { continue }
             let owner = host.taps[link.name]
             let isUplink = host.networks[bridge]?.uplink == link.name
-            if !link.up, owner != nil || isUplink {
+            // An uplink without carrier (a NIC unplugged, a VLAN device whose parent is down) cuts the network off too.
+            let noCarrier = isUplink && [.down, .lowerLayerDown].contains(link.operState)
+            if !link.up || noCarrier, owner != nil || isUplink {
                 let what = owner.map { "\($0.domain.name) eth\($0.nic.index)'s tap \(link.name)" } ?? "uplink \(link.name) of \(bridge)"
                 findings.append(finding(.portDown, .named(link.name), "\(what) is down",
                                         why: owner == nil ? "the network is cut off from other hosts" : "the VM is cut off from \(bridge)",
@@ -67,18 +69,21 @@ extension Diagnose {
                                         related: [tap.name, network.bridge] + [host.taps[tap.name]?.domain.name].compactMap { $0 }))
             }
         }
-        // The underlay needs room for VXLAN's 50 bytes (IPv4), or a VLAN parent its VLAN device's MTU: one finding
+        // The underlay needs room for VXLAN's headers, or a VLAN parent its VLAN device's MTU: one finding
         // per parent, naming every uplink it carries.
         var needs: [String: [(uplink: Link, needed: Int, bridge: String)]] = [:]
         for network in host.snapshot.networks {
             guard let uplink = network.uplink.flatMap({ host.links[$0] }),
                   let parent = uplink.vxlan?.device ?? uplink.vlan?.parent else { continue }
-            needs[parent, default: []].append((uplink, uplink.mtu + (uplink.vxlan != nil ? 50 : 0), network.bridge))
+            needs[parent, default: []].append((uplink, uplink.mtu + (uplink.vxlan?.overhead ?? 0), network.bridge))
         }
         for (parentName, carried) in needs.sorted(by: { $0.key < $1.key }) {
             guard let parent = host.links[parentName], let needed = carried.map(\.needed).max(), parent.mtu < needed else { continue }
             let short = carried.filter { $0.needed > parent.mtu }
-            let what = short.map { "\($0.uplink.name) needs \($0.needed)\($0.uplink.vxlan != nil ? " (its \($0.uplink.mtu) + 50 for VXLAN)" : "")" }
+            let what = short.map { need in
+                "\(need.uplink.name) needs \(need.needed)"
+                    + (need.uplink.vxlan.map { " (its \(need.uplink.mtu) + \($0.overhead) for VXLAN)" } ?? "")
+            }
             findings.append(finding(.mtuMismatch, .named(parent.name), "\(parent.name) has MTU \(parent.mtu); " + what.joined(separator: ", "),
                                     why: "full-size packets between hosts are dropped on the underlay; VMs on one host still talk",
                                     action: "ip link set \(parent.name) mtu \(needed)",

@@ -1,7 +1,9 @@
+import Diagnose
 import Topology
 
 /// The text diagrams of `kvmtopo show`: networks, routers and VMs first, with the devices (taps, bridges,
-/// uplinks) as the way there, and every problem shown where it is. Reads only the finished snapshot.
+/// uplinks) as the way there, and every problem diagnose finds shown where it is (so the two never disagree).
+/// Reads only the finished snapshot.
 public struct TextDiagram {
     let snapshot: HostSnapshot
     let style: DiagramStyle
@@ -10,7 +12,9 @@ public struct TextDiagram {
     let networksByID: [String: Network]
     /// Built once: each network block and member looks here instead of scanning every link and warning.
     let tapsByBridge: [String: [Link]]
-    let warningsBySubject: [Subject: [Warning]]
+    /// diagnose's errors and warnings (its information is for diagnose alone), by what they are about.
+    let problems: [Finding]
+    let problemsBySubject: [Subject: [Finding]]
 
     public init(_ snapshot: HostSnapshot, style: DiagramStyle) {
         self.snapshot = snapshot
@@ -19,16 +23,17 @@ public struct TextDiagram {
         domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         networksByID = Dictionary(snapshot.networks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         tapsByBridge = Dictionary(grouping: snapshot.links.filter { $0.kind == .tun && $0.master != nil }, by: { $0.master! })
-        warningsBySubject = Dictionary(grouping: snapshot.warnings, by: \.subject)
+        problems = Diagnose.run(snapshot).filter { $0.severity > .info }
+        problemsBySubject = Dictionary(grouping: problems, by: \.subject)
     }
 
     // MARK: views
 
     /// The whole host: header, then control, management, public and storage networks, then each isolated
-    /// network and each VPC with its tiers, then anything else, then the warnings not shown in place.
+    /// network and each VPC with its tiers, then anything else, then the problems not shown in place.
     public func host() -> String {
         var lines: [Line] = [header()]
-        var shown: Set<Warning> = []
+        var shown: Set<Finding> = []
         var vpcsDrawn: Set<String> = []
         for network in snapshot.networks {
             if network.kind == .vpcTier, let vpc = snapshot.vpcs.first(where: { $0.tiers.contains(network.id) }) {
@@ -38,17 +43,17 @@ public struct TextDiagram {
                 lines += [[]] + networkBlock(network, indent: "", inVPC: false, shown: &shown)
             }
         }
-        let rest = snapshot.warnings.filter { !shown.contains($0) }
+        let rest = problems.filter { !shown.contains($0) }
         if !rest.isEmpty {
-            lines += [[], [Segment(text: "Warnings", tone: .heading)]]
-            lines += rest.map { [Segment(text: "\(style.warningMark) \(clean($0.subject.description)): \(clean($0.message))", tone: .warning)] }
+            lines += [[], [Segment(text: "Problems", tone: .heading)]]
+            lines += rest.map { [mark($0, text: "\(clean($0.subject.description)): \(clean($0.message))")] }
         }
         return text(lines)
     }
 
     public func network(_ selector: String) throws(LookupError) -> String {
         let network = try snapshot.network(selectedBy: selector)
-        var shown: Set<Warning> = []
+        var shown: Set<Finding> = []
         return text([header(), []] + networkBlock(network, indent: "", inVPC: false, shown: &shown))
     }
 
@@ -56,7 +61,7 @@ public struct TextDiagram {
         guard let vpc = snapshot.vpcs.first(where: { $0.router == router }) else {
             throw LookupError(kind: "VPC router", name: router, candidates: snapshot.vpcs.map(\.router))
         }
-        var shown: Set<Warning> = []
+        var shown: Set<Finding> = []
         return text([header(), []] + vpcBlock(vpc, shown: &shown))
     }
 
@@ -83,7 +88,7 @@ public struct TextDiagram {
                 let peers = others.filter { $0.domain != network.gateway?.domain }
                 lines.append([Segment(text: "      peers   " + (peers.isEmpty ? "none" : peers.map { memberText($0.domain, $0.nic) }.joined(separator: ", ")))])
             }
-            for problem in problems(domain: domain, nic: nic) { lines.append([Segment(text: "      ")] + [problem]) }
+            for problem in nicProblems(domain, nic) { lines.append([Segment(text: "      "), mark(problem)]) }
         }
         return text(lines)
     }
@@ -104,14 +109,19 @@ public struct TextDiagram {
         parts.append("\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))")
         parts.append(count(snapshot.bridges.count, "bridge"))
         var line: Line = [Segment(text: parts.joined(separator: style.dot), tone: .heading)]
-        if !snapshot.warnings.isEmpty {
+        let errors = problems.filter { $0.severity == .error }.count, warnings = problems.count - errors
+        if errors > 0 {
             line.append(Segment(text: style.dot))
-            line.append(Segment(text: count(snapshot.warnings.count, "warning"), tone: .warning))
+            line.append(Segment(text: count(errors, "error"), tone: .error))
+        }
+        if warnings > 0 {
+            line.append(Segment(text: errors > 0 ? ", " : style.dot))
+            line.append(Segment(text: count(warnings, "warning"), tone: .warning))
         }
         return line
     }
 
-    private func vpcBlock(_ vpc: VPC, shown: inout Set<Warning>) -> [Line] {
+    private func vpcBlock(_ vpc: VPC, shown: inout Set<Finding>) -> [Line] {
         var lines: [Line] = [[Segment(text: "VPC", tone: .heading), Segment(text: "  router "),
                               Segment(text: clean(vpc.router), tone: .router)]]
         let tiers = vpc.tiers.compactMap { networksByID[$0] }
@@ -125,10 +135,13 @@ public struct TextDiagram {
     }
 
     /// A network's title line and one line per member, columns aligned within the network.
-    private func networkBlock(_ network: Network, indent: String, inVPC: Bool, shown: inout Set<Warning>) -> [Line] {
+    private func networkBlock(_ network: Network, indent: String, inVPC: Bool, shown: inout Set<Finding>) -> [Line] {
         var title: Line = [Segment(text: inVPC ? "tier" : title(of: network), tone: inVPC ? .plain : .heading),
                            Segment(text: "  " + describe(network))]
-        for problem in networkProblems(network, shown: &shown) { title += [Segment(text: "  "), problem] }
+        for problem in networkProblems(network) {
+            title += [Segment(text: "  "), mark(problem)]
+            shown.insert(problem)
+        }
 
         let guestNetwork = network.kind.carriesGuests || network.kind == .unknown
         var rows: [[Segment]] = network.members.map { member in
@@ -146,9 +159,11 @@ public struct TextDiagram {
                 info.append(ip)
             }
             row.append(Segment(text: info.joined(separator: " ")))
-            if let domain, let nic = domain.nics.first(where: { $0.index == member.nic }) {
-                for problem in problems(domain: domain, nic: nic) { row.append(problem) }
-                shown.formUnion(warnings(about: domain, nic))
+            if let domain, let nic = domain.nic(member.nic) {
+                for problem in nicProblems(domain, nic) {
+                    row.append(mark(problem))
+                    shown.insert(problem)
+                }
             }
             return row
         }
@@ -157,9 +172,9 @@ public struct TextDiagram {
         for tap in tapsByBridge[network.bridge] ?? [] where !memberTaps.contains(tap.name) {
             var row = [Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
                        Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim), Segment(text: "")]
-            for warning in warningsBySubject[.named(tap.name)] ?? [] {
-                row.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
-                shown.insert(warning)
+            for problem in problemsBySubject[.named(tap.name)] ?? [] {
+                row.append(mark(problem))
+                shown.insert(problem)
             }
             rows.append(row)
         }
@@ -210,42 +225,28 @@ public struct TextDiagram {
         return parts.joined(separator: style.dot)
     }
 
-    private func networkProblems(_ network: Network, shown: inout Set<Warning>) -> [Segment] {
-        var problems: [Segment] = []
-        if links[network.bridge]?.up == false {
-            problems.append(Segment(text: "\(style.errorMark) bridge down", tone: .error))
+    /// What diagnose found about the network's bridge, its uplink and the NIC under it (for this network).
+    private func networkProblems(_ network: Network) -> [Finding] {
+        let bridge = problemsBySubject[.named(network.bridge)] ?? []
+        let uplink = network.uplink.flatMap { links[$0] }
+        let below = [network.uplink, uplink?.vxlan?.device ?? uplink?.vlan?.parent, network.physicalInterface]
+            .compactMap { $0 }.filter { $0 != network.bridge }
+        return bridge + Set(below).sorted().flatMap { device in
+            (problemsBySubject[.named(device)] ?? []).filter { $0.related.contains(network.bridge) }
         }
-        if let uplink = network.uplink.flatMap({ links[$0] }) {
-            if !uplink.up || uplink.operState == .down {
-                problems.append(Segment(text: "\(style.errorMark) uplink \(clean(uplink.name)) down", tone: .error))
-            }
-            if uplink.vxlan != nil, let underlay = network.physicalInterface.flatMap({ links[$0] }), underlay.mtu < uplink.mtu + 50 {
-                problems.append(Segment(text: "\(style.warningMark) \(clean(underlay.name)) mtu \(underlay.mtu) < \(uplink.mtu) + 50 for VXLAN", tone: .warning))
-            }
-        }
-        for warning in warningsBySubject[.named(network.bridge)] ?? [] {
-            problems.append(Segment(text: "\(style.warningMark) \(clean(warning.message))", tone: .warning))
-            shown.insert(warning)
-        }
-        return problems
     }
 
-    /// A NIC's problems as the operator needs to see them next to it.
-    private func problems(domain: Domain, nic: NIC) -> [Segment] {
-        var problems: [Segment] = []
-        if let tap = nic.tap.flatMap({ links[$0] }), nic.tapFound == true, !tap.up {
-            problems.append(Segment(text: "\(style.errorMark) tap down", tone: .error))
-        }
-        for warning in warnings(about: domain, nic) {
-            let mark = warning.code == .nicTapMissing ? style.errorMark : style.warningMark
-            problems.append(Segment(text: "\(mark) \(clean(warning.message))", tone: warning.code == .nicTapMissing ? .error : .warning))
-        }
-        return problems
+    /// What diagnose found about a NIC: by its name, or by its tap.
+    private func nicProblems(_ domain: Domain, _ nic: NIC) -> [Finding] {
+        let byName = problemsBySubject[.nic(NICRef(domain: domain.name, index: nic.index))] ?? []
+        return byName + (nic.tap.flatMap { problemsBySubject[.named($0)] } ?? [])
     }
 
-    /// Warnings are about a NIC when their subject is "<domain> eth<index>", as the join writes them.
-    private func warnings(about domain: Domain, _ nic: NIC) -> [Warning] {
-        warningsBySubject[.nic(NICRef(domain: domain.name, index: nic.index))] ?? []
+    /// A problem in place: ✗ for an error, ⚠ for a warning, with its message (or the text given).
+    private func mark(_ problem: Finding, text: String? = nil) -> Segment {
+        let error = problem.severity == .error
+        return Segment(text: "\(error ? style.errorMark : style.warningMark) \(text ?? clean(problem.message))",
+                       tone: error ? .error : .warning)
     }
 
     /// `eth0 02:00:4c:5e:00:14 ── vnet19 ── brvx-2001 ── vxlan2001 ── eth1 ─▶ other hosts`

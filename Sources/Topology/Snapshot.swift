@@ -189,6 +189,15 @@ public struct VLAN: Codable, Equatable, Sendable {
 }
 
 public struct VXLAN: Codable, Equatable, Sendable {
+    /// What VXLAN adds to each packet on the underlay: the inner Ethernet header (14), VXLAN (8), UDP (8) and the
+    /// outer IP header (20 for IPv4, 40 for IPv6). The underlay's MTU must be the VXLAN device's plus this.
+    public static let ipv4Overhead = 50, ipv6Overhead = 70
+
+    /// This device's overhead, by the family of its underlay (its local or group address).
+    public var overhead: Int {
+        [local, group].contains { $0?.contains(":") == true } ? Self.ipv6Overhead : Self.ipv4Overhead
+    }
+
     public var vni: Int
     public var group: String?
     public var local: String?

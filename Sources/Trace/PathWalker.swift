@@ -217,8 +217,9 @@ struct PathWalker {
             let point = plan.points[index]
             if !point.up { return "\(point.interface) is down" }
             if let state = point.portState { return "bridge port \(point.interface) is \(state), not forwarding" }
-            if case .physical(_, true) = point.role, keys.networkLength + 50 > point.mtu {
-                return "\(keys.networkLength)-byte packet needs MTU \(keys.networkLength + 50) on the underlay; \(point.interface) has \(point.mtu)"
+            if case .physical(_, let overhead?) = point.role, keys.networkLength + overhead > point.mtu {
+                return "\(keys.networkLength)-byte packet needs MTU \(keys.networkLength + overhead) on the underlay; "
+                    + "\(point.interface) has \(point.mtu)"
             }
             if keys.networkLength > point.mtu {
                 return "\(keys.networkLength)-byte packet is larger than \(point.interface)'s MTU \(point.mtu)"

@@ -8,8 +8,8 @@ public struct CapturePoint: Sendable, Equatable {
         case nic(domain: String, index: Int, isRouter: Bool)
         /// The bridge port that leaves the host (VLAN/VXLAN device, or a NIC on an untagged bridge).
         case uplink
-        /// The NIC under VLAN/VXLAN uplinks: frames here are tagged or (`vxlan`) encapsulated.
-        case physical(carries: [String], vxlan: Bool)
+        /// The NIC under VLAN/VXLAN uplinks: frames here are tagged, or encapsulated with `vxlanOverhead` bytes.
+        case physical(carries: [String], vxlanOverhead: Int?)
         /// The bridge device itself: `in` is delivered to the host, `out` is sent by it.
         case bridge
         /// Any other bridge port (a tap no domain claims, a veth).
@@ -111,17 +111,20 @@ public struct TracePlan: Sendable {
             }
         }
         // The NICs under VLAN/VXLAN uplinks, each once with every uplink it carries.
-        var carried: [String: (uplinks: [String], vxlan: Bool)] = [:]
+        var carried: [String: (uplinks: [String], vxlanOverhead: Int?)] = [:]
         for point in points where point.role == .uplink {
             let link = links[point.interface]
             if let parent = link?.vxlan?.device ?? link?.vlan?.parent {
-                carried[parent, default: ([], false)].uplinks.append(point.interface)
-                if link?.vxlan != nil { carried[parent]?.vxlan = true }
+                carried[parent, default: ([], nil)].uplinks.append(point.interface)
+                if let vxlan = link?.vxlan {
+                    let most = max(carried[parent]?.vxlanOverhead ?? 0, vxlan.overhead)
+                    carried[parent]?.vxlanOverhead = most
+                }
             }
         }
         for (parent, carrying) in carried.sorted(by: { $0.key < $1.key }) {
             guard let link = links[parent] else { continue }
-            add(link, .physical(carries: carrying.uplinks, vxlan: carrying.vxlan), nil,
+            add(link, .physical(carries: carrying.uplinks, vxlanOverhead: carrying.vxlanOverhead), nil,
                 "\(parent) underlay of \(carrying.uplinks.joined(separator: ", "))", nil)
         }
 
@@ -146,9 +149,10 @@ public struct TracePlan: Sendable {
         if let user, !user.isEmpty { parts = ["(\(parts[0]) and (\(user)))"] }
         var tagged: [Int] = []
         for point in points {
-            guard case .physical(_, let vxlan) = point.role else { continue }
-            if vxlan {
-                parts.append("(ifindex \(point.ifindex) and udp and (dst port 4789 or dst port 8472))")
+            guard case .physical(_, let vxlanOverhead) = point.role else { continue }
+            if vxlanOverhead != nil {
+                let ports = PacketDecoder.vxlanPorts.sorted().map { "dst port \($0)" }.joined(separator: " or ")
+                parts.append("(ifindex \(point.ifindex) and udp and (\(ports)))")
             } else {
                 tagged.append(point.ifindex)
             }

@@ -63,7 +63,7 @@ struct GoldenTests {
         let plain = TextDiagram(snapshot, style: DiagramStyle(color: false)).host()
         let colored = TextDiagram(snapshot, style: DiagramStyle(color: true)).host()
         #expect(!plain.contains("\u{1b}["))
-        #expect(colored.contains("\u{1b}[31m✗ tap down\u{1b}[0m"))
+        #expect(colored.contains("\u{1b}[31m✗ r-4-VM eth0's tap vnet0 is down\u{1b}[0m"))
         #expect(colored.replacing(/\x{1b}\[[0-9;]*m/, with: "") == plain)
     }
 
