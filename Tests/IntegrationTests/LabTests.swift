@@ -92,10 +92,12 @@ struct LabTests {
         #expect(found == ["tap-no-master i-2-11-VM eth0", "tap-unclaimed vnet-stray"], "\(found)")
         #expect(faulty[user11Tap]?.master == nil)
         let faultsShown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
-        #expect(faultsShown.contains("x tap down"), "\(faultsShown)")
+        // show marks what diagnose finds, with diagnose's severity and words.
+        #expect(faultsShown.contains("x \(router.name) eth0's tap \(routerTap) is down"), "\(faultsShown)")
         #expect(faultsShown.contains("! tap vnet-stray on \(guestBridge) belongs to no libvirt domain"))
-        #expect(faultsShown.contains("! tap \(user11Tap) is on no bridge"))
-        #expect(faultsShown.contains("! eth1 mtu 1450 < 1500 + 50 for VXLAN") || links[uplink]?.vxlan == nil)
+        #expect(faultsShown.contains("x tap \(user11Tap) is on no bridge"))
+        #expect(faultsShown.contains("x eth1 has MTU 1450; \(uplink) needs 1550 (its 1500 + 50 for VXLAN)")
+                    || links[uplink]?.vxlan == nil, "\(faultsShown)")
         // The drop rule is invisible to netlink; its counter shows i-3-20-VM's pings hitting it.
         Thread.sleep(forTimeInterval: 2.5)
         let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
