@@ -12,6 +12,7 @@ import PackageDescription
 //   Trace     pure Swift: capture points from the topology, correlation of sightings into packets and paths
 //   Diagnose  pure Swift: the checks of `kvmtopo diagnose`, on a finished snapshot
 //   Collect   runs the sources and degrades gracefully when one cannot run
+//   Capture   the capture sessions (trace, --listen) over a frame source and a clock given to them
 //   kvmtopo   the command line (swift-argument-parser)
 let package = Package(
     name: "kvmtopo",
@@ -41,9 +42,10 @@ let package = Package(
         .target(name: "Packets"),
         .target(name: "Trace", dependencies: ["Topology", "Packets"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
-        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Pcap", "Trace"]),
+        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
+        .target(name: "Capture", dependencies: ["Topology", "CloudStack", "Packets", "Pcap", "Trace"]),
         .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "CloudStack", "Collect", "Render", "Packets", "Pcap", "Trace", "Diagnose",
+            "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
                     exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
-        .target(name: "TestSupport", path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support"),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

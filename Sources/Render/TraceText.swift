@@ -86,16 +86,3 @@ public struct TraceText {
         return right ? padding + text : text + padding
     }
 }
-
-/// What libpcap says about the capture as a whole (pcap_stats): drops are never hidden.
-public struct CaptureCounters: Sendable, Equatable {
-    public var received: Int
-    public var dropped: Int
-    public var droppedByInterface: Int
-
-    public init(received: Int, dropped: Int, droppedByInterface: Int) {
-        self.received = received
-        self.dropped = dropped
-        self.droppedByInterface = droppedByInterface
-    }
-}

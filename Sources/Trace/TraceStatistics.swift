@@ -73,3 +73,16 @@ public struct TraceStatistics: Sendable {
         }
     }
 }
+
+/// What libpcap says about the capture as a whole (pcap_stats): drops are never hidden.
+public struct CaptureCounters: Sendable, Equatable {
+    public var received: Int
+    public var dropped: Int
+    public var droppedByInterface: Int
+
+    public init(received: Int, dropped: Int, droppedByInterface: Int) {
+        self.received = received
+        self.dropped = dropped
+        self.droppedByInterface = droppedByInterface
+    }
+}

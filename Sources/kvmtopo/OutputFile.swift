@@ -1,4 +1,5 @@
 import Foundation
+import Topology
 
 enum OutputFile {
     /// A regular file (or a new one) is replaced atomically, so a reader never sees half a dump. Anything

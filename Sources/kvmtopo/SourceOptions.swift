@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudStack
 import Collect
+import Capture
 import Foundation
 import Topology
 
@@ -55,7 +56,7 @@ struct SourceOptions: ParsableArguments {
             return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
         }
         var snapshot = HostCollector(libvirtURI: libvirtURI, agentProperties: agentProperties).collect()
-        if let listen { snapshot = PacketListening.listen(snapshot, seconds: listen) }
+        if let listen { snapshot = NeighbourListening.listen(snapshot, seconds: listen) }
         let sources = [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt),
                        ("packets", snapshot.host.sources.packets)]
         for (name, source) in sources.compactMap({ name, source in source.map { (name, $0) } })
@@ -85,21 +86,6 @@ struct CommandFailure: Error {
     init(_ status: Status, _ message: String) {
         self.status = status
         self.message = message
-    }
-}
-
-/// The last words of a Foundation file error, without its Swift type dump.
-func describe(_ error: any Error) -> String {
-    let nsError = error as NSError
-    if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain,
-       let code = POSIXErrorCode(rawValue: Int32(posix.code)) {
-        return String(cString: strerror(code.rawValue))
-    }
-    switch nsError.code {
-    case NSFileReadNoSuchFileError: return "no such file"
-    case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
-    case NSFileWriteOutOfSpaceError: return "no space left on device"
-    default: return nsError.localizedDescription
     }
 }
 

@@ -9,8 +9,7 @@ import Topology
 @Suite("diagnose on recorded dumps")
 struct RecordedDumpTests {
     func findings(_ name: String) throws -> [Finding] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/examples/dumps/\(name).json"))
-        return Diagnose.run(CloudStackModel.infer(try SnapshotCodec.decode(data, source: name)))
+        Diagnose.run(try recordedDump(name))
     }
 
     @Test("the lab's faults are found, most severe first, each with why and what to do")

@@ -7,18 +7,10 @@ import Topology
 
 /// Every view in both character sets, drawn from the realistic dumps in examples/dumps and compared with the
 /// committed text in Golden/. KVMTOPO_RECORD_GOLDEN=1 writes the files anew (then read the diff before committing).
-private let record = ProcessInfo.processInfo.environment["KVMTOPO_RECORD_GOLDEN"] == "1"
-
-private func dump(_ name: String) throws -> HostSnapshot {
-    let data = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/examples/dumps/\(name).json"))
-    return CloudStackModel.infer(try SnapshotCodec.decode(data, source: name))
-}
+private func dump(_ name: String) throws -> HostSnapshot { try recordedDump(name) }
 
 private func check(_ text: String, golden name: String) throws {
-    let path = "\(PackageRoot.path)/Tests/RenderTests/Golden/\(name).txt"
-    if record { try text.write(toFile: path, atomically: true, encoding: .utf8) }
-    let expected = try String(contentsOfFile: path, encoding: .utf8)
-    #expect(text == expected, "\(name) differs from its golden file; KVMTOPO_RECORD_GOLDEN=1 rewrites it")
+    try expectGolden(text, file: "Tests/RenderTests/Golden/\(name).txt")
 }
 
 private let views: [(dump: String, view: String, draw: @Sendable (TextDiagram) throws -> String)] = [

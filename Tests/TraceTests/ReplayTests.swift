@@ -10,12 +10,10 @@ import Trace
 /// Captures recorded on the lab with `kvmtopo trace -w` (Fixtures/), replayed through the correlation with the
 /// dump of the lab at that moment, and compared with the committed text in Golden/ (KVMTOPO_RECORD_GOLDEN=1
 /// writes it anew). The assertions before each comparison say what must hold whatever the golden file says.
-private let record = ProcessInfo.processInfo.environment["KVMTOPO_RECORD_GOLDEN"] == "1"
 private let fixtures = "\(PackageRoot.path)/Tests/TraceTests/Fixtures"
 
 func loadPlan(vm: String, dump: String = "lab") throws -> TracePlan {
-    let data = try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(dump).json"))
-    return try TracePlan(snapshot: CloudStackModel.infer(try SnapshotCodec.decode(data, source: dump)), vm: vm)
+    try TracePlan(snapshot: try recordedDump(dump, in: "Tests/TraceTests/Fixtures"), vm: vm)
 }
 
 func replay(_ capture: String, vm: String, dump: String = "lab") throws -> [TracedPacket] {
@@ -36,10 +34,7 @@ private func checkGolden(_ packets: [TracedPacket], name: String) throws {
     packets.forEach { statistics.record($0) }
     let output = packets.map(text.packet).joined() + text.summary(statistics, capture: nil)
         + packets.map(TraceJSON.line).joined()
-    let path = "\(PackageRoot.path)/Tests/TraceTests/Golden/\(name).txt"
-    if record { try output.write(toFile: path, atomically: true, encoding: .utf8) }
-    #expect(output == (try String(contentsOfFile: path, encoding: .utf8)),
-            "\(name) differs from its golden file; KVMTOPO_RECORD_GOLDEN=1 rewrites it")
+    try expectGolden(output, file: "Tests/TraceTests/Golden/\(name).txt")
 }
 
 /// The packets whose summary starts so; the capture must have some.

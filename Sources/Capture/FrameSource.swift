@@ -1,0 +1,41 @@
+import Packets
+import Trace
+
+/// One captured frame, from wherever frames come from.
+public struct Frame: Sendable {
+    public var bytes: [UInt8]
+    public var linkType: LinkType
+    /// Nanoseconds since the epoch.
+    public var timestamp: UInt64
+    public var originalLength: Int
+    /// The interface the capture names (a saved capture's), when the frame's own header does not say.
+    public var interface: String?
+
+    public init(bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int, interface: String? = nil) {
+        self.bytes = bytes
+        self.linkType = linkType
+        self.timestamp = timestamp
+        self.originalLength = originalLength
+        self.interface = interface
+    }
+}
+
+/// Where a capture session's frames come from: the kernel (live) or a saved capture (replay). Sessions take it
+/// as a parameter, so they run the same on a made-up source in a test.
+public protocol FrameSource {
+    /// Live frames are judged against the clock (a hop is lost when the clock passes its timeout); replayed
+    /// ones against their own timestamps.
+    var isLive: Bool { get }
+    /// A replay has nothing more to give.
+    var isFinished: Bool { get }
+    /// The frames that arrive before `deadline` (nanoseconds since the epoch on the session's clock); a live
+    /// source never blocks past it.
+    mutating func frames(until deadline: UInt64) -> [Frame]
+    /// What the kernel says about the capture as a whole; nil for a replay.
+    var counters: CaptureCounters? { get }
+}
+
+/// The session's sense of time: nanoseconds since the epoch.
+public protocol SessionClock {
+    func now() -> UInt64
+}

@@ -1,0 +1,164 @@
+import Packets
+import Topology
+import Trace
+
+/// One run of `trace`: frames from a source become sightings at the plan's capture points, the correlator lines
+/// them up, and each finished packet goes to `emit` (numbered, the --to and -c limits applied); everything
+/// captured can also be written to a pcapng file. The source, the clock, the stop signal and the look at which
+/// interfaces still exist are parameters, so the whole session runs on made-up frames and time in a test.
+public struct TraceSession {
+    public struct Options {
+        /// How long a packet may take to its next hop before it is lost there, in nanoseconds.
+        public var timeout: UInt64
+        /// Stop after this many packets.
+        public var count: Int?
+        /// Stop this long after the start, in nanoseconds.
+        public var duration: UInt64?
+        /// Only packets to, from or through this VM.
+        public var toVM: String?
+
+        public init(timeout: UInt64, count: Int? = nil, duration: UInt64? = nil, toVM: String? = nil) {
+            self.timeout = timeout
+            self.count = count
+            self.duration = duration
+            self.toVM = toVM
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What the summary shows.
+    public struct Result {
+        public var statistics: TraceStatistics
+        public var capture: CaptureCounters?
+        public var evicted: Int
+    }
+
+    /// Live frames wait up to the kernel's block timeout (20 ms) in the ring: the correlator looks this far behind.
+    static let liveSlack: UInt64 = 100_000_000
+    /// How often to look whether capture points still exist.
+    static let presenceInterval: UInt64 = 2_000_000_000
+
+    public let plan: TracePlan
+    let options: Options
+    let correlator: Correlator
+    private var statistics = TraceStatistics()
+    private var shown = 0
+    private var writer: (file: PcapNG.Writer, path: String, interfaces: [Int: Int])?
+
+    public init(plan: TracePlan, options: Options) {
+        self.plan = plan
+        self.options = options
+        correlator = Correlator(plan: plan, timeoutNanoseconds: options.timeout)
+    }
+
+    /// Also writes every sighting to `path` as pcapng: one interface per capture point, named for it.
+    public mutating func write(to path: String, snapLength: Int) throws(Failure) {
+        do {
+            let file = try PcapNG.Writer(path: path)
+            var interfaces: [Int: Int] = [:]
+            for (index, point) in plan.points.enumerated() {
+                interfaces[index] = try file.addInterface(linkType: LinkType.linuxSLL2.rawValue, snapLength: snapLength,
+                                                          name: point.interface, comment: point.meaning)
+            }
+            writer = (file, path, interfaces)
+        } catch {
+            throw Failure(description: "\(path): cannot write (\(describe(error)))")
+        }
+    }
+
+    /// Runs until `shouldStop`, the duration, the count or the end of a replay, then writes out what is still
+    /// open. `emit` gets the packets of each batch at once; `notice` a line for the user (an interface gone).
+    public mutating func run<Source: FrameSource>(
+        _ source: inout Source, clock: any SessionClock, shouldStop: @escaping () -> Bool,
+        presentInterfaces: (() -> Set<Int>?)? = nil, notice: (String) -> Void = { _ in },
+        emit: ([TracedPacket]) -> Void
+    ) throws(Failure) -> Result {
+        let start = clock.now()
+        let loop = CaptureLoop(clock: clock, end: options.duration.map { start + $0 }, shouldStop: shouldStop)
+        var nextPresenceCheck = start + Self.presenceInterval
+        var gone: Set<Int> = []
+        var failure: Failure?
+        let live = source.isLive
+        loop.run(&source, frames: { frames in
+            for frame in frames {
+                guard let sighting = sighting(frame) else { continue }
+                do throws(Failure) { try take(sighting) } catch { failure = error; return false }
+                if !live { emit(show(correlator.advance(to: sighting.timestamp))) }
+                if countReached { return false }
+            }
+            return !countReached
+        }, tick: { now in
+            if live { emit(show(correlator.advance(to: now &- Self.liveSlack))) }
+            if let presentInterfaces, now >= nextPresenceCheck {
+                nextPresenceCheck = now + Self.presenceInterval
+                gone = noticeVanished(presentInterfaces(), alreadyGone: gone, notice: notice)
+            }
+            return !countReached
+        })
+        if let failure { throw failure }
+        emit(show(correlator.finish()))
+        if let writer {
+            do { try writer.file.close() } catch {
+                throw Failure(description: "\(writer.path): cannot write (\(describe(error)))")
+            }
+        }
+        return Result(statistics: statistics, capture: source.counters, evicted: correlator.evicted)
+    }
+
+    private var countReached: Bool { options.count.map { shown >= $0 } ?? false }
+
+    private func sighting(_ frame: Frame) -> Sighting? {
+        plan.sighting(frame.bytes, linkType: frame.linkType, timestamp: frame.timestamp,
+                      originalLength: frame.originalLength, point: frame.interface.flatMap(plan.point(named:)))
+    }
+
+    private mutating func take(_ sighting: Sighting) throws(Failure) {
+        if let writer, let interface = writer.interfaces[sighting.point], sighting.linkType == .linuxSLL2 {
+            do {
+                try writer.file.write(PcapNG.Record(interface: interface, timestamp: sighting.timestamp,
+                                                    originalLength: sighting.originalLength, bytes: sighting.bytes))
+            } catch {
+                throw Failure(description: "\(writer.path): cannot write (\(describe(error)))")
+            }
+        }
+        correlator.add(sighting)
+    }
+
+    /// The packets that pass --to, numbered, up to -c.
+    private mutating func show(_ packets: [TracedPacket]) -> [TracedPacket] {
+        var shownNow: [TracedPacket] = []
+        for packet in packets where wanted(packet) && !countReached {
+            shown += 1
+            var numbered = packet
+            numbered.number = shown
+            statistics.record(numbered)
+            shownNow.append(numbered)
+        }
+        return shownNow
+    }
+
+    /// --to: the packet's path (or where it was expected) touches that VM, or it goes to or from its address.
+    private func wanted(_ packet: TracedPacket) -> Bool {
+        guard let toVM = options.toVM else { return true }
+        let involved = { (candidate: TracedPacket) in
+            candidate.hops.contains { $0.domain == toVM } || correlator.domain(owning: candidate.destination) == toVM
+        }
+        return involved(packet) || packet.reply.contains(where: involved)
+    }
+
+    /// Capture points whose interface went away since the last look (a VM destroyed, a tap deleted): one line
+    /// each, and the trace goes on with the others. Returns every point gone so far.
+    private func noticeVanished(_ present: Set<Int>?, alreadyGone: Set<Int>, notice: (String) -> Void) -> Set<Int> {
+        guard let present else { return alreadyGone }
+        let missing = Set(plan.points.indices.filter { !present.contains(plan.points[$0].ifindex) })
+        for index in missing.subtracting(alreadyGone).sorted() {
+            let point = plan.points[index]
+            let whose = plan.origins.contains(index) ? "the traced VM's tap" : "capture point"
+            notice("\(whose) \(point.interface) (\(point.meaning)) is gone; tracing the rest")
+        }
+        return missing
+    }
+}
