@@ -19,7 +19,6 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "kvmtopo", targets: ["kvmtopo"]),
-        .library(name: "KVMTopoKit", targets: ["Topology", "CloudStack", "Collect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,7 +50,7 @@ let package = Package(
 
         .testTarget(name: "TopologyTests", dependencies: ["Topology"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "Packets", "TestSupport"]),

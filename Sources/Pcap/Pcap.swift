@@ -31,7 +31,6 @@ public struct PcapError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum Pcap {
-    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
 
     /// Reads a saved capture (pcap or pcapng), keeping the frames that match a pcap-filter expression.
     public static func read(path: String, filter: String? = nil) throws(PcapError) -> (linkType: Int32, packets: [CapturedPacket]) {
