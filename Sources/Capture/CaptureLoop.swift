@@ -10,8 +10,10 @@ struct CaptureLoop {
     var end: UInt64?
     var shouldStop: () -> Bool
 
-    func run<Source: FrameSource>(_ source: inout Source, frames: ([Frame]) -> Bool,
-                                  tick: (UInt64) -> Bool = { _ in true }) {
+    func run<Source: FrameSource>(
+        _ source: inout Source, frames: ([Frame]) -> Bool,
+        tick: (UInt64) -> Bool = { _ in true }
+    ) {
         while !shouldStop(), !source.isFinished {
             let now = clock.now()
             if let end, now >= end { break }

@@ -19,13 +19,17 @@ public enum NeighbourListening {
     }
 
     /// What the frames of `source` say, heard for `nanoseconds` of `clock` (or until a replay ends).
-    public static func listen<Source: FrameSource>(_ snapshot: HostSnapshot, source: inout Source,
-                                                   clock: any SessionClock, nanoseconds: UInt64) -> HostSnapshot {
+    public static func listen<Source: FrameSource>(
+        _ snapshot: HostSnapshot, source: inout Source,
+        clock: any SessionClock, nanoseconds: UInt64
+    ) -> HostSnapshot {
         var listener = NeighbourListener(snapshot: snapshot)
-        CaptureLoop(clock: clock, end: clock.now() + nanoseconds, shouldStop: { false }).run(&source, frames: { frames in
-            for frame in frames { listener.hear(frame.bytes, linkType: frame.linkType, interface: frame.interface) }
-            return true
-        })
+        CaptureLoop(clock: clock, end: clock.now() + nanoseconds, shouldStop: { false }).run(
+            &source,
+            frames: { frames in
+                for frame in frames { listener.hear(frame.bytes, linkType: frame.linkType, interface: frame.interface) }
+                return true
+            })
         return CloudStackModel.infer(listener.apply(to: snapshot))
     }
 }

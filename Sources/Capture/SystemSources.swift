@@ -1,8 +1,8 @@
 import Foundation
 import Packets
 import Pcap
-import Trace
 import Topology
+import Trace
 
 /// The real clock: CLOCK_REALTIME, the clock libpcap stamps frames with.
 public struct SystemClock: SessionClock {
@@ -31,15 +31,17 @@ public struct LiveFrames: FrameSource {
     public mutating func frames(until deadline: UInt64) -> [Frame] {
         let left = deadline > clock.now() ? deadline - clock.now() : 0
         return capture.packets(until: .now + .nanoseconds(Int64(min(left, UInt64(Int64.max))))).map { packet in
-            Frame(bytes: packet.bytes, linkType: .linuxSLL2, timestamp: packet.timestamp,
-                  originalLength: packet.originalLength)
+            Frame(
+                bytes: packet.bytes, linkType: .linuxSLL2, timestamp: packet.timestamp,
+                originalLength: packet.originalLength)
         }
     }
 
     public var counters: CaptureCounters? {
         let stats = capture.statistics
-        return CaptureCounters(received: stats.received, dropped: stats.dropped,
-                               droppedByInterface: stats.droppedByInterface)
+        return CaptureCounters(
+            received: stats.received, dropped: stats.dropped,
+            droppedByInterface: stats.droppedByInterface)
     }
 }
 
@@ -88,10 +90,11 @@ public struct ReplayFrames: FrameSource {
         let linkTypes = saved.interfaces.map { LinkType(rawValue: $0.linkType) }
         frames = saved.records.compactMap { record in
             guard let linkType = linkTypes[record.interface],
-                  filters[record.interface]?.matches(record.bytes, originalLength: record.originalLength) ?? true
+                filters[record.interface]?.matches(record.bytes, originalLength: record.originalLength) ?? true
             else { return nil }
-            return Frame(bytes: record.bytes, linkType: linkType, timestamp: record.timestamp,
-                         originalLength: record.originalLength, interface: saved.interfaces[record.interface].name)
+            return Frame(
+                bytes: record.bytes, linkType: linkType, timestamp: record.timestamp,
+                originalLength: record.originalLength, interface: saved.interfaces[record.interface].name)
         }
     }
 

@@ -60,8 +60,9 @@ public struct TraceSession {
             let file = try PcapNG.Writer(path: path)
             var interfaces: [Int: Int] = [:]
             for (index, point) in plan.points.enumerated() {
-                interfaces[index] = try file.addInterface(linkType: LinkType.linuxSLL2.rawValue, snapLength: snapLength,
-                                                          name: point.interface, comment: point.meaning)
+                interfaces[index] = try file.addInterface(
+                    linkType: LinkType.linuxSLL2.rawValue, snapLength: snapLength,
+                    name: point.interface, comment: point.meaning)
             }
             writer = (file, path, interfaces)
         } catch {
@@ -82,22 +83,28 @@ public struct TraceSession {
         var gone: Set<Int> = []
         var failure: Failure?
         let live = source.isLive
-        loop.run(&source, frames: { frames in
-            for frame in frames {
-                guard let sighting = sighting(frame) else { continue }
-                do throws(Failure) { try take(sighting) } catch { failure = error; return false }
-                if !live { emit(show(correlator.advance(to: sighting.timestamp))) }
-                if countReached { return false }
-            }
-            return !countReached
-        }, tick: { now in
-            if live { emit(show(correlator.advance(to: now &- Self.liveSlack))) }
-            if let presentInterfaces, now >= nextPresenceCheck {
-                nextPresenceCheck = now + Self.presenceInterval
-                gone = noticeVanished(presentInterfaces(), alreadyGone: gone, notice: notice)
-            }
-            return !countReached
-        })
+        loop.run(
+            &source,
+            frames: { frames in
+                for frame in frames {
+                    guard let sighting = sighting(frame) else { continue }
+                    do throws(Failure) { try take(sighting) } catch {
+                        failure = error
+                        return false
+                    }
+                    if !live { emit(show(correlator.advance(to: sighting.timestamp))) }
+                    if countReached { return false }
+                }
+                return !countReached
+            },
+            tick: { now in
+                if live { emit(show(correlator.advance(to: now &- Self.liveSlack))) }
+                if let presentInterfaces, now >= nextPresenceCheck {
+                    nextPresenceCheck = now + Self.presenceInterval
+                    gone = noticeVanished(presentInterfaces(), alreadyGone: gone, notice: notice)
+                }
+                return !countReached
+            })
         if let failure { throw failure }
         emit(show(correlator.finish()))
         if let writer {
@@ -111,15 +118,18 @@ public struct TraceSession {
     private var countReached: Bool { options.count.map { shown >= $0 } ?? false }
 
     private func sighting(_ frame: Frame) -> Sighting? {
-        plan.sighting(frame.bytes, linkType: frame.linkType, timestamp: frame.timestamp,
-                      originalLength: frame.originalLength, point: frame.interface.flatMap(plan.point(named:)))
+        plan.sighting(
+            frame.bytes, linkType: frame.linkType, timestamp: frame.timestamp,
+            originalLength: frame.originalLength, point: frame.interface.flatMap(plan.point(named:)))
     }
 
     private mutating func take(_ sighting: Sighting) throws(Failure) {
         if let writer, let interface = writer.interfaces[sighting.point], sighting.linkType == .linuxSLL2 {
             do {
-                try writer.file.write(PcapNG.Record(interface: interface, timestamp: sighting.timestamp,
-                                                    originalLength: sighting.originalLength, bytes: sighting.bytes))
+                try writer.file.write(
+                    PcapNG.Record(
+                        interface: interface, timestamp: sighting.timestamp,
+                        originalLength: sighting.originalLength, bytes: sighting.bytes))
             } catch {
                 throw Failure(description: "\(writer.path): cannot write (\(describe(error)))")
             }

@@ -15,19 +15,28 @@ public enum CloudStackModel {
 
         result.domains = snapshot.domains.map { classify($0, settings: settings) }
         // Looked up per network and per member: built once, so a host with thousands of domains stays linear.
-        let attached = Dictionary(grouping: result.domains.flatMap { domain in
-            domain.nics.compactMap { nic in nic.effectiveBridge.map { Attachment(bridge: $0, domain: domain, nic: nic) } }
-        }, by: \.bridge)
-        let context = Context(links: links, ports: Dictionary(snapshot.bridges.map { ($0.name, $0.ports) }, uniquingKeysWith: { a, _ in a }),
-                              roles: Dictionary(result.domains.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a }),
-                              settings: settings,
-                              gateways: Dictionary((snapshot.neighbours ?? []).filter { $0.role == .gateway }.map { ($0.bridge, $0) },
-                                                   uniquingKeysWith: { first, _ in first }))
-        result.networks = snapshot.bridges.filter { attached[$0.name] != nil || Naming.guestBridge($0.name) != nil }.map { bridge in
+        let attached = Dictionary(
+            grouping: result.domains.flatMap { domain in
+                domain.nics.compactMap { nic in
+                    nic.effectiveBridge.map { Attachment(bridge: $0, domain: domain, nic: nic) }
+                }
+            }, by: \.bridge)
+        let context = Context(
+            links: links,
+            ports: Dictionary(snapshot.bridges.map { ($0.name, $0.ports) }, uniquingKeysWith: { a, _ in a }),
+            roles: Dictionary(result.domains.map { ($0.name, $0.role) }, uniquingKeysWith: { a, _ in a }),
+            settings: settings,
+            gateways: Dictionary(
+                (snapshot.neighbours ?? []).filter { $0.role == .gateway }.map { ($0.bridge, $0) },
+                uniquingKeysWith: { first, _ in first }))
+        result.networks = snapshot.bridges.filter { attached[$0.name] != nil || Naming.guestBridge($0.name) != nil }.map
+        { bridge in
             network(bridge, attached: attached[bridge.name] ?? [], context: context, warnings: &warnings)
         }.sorted { ($0.kind.listingOrder, $0.bridge) < ($1.kind.listingOrder, $1.bridge) }
         result.vpcs = result.domains.filter { $0.routerKind == .vpc }.map { router in
-            VPC(router: router.name, tiers: router.nics.filter { $0.trafficType == .guest }.compactMap(\.effectiveBridge))
+            VPC(
+                router: router.name,
+                tiers: router.nics.filter { $0.trafficType == .guest }.compactMap(\.effectiveBridge))
         }
         result.warnings = (result.warnings + warnings).sorted()
         return result
@@ -93,15 +102,20 @@ public enum CloudStackModel {
         var gateways: [String: Neighbour]
     }
 
-    private static func network(_ bridge: Bridge, attached: [Attachment], context: Context,
-                                warnings: inout [Warning]) -> Network {
+    private static func network(
+        _ bridge: Bridge, attached: [Attachment], context: Context,
+        warnings: inout [Warning]
+    ) -> Network {
         let settings = context.settings
         var network = Network(id: bridge.name, kind: .unknown, bridge: bridge.name)
         network.mtu = context.links[bridge.name]?.mtu
         let attached = attached.map { ($0.domain, $0.nic) }
         network.members = attached.map { domain, nic in
-            Network.Member(domain: domain.name, nic: nic.index, tap: nic.tap, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
-        }.sorted { (memberOrder($0, context.roles), $0.domain, $0.nic) < (memberOrder($1, context.roles), $1.domain, $1.nic) }
+            Network.Member(
+                domain: domain.name, nic: nic.index, tap: nic.tap, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
+        }.sorted {
+            (memberOrder($0, context.roles), $0.domain, $0.nic) < (memberOrder($1, context.roles), $1.domain, $1.nic)
+        }
 
         resolveUplink(&network, ports: bridge.ports, context: context, warnings: &warnings)
 
@@ -113,14 +127,17 @@ public enum CloudStackModel {
             let routers = attached.filter { $0.0.role == .router && $0.1.trafficType == .guest }
             if let (router, nic) = routers.first {
                 network.router = router.name
-                network.gateway = Network.Gateway(domain: router.name, nic: nic.index, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
-                network.kind = switch router.routerKind?.known {
-                case .vpc?: .vpcTier
-                case .dhcpOnly?: .shared
-                case .isolated?: .isolated
-                case nil: .unknown
-                }
-            } else if attached.contains(where: { $0.1.trafficType == .guest }) || Naming.guestBridge(bridge.name) != nil {
+                network.gateway = Network.Gateway(
+                    domain: router.name, nic: nic.index, mac: nic.mac, ip: nic.ip, ipSource: nic.ipSource)
+                network.kind =
+                    switch router.routerKind?.known {
+                    case .vpc?: .vpcTier
+                    case .dhcpOnly?: .shared
+                    case .isolated?: .isolated
+                    case nil: .unknown
+                    }
+            } else if attached.contains(where: { $0.1.trafficType == .guest }) || Naming.guestBridge(bridge.name) != nil
+            {
                 network.kind = .guest
                 network.routerElsewhere = attached.contains { $0.0.role == .user } ? true : nil
                 network.remoteGateway = context.gateways[bridge.name]
@@ -131,35 +148,48 @@ public enum CloudStackModel {
 
     /// The uplink is the port that leaves the host; the kernel's facts (VLAN id, VNI, parent) win over the
     /// bridge's name, and a name that disagrees is a warning.
-    private static func resolveUplink(_ network: inout Network, ports: [String], context: Context,
-                                      warnings: inout [Warning]) {
+    private static func resolveUplink(
+        _ network: inout Network, ports: [String], context: Context,
+        warnings: inout [Warning]
+    ) {
         let links = context.links
         let candidates = ports.compactMap { links[$0] }.filter { $0.kind != .tun }
-        let uplink = candidates.first { $0.vlan != nil || $0.vxlan != nil }
+        let uplink =
+            candidates.first { $0.vlan != nil || $0.vxlan != nil }
             ?? candidates.first { $0.kind.canBeUntaggedUplink }
         network.uplink = uplink?.name
         network.vlan = uplink?.vlan?.id
         network.vni = uplink?.vxlan?.vni
-        let underlay = uplink?.vlan?.parent ?? uplink?.vxlan?.device ?? (uplink?.vlan == nil && uplink?.vxlan == nil ? uplink?.name : nil)
+        let underlay =
+            uplink?.vlan?.parent ?? uplink?.vxlan?.device
+            ?? (uplink?.vlan == nil && uplink?.vxlan == nil ? uplink?.name : nil)
         network.physicalInterface = underlay.flatMap { physical($0, context: context) }
 
         // What the name claims: (VLAN or VNI, id, what the kernel says), checked the same way for both.
-        let claim: (label: String, device: String, id: Int, kernel: Int?)? = switch Naming.guestBridge(network.bridge) {
-        case .vlan(_, let id)?, .legacyVLAN(let id)?: ("VLAN", "VLAN", id, uplink?.vlan?.id)
-        case .vxlan(let vni)?: ("VNI", "VXLAN", vni, uplink?.vxlan?.vni)
-        case nil: nil
-        }
+        let claim: (label: String, device: String, id: Int, kernel: Int?)? =
+            switch Naming.guestBridge(network.bridge) {
+            case .vlan(_, let id)?, .legacyVLAN(let id)?: ("VLAN", "VLAN", id, uplink?.vlan?.id)
+            case .vxlan(let vni)?: ("VNI", "VXLAN", vni, uplink?.vxlan?.vni)
+            case nil: nil
+            }
         guard let claim else { return }
         let subject = network.bridge
         if let uplink {
             if let kernel = claim.kernel, kernel != claim.id {
-                warnings.append(Warning(code: .bridgeNameMismatch, subject: .named(subject),
-                                        message: "\(subject) is named for \(claim.label) \(claim.id) but its uplink \(uplink.name) is \(claim.label) \(kernel)"))
+                warnings.append(
+                    Warning(
+                        code: .bridgeNameMismatch, subject: .named(subject),
+                        message:
+                            "\(subject) is named for \(claim.label) \(claim.id) but its uplink \(uplink.name) is \(claim.label) \(kernel)"
+                    ))
             }
         } else {
             if claim.label == "VLAN" { network.vlan = claim.id } else { network.vni = claim.id }
-            warnings.append(Warning(code: .guestBridgeNoUplink, subject: .named(subject),
-                                    message: "no \(claim.device) device on \(subject); \(claim.label) \(claim.id) is taken from its name"))
+            warnings.append(
+                Warning(
+                    code: .guestBridgeNoUplink, subject: .named(subject),
+                    message:
+                        "no \(claim.device) device on \(subject); \(claim.label) \(claim.id) is taken from its name"))
         }
     }
 

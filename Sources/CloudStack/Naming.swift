@@ -25,7 +25,9 @@ enum Naming {
     static func guestBridge(_ name: String) -> GuestBridge? {
         if let match = name.wholeMatch(of: /brvx-(\d+)/), let vni = Int(match.1) { return .vxlan(vni: vni) }
         if let match = name.wholeMatch(of: /cloudVirBr(\d+)/), let id = Int(match.1) { return .legacyVLAN(id: id) }
-        if let match = name.wholeMatch(of: /br(.+)-(\d+)/), let id = Int(match.2) { return .vlan(pif: String(match.1), id: id) }
+        if let match = name.wholeMatch(of: /br(.+)-(\d+)/), let id = Int(match.2) {
+            return .vlan(pif: String(match.1), id: id)
+        }
         return nil
     }
 
@@ -33,7 +35,8 @@ enum Naming {
     static func controlAddress(fromMAC mac: String) -> String? {
         let octets = mac.lowercased().split(separator: ":")
         guard octets.count == 6, octets[0...3] == ["0e", "00", "a9", "fe"],
-              let x = UInt8(octets[4], radix: 16), let y = UInt8(octets[5], radix: 16) else { return nil }
+            let x = UInt8(octets[4], radix: 16), let y = UInt8(octets[5], radix: 16)
+        else { return nil }
         return "169.254.\(x).\(y)"
     }
 

@@ -31,8 +31,10 @@ public struct HostCollector: Sendable {
             netlinkStatus = SourceStatus(status: .ok)
         } catch {
             netlinkStatus = SourceStatus(status: .unavailable, error: error.description)
-            warnings.append(Warning(code: .sourceUnavailable, subject: .source(.netlink),
-                                    message: "kernel links could not be read: \(error.description)"))
+            warnings.append(
+                Warning(
+                    code: .sourceUnavailable, subject: .source(.netlink),
+                    message: "kernel links could not be read: \(error.description)"))
         }
 
         let libvirtStatus: SourceStatus
@@ -48,26 +50,31 @@ public struct HostCollector: Sendable {
         } catch {
             let reason = Self.explain(error, uri: libvirtURI)
             libvirtStatus = SourceStatus(status: .unavailable, uri: libvirtURI, error: reason)
-            warnings.append(Warning(code: .sourceUnavailable, subject: .source(.libvirt),
-                                    message: "VMs and their taps are not shown: \(reason)"))
+            warnings.append(
+                Warning(
+                    code: .sourceUnavailable, subject: .source(.libvirt),
+                    message: "VMs and their taps are not shown: \(reason)"))
         }
 
         let join = TapJoin.join(domains: domains, links: links, claimsAreComplete: libvirtStatus.status == .ok)
         let properties = try? String(contentsOfFile: agentProperties, encoding: .utf8)
-        var host = Host(hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
-                        sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
+        var host = Host(
+            hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
+            sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
         host.agentProperties = properties == nil ? nil : agentProperties
         host.bridgeRoles = properties.map(BridgeRoles.init(agentProperties:)) ?? BridgeRoles()
         host.bridgeNetfilter = Self.bridgeNetfilter()
-        var snapshot = HostSnapshot(host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
-                                    warnings: (warnings + join.warnings).sorted())
+        var snapshot = HostSnapshot(
+            host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
+            warnings: (warnings + join.warnings).sorted())
         snapshot.routes = routes
         return CloudStackModel.infer(snapshot)
     }
 
     static func domain(_ record: LibvirtDomainRecord) -> Domain {
-        var domain = Domain(name: record.name, uuid: record.uuid, state: DomainState(rawValue: record.state), id: record.id,
-                            persistent: record.persistent, xmlError: record.xmlError)
+        var domain = Domain(
+            name: record.name, uuid: record.uuid, state: DomainState(rawValue: record.state), id: record.id,
+            persistent: record.persistent, xmlError: record.xmlError)
         guard let xml = record.xml else { return domain }
         do {
             let description = try DomainDescription(xml: xml)
@@ -100,7 +107,8 @@ public struct HostCollector: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "1" }
         }
         guard let iptables = read("iptables") else { return nil }
-        return BridgeNetfilter(iptables: iptables, ip6tables: read("ip6tables") ?? false, arptables: read("arptables") ?? false)
+        return BridgeNetfilter(
+            iptables: iptables, ip6tables: read("ip6tables") ?? false, arptables: read("arptables") ?? false)
     }
 
     static func hostname() -> String {

@@ -13,8 +13,9 @@ public enum LinkResolution {
         }
         let portsByBridge = Dictionary(grouping: links.filter { $0.master != nil }, by: { $0.master! })
         let bridges = dump.links.filter { kind(of: $0) == .bridge }.map { raw in
-            Bridge(name: raw.name, ports: (portsByBridge[raw.name] ?? []).map(\.name).sorted(),
-                   stp: (raw.bridgeSTPState ?? 0) != 0)
+            Bridge(
+                name: raw.name, ports: (portsByBridge[raw.name] ?? []).map(\.name).sorted(),
+                stp: (raw.bridgeSTPState ?? 0) != 0)
         }.sorted { $0.name < $1.name }
         return (links, bridges, fdbEntries(dump.fdb, names: names))
     }
@@ -23,15 +24,18 @@ public enum LinkResolution {
     public static func routes(_ dump: NetlinkSnapshot) -> [Route] {
         let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
         return dump.routes.map { raw in
-            Route(family: AddressFamily(rawValue: raw.family), destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
-                  device: raw.ifindex.flatMap { names[$0] }, gateway: raw.gateway, source: raw.source)
+            Route(
+                family: AddressFamily(rawValue: raw.family),
+                destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
+                device: raw.ifindex.flatMap { names[$0] }, gateway: raw.gateway, source: raw.source)
         }
     }
 
     /// Sorted by bridge, port, MAC and VLAN. A big host has tens of thousands of entries, so the sort runs
     /// on integer ranks of the (unique) link names, and compares MACs only between entries of one port.
     private static func fdbEntries(_ raw: [NetlinkFDBEntry], names: [Int: String]) -> [FDBEntry] {
-        let rank = Dictionary(uniqueKeysWithValues: names.sorted { $0.value < $1.value }.enumerated().map { ($1.key, $0) })
+        let rank = Dictionary(
+            uniqueKeysWithValues: names.sorted { $0.value < $1.value }.enumerated().map { ($1.key, $0) })
         let order = raw.indices.sorted { a, b in
             let (x, y) = (raw[a], raw[b])
             let keyX = (x.masterIndex.flatMap { rank[$0] } ?? -1, rank[x.ifindex] ?? Int.max)
@@ -41,9 +45,11 @@ public enum LinkResolution {
         }
         return order.map { index in
             let entry = raw[index]
-            return FDBEntry(mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
-                            bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan, state: FDBState(rawValue: entry.state),
-                            isSelf: entry.isSelf, remote: entry.remote)
+            return FDBEntry(
+                mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
+                bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan,
+                state: FDBState(rawValue: entry.state),
+                isSelf: entry.isSelf, remote: entry.remote)
         }
     }
 
@@ -53,21 +59,26 @@ public enum LinkResolution {
         var link = Link(
             name: raw.name, ifindex: raw.ifindex, kind: kind(of: raw), mac: raw.mac, mtu: raw.mtu,
             operState: OperState(rawValue: raw.operState), up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
-            addresses: addresses.map { Address(family: AddressFamily(rawValue: $0.family), address: $0.address, prefixLength: $0.prefixLength,
-                                               scope: $0.scope) })
+            addresses: addresses.map {
+                Address(
+                    family: AddressFamily(rawValue: $0.family), address: $0.address, prefixLength: $0.prefixLength,
+                    scope: $0.scope)
+            })
         if let vlan = raw.vlan {
             link.vlan = VLAN(id: vlan.id, parent: sameNamespaceLink, protocol: vlan.protocol_)
         }
         if let vxlan = raw.vxlan {
-            link.vxlan = VXLAN(vni: vxlan.vni, group: vxlan.group, local: vxlan.local, port: vxlan.port,
-                               device: vxlan.deviceIndex.flatMap { names[$0] }, learning: vxlan.learning)
+            link.vxlan = VXLAN(
+                vni: vxlan.vni, group: vxlan.group, local: vxlan.local, port: vxlan.port,
+                device: vxlan.deviceIndex.flatMap { names[$0] }, learning: vxlan.learning)
         }
         if link.kind == .veth {
             link.peer = sameNamespaceLink
             link.peerNetnsid = raw.linkNetnsid
         }
         if let port = raw.bridgePort {
-            link.bridgePort = BridgePort(state: PortState(rawValue: port.state), priority: port.priority, cost: port.cost)
+            link.bridgePort = BridgePort(
+                state: PortState(rawValue: port.state), priority: port.priority, cost: port.cost)
         }
         return link
     }

@@ -16,7 +16,8 @@ public enum Diagnose {
     public static func run(_ snapshot: HostSnapshot) -> [Finding] {
         let host = HostFacts(snapshot)
         var findings = snapshot.warnings.compactMap { explain($0, host: host) }
-        findings += bridgeChecks(host) + mtuChecks(host) + fdbChecks(host) + controlChecks(host) + routerChecks(host)
+        findings +=
+            bridgeChecks(host) + mtuChecks(host) + fdbChecks(host) + controlChecks(host) + routerChecks(host)
             + netfilterChecks(host)
         return findings.sorted { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
     }
@@ -26,10 +27,13 @@ public enum Diagnose {
         findings.filter { !names.isDisjoint(with: $0.related) }
     }
 
-    static func finding(_ code: WarningCode, _ subject: Subject, _ message: String, why: String, action: String,
-                        related: [String], severity: Severity? = nil) -> Finding {
-        Finding(code: code, severity: severity ?? self.severity(of: code), subject: subject, message: message,
-                why: why, action: action, related: related)
+    static func finding(
+        _ code: WarningCode, _ subject: Subject, _ message: String, why: String, action: String,
+        related: [String], severity: Severity? = nil
+    ) -> Finding {
+        Finding(
+            code: code, severity: severity ?? self.severity(of: code), subject: subject, message: message,
+            why: why, action: action, related: related)
     }
 }
 

@@ -24,8 +24,10 @@ public struct Finding: Codable, Hashable, Sendable {
     /// Domains, links and bridges it concerns, for `diagnose vm NAME` and `diagnose network …`.
     public var related: [String]
 
-    public init(code: WarningCode, severity: Severity, subject: Subject, message: String, why: String, action: String,
-                related: [String]) {
+    public init(
+        code: WarningCode, severity: Severity, subject: Subject, message: String, why: String, action: String,
+        related: [String]
+    ) {
         self.code = code
         self.severity = severity
         self.subject = subject
@@ -45,35 +47,36 @@ public struct Check: Sendable {
     /// One entry per code, so a code cannot exist without its severity and its line in the man page.
     init(_ code: WarningCode.Known) {
         self.code = WarningCode(code)
-        (severity, summary) = switch code {
-        case .nicTapMissing: (.error, "a running VM's NIC names a tap the kernel does not have")
-        case .nicNoTarget: (.warning, "a running VM's NIC has no target device")
-        case .tapMACMismatch: (.error, "the tap of that name carries another MAC")
-        case .tapBridgeMismatch: (.error, "a VM's tap is on another bridge than its domain XML says")
-        case .tapNoMaster: (.error, "a VM's tap is on no bridge")
-        case .tapUnclaimed: (.warning, "a tap that no libvirt domain claims")
-        case .domainXMLUnreadable: (.warning, "libvirt could not give a domain's XML")
-        case .sourceUnavailable: (.warning, "libvirt or netlink could not be read, and why")
-        case .guestBridgeNoUplink: (.error, "a guest bridge without its VLAN or VXLAN uplink")
-        case .bridgeNameMismatch: (.warning, "a guest bridge's name disagrees with its uplink")
-        case .ipConflict: (.error, "two MACs claim one address (heard by --listen)")
-        case .dhcpServerUnexpected: (.warning, "DHCP answers from somewhere other than the network's router")
-        case .bridgeDown: (.error, "a bridge that carries VM traffic is down")
-        case .portDown: (.error, "a running VM's tap or a bridge's uplink is down")
-        case .portNotForwarding: (.warning, "a bridge port STP keeps from forwarding")
-        case .guestBridgeEmpty: (.info, "a guest bridge with no VM on it (a persistent network)")
-        case .nameAtLimit: (.warning, "an interface name at the kernel's 15-character limit")
-        case .mtuMismatch: (.error, "MTUs along a VM's path to the wire that cannot carry its packets")
-        case .fdbDuplicateMAC: (.warning, "one MAC on two ports of a bridge, or on two bridges")
-        case .controlBridgeMissing: (.error, "no control bridge (cloud0) on a CloudStack host")
-        case .controlAddressMissing: (.error, "the control bridge lacks 169.254.0.1/16")
-        case .linkLocalRoute:
-            (.error, "169.254.0.0/16 is routed through another device than the control bridge, or not at all")
-        case .systemVMNoControl: (.error, "a router or system VM without a control NIC")
-        case .routerNoPublic: (.warning, "a router without a public NIC")
-        case .vpcTierBridge: (.error, "a VPC router's tier bridge is missing or down")
-        case .routerNotSeen: (.warning, "a guest network whose router is neither here nor heard")
-        case .brNetfilter: (.info, "whether bridged traffic goes through iptables (security groups)")
-        }
+        (severity, summary) =
+            switch code {
+            case .nicTapMissing: (.error, "a running VM's NIC names a tap the kernel does not have")
+            case .nicNoTarget: (.warning, "a running VM's NIC has no target device")
+            case .tapMACMismatch: (.error, "the tap of that name carries another MAC")
+            case .tapBridgeMismatch: (.error, "a VM's tap is on another bridge than its domain XML says")
+            case .tapNoMaster: (.error, "a VM's tap is on no bridge")
+            case .tapUnclaimed: (.warning, "a tap that no libvirt domain claims")
+            case .domainXMLUnreadable: (.warning, "libvirt could not give a domain's XML")
+            case .sourceUnavailable: (.warning, "libvirt or netlink could not be read, and why")
+            case .guestBridgeNoUplink: (.error, "a guest bridge without its VLAN or VXLAN uplink")
+            case .bridgeNameMismatch: (.warning, "a guest bridge's name disagrees with its uplink")
+            case .ipConflict: (.error, "two MACs claim one address (heard by --listen)")
+            case .dhcpServerUnexpected: (.warning, "DHCP answers from somewhere other than the network's router")
+            case .bridgeDown: (.error, "a bridge that carries VM traffic is down")
+            case .portDown: (.error, "a running VM's tap or a bridge's uplink is down")
+            case .portNotForwarding: (.warning, "a bridge port STP keeps from forwarding")
+            case .guestBridgeEmpty: (.info, "a guest bridge with no VM on it (a persistent network)")
+            case .nameAtLimit: (.warning, "an interface name at the kernel's 15-character limit")
+            case .mtuMismatch: (.error, "MTUs along a VM's path to the wire that cannot carry its packets")
+            case .fdbDuplicateMAC: (.warning, "one MAC on two ports of a bridge, or on two bridges")
+            case .controlBridgeMissing: (.error, "no control bridge (cloud0) on a CloudStack host")
+            case .controlAddressMissing: (.error, "the control bridge lacks 169.254.0.1/16")
+            case .linkLocalRoute:
+                (.error, "169.254.0.0/16 is routed through another device than the control bridge, or not at all")
+            case .systemVMNoControl: (.error, "a router or system VM without a control NIC")
+            case .routerNoPublic: (.warning, "a router without a public NIC")
+            case .vpcTierBridge: (.error, "a VPC router's tier bridge is missing or down")
+            case .routerNotSeen: (.warning, "a guest network whose router is neither here nor heard")
+            case .brNetfilter: (.info, "whether bridged traffic goes through iptables (security groups)")
+            }
     }
 }

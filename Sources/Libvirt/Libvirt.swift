@@ -1,4 +1,5 @@
 import CLibvirt
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,9 +70,10 @@ public final class LibvirtConnection: @unchecked Sendable {
         var reason: Int32 = 0
         let stateName = virDomainGetState(domain, &state, &reason, 0) == 0 ? Self.stateName(state) : "unknown"
         let id = virDomainGetID(domain)
-        var record = LibvirtDomainRecord(name: name, uuid: uuidText, state: stateName,
-                                         id: id == UInt32.max ? nil : Int(id),
-                                         persistent: virDomainIsPersistent(domain) == 1, xml: nil, xmlError: nil)
+        var record = LibvirtDomainRecord(
+            name: name, uuid: uuidText, state: stateName,
+            id: id == UInt32.max ? nil : Int(id),
+            persistent: virDomainIsPersistent(domain) == 1, xml: nil, xmlError: nil)
         if let xml = virDomainGetXMLDesc(domain, 0) {
             record.xml = String(cString: xml)
             free(xml)
@@ -103,9 +105,11 @@ public final class LibvirtConnection: @unchecked Sendable {
         let errno = error.code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) ? error.int1 : 0
         let reason: LibvirtError.Reason
         if errno == EACCES || errno == EPERM || error.code == Int32(VIR_ERR_ACCESS_DENIED.rawValue)
-            || error.code == Int32(VIR_ERR_AUTH_FAILED.rawValue) {
+            || error.code == Int32(VIR_ERR_AUTH_FAILED.rawValue)
+        {
             reason = .permissionDenied
-        } else if error.code == Int32(VIR_ERR_NO_CONNECT.rawValue) || error.code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue) {
+        } else if error.code == Int32(VIR_ERR_NO_CONNECT.rawValue) || error.code == Int32(VIR_ERR_SYSTEM_ERROR.rawValue)
+        {
             reason = .unreachable
         } else {
             reason = .other
@@ -127,7 +131,8 @@ public final class LibvirtConnection: @unchecked Sendable {
 /// that dies mid-call makes the write fail with EPIPE, an error like any other, instead of killing kvmtopo.
 /// A SIGPIPE left pending is taken, and the thread's mask restored, so writing output later behaves as usual.
 private func withoutSIGPIPE<T>(_ body: () -> T) -> T {
-    var pipe = sigset_t(), previous = sigset_t()
+    var pipe = sigset_t()
+    var previous = sigset_t()
     sigemptyset(&pipe)
     sigaddset(&pipe, SIGPIPE)
     pthread_sigmask(SIG_BLOCK, &pipe, &previous)

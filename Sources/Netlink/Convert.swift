@@ -25,25 +25,29 @@ enum RecordConverter {
             vlan: vlan(of: link),
             vxlan: vxlan(of: link),
             bridgeSTPState: extras.stp_state >= 0 ? Int(extras.stp_state) : nil,
-            bridgePort: extras.port_state < 0 ? nil : NetlinkLink.BridgePort(
-                state: portStateName(extras.port_state),
-                priority: extras.port_priority >= 0 ? Int(extras.port_priority) : nil,
-                cost: extras.port_cost >= 0 ? Int(extras.port_cost) : nil))
+            bridgePort: extras.port_state < 0
+                ? nil
+                : NetlinkLink.BridgePort(
+                    state: portStateName(extras.port_state),
+                    priority: extras.port_priority >= 0 ? Int(extras.port_priority) : nil,
+                    cost: extras.port_cost >= 0 ? Int(extras.port_cost) : nil))
     }
 
     static func address(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkAddress? {
         let address = object
         guard let local = rtnl_addr_get_local(address), let text = AddressFormat.ip(local) else { return nil }
         let family = rtnl_addr_get_family(address) == AF_INET6 ? "inet6" : "inet"
-        return NetlinkAddress(ifindex: Int(rtnl_addr_get_ifindex(address)), family: family, address: text,
-                              prefixLength: Int(rtnl_addr_get_prefixlen(address)),
-                              scope: scopeName(rtnl_addr_get_scope(address)))
+        return NetlinkAddress(
+            ifindex: Int(rtnl_addr_get_ifindex(address)), family: family, address: text,
+            prefixLength: Int(rtnl_addr_get_prefixlen(address)),
+            scope: scopeName(rtnl_addr_get_scope(address)))
     }
 
     static func fdbEntry(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkFDBEntry? {
         let neigh = object
         guard rtnl_neigh_get_family(neigh) == AF_BRIDGE,
-              let lladdr = rtnl_neigh_get_lladdr(neigh), let mac = AddressFormat.string(lladdr) else { return nil }
+            let lladdr = rtnl_neigh_get_lladdr(neigh), let mac = AddressFormat.string(lladdr)
+        else { return nil }
         let state = rtnl_neigh_get_state(neigh)
         let flags = rtnl_neigh_get_flags(neigh)
         let remote = rtnl_neigh_get_dst(neigh).flatMap(AddressFormat.ip)
@@ -59,7 +63,8 @@ enum RecordConverter {
             ifindex: Int(rtnl_neigh_get_ifindex(neigh)),
             masterIndex: master > 0 ? Int(master) : nil,
             vlan: vlan > 0 ? Int(vlan) : nil,
-            state: state & Int32(NUD_PERMANENT) != 0 ? "permanent"
+            state: state & Int32(NUD_PERMANENT) != 0
+                ? "permanent"
                 : state & Int32(NUD_NOARP) != 0 ? "static" : "dynamic",
             isSelf: isSelf,
             remote: remote)
@@ -69,12 +74,13 @@ enum RecordConverter {
         guard rtnl_link_is_vlan(link) != 0 else { return nil }
         // libnl keeps IFLA_VLAN_PROTOCOL as the kernel sent it, in network byte order.
         let proto = UInt16(bigEndian: UInt16(truncatingIfNeeded: rtnl_link_vlan_get_protocol(link)))
-        let protocolName: String? = switch proto {
-        case 0x8100: "802.1Q"
-        case 0x88a8: "802.1ad"
-        case 0: nil
-        default: "0x" + String(proto, radix: 16)
-        }
+        let protocolName: String? =
+            switch proto {
+            case 0x8100: "802.1Q"
+            case 0x88a8: "802.1ad"
+            case 0: nil
+            default: "0x" + String(proto, radix: 16)
+            }
         return NetlinkLink.VLAN(id: Int(rtnl_link_vlan_get_id(link)), protocol_: protocolName)
     }
 
@@ -86,7 +92,10 @@ enum RecordConverter {
         var local: OpaquePointer?
         var port: UInt32 = 0
         var device: UInt32 = 0
-        defer { nl_addr_put(group); nl_addr_put(local) }   // the getters hand out references
+        defer {
+            nl_addr_put(group)
+            nl_addr_put(local)
+        }  // the getters hand out references
         let hasGroup = rtnl_link_vxlan_get_group(link, &group) == 0
         let hasLocal = rtnl_link_vxlan_get_local(link, &local) == 0
         let learning = rtnl_link_vxlan_get_learning(link)
@@ -139,18 +148,20 @@ extension RecordConverter {
     /// Main-table unicast routes only: the local and broadcast tables are the kernel's own bookkeeping.
     static func route(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkRoute? {
         let route = object
-        guard rtnl_route_get_table(route) == UInt32(RT_TABLE_MAIN.rawValue), rtnl_route_get_type(route) == UInt8(RTN_UNICAST)
+        guard rtnl_route_get_table(route) == UInt32(RT_TABLE_MAIN.rawValue),
+            rtnl_route_get_type(route) == UInt8(RTN_UNICAST)
         else { return nil }
         let destination = rtnl_route_get_dst(route)
         let prefix = destination.map { Int(nl_addr_get_prefixlen($0)) } ?? 0
         let hop = rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nil
         let ifindex = hop.map { Int(rtnl_route_nh_get_ifindex($0)) }
-        return NetlinkRoute(family: rtnl_route_get_family(route) == UInt8(AF_INET6) ? "inet6" : "inet",
-                            destination: prefix == 0 ? nil : destination.flatMap(AddressFormat.ip),
-                            prefixLength: prefix,
-                            ifindex: ifindex.flatMap { $0 > 0 ? $0 : nil },
-                            gateway: hop.flatMap { rtnl_route_nh_get_gateway($0) }.flatMap(AddressFormat.ip),
-                            source: rtnl_route_get_pref_src(route).flatMap(AddressFormat.ip))
+        return NetlinkRoute(
+            family: rtnl_route_get_family(route) == UInt8(AF_INET6) ? "inet6" : "inet",
+            destination: prefix == 0 ? nil : destination.flatMap(AddressFormat.ip),
+            prefixLength: prefix,
+            ifindex: ifindex.flatMap { $0 > 0 ? $0 : nil },
+            gateway: hop.flatMap { rtnl_route_nh_get_gateway($0) }.flatMap(AddressFormat.ip),
+            source: rtnl_route_get_pref_src(route).flatMap(AddressFormat.ip))
     }
 }
 

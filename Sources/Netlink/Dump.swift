@@ -41,27 +41,33 @@ public final class NetlinkSession {
     }
 
     public func links() throws(NetlinkError) -> [NetlinkLink] {
-        try dump("link dump", type: RTM_GETLINK, family: AF_UNSPEC, header: MemoryLayout<ifinfomsg>.size,
-                 extMask: UInt32(RTEXT_FILTER_SKIP_STATS), convert: RecordConverter.link)
+        try dump(
+            "link dump", type: RTM_GETLINK, family: AF_UNSPEC, header: MemoryLayout<ifinfomsg>.size,
+            extMask: UInt32(RTEXT_FILTER_SKIP_STATS), convert: RecordConverter.link)
     }
 
     public func addresses() throws(NetlinkError) -> [NetlinkAddress] {
-        try dump("address dump", type: RTM_GETADDR, family: AF_UNSPEC, header: MemoryLayout<ifaddrmsg>.size,
-                 convert: RecordConverter.address)
+        try dump(
+            "address dump", type: RTM_GETADDR, family: AF_UNSPEC, header: MemoryLayout<ifaddrmsg>.size,
+            convert: RecordConverter.address)
     }
 
     public func fdb() throws(NetlinkError) -> [NetlinkFDBEntry] {
-        try dump("fdb dump", type: RTM_GETNEIGH, family: AF_BRIDGE, header: MemoryLayout<ndmsg>.size,
-                 convert: RecordConverter.fdbEntry)
+        try dump(
+            "fdb dump", type: RTM_GETNEIGH, family: AF_BRIDGE, header: MemoryLayout<ndmsg>.size,
+            convert: RecordConverter.fdbEntry)
     }
 
     public func routes() throws(NetlinkError) -> [NetlinkRoute] {
-        try dump("route dump", type: RTM_GETROUTE, family: AF_UNSPEC, header: MemoryLayout<rtmsg>.size,
-                 convert: RecordConverter.route)
+        try dump(
+            "route dump", type: RTM_GETROUTE, family: AF_UNSPEC, header: MemoryLayout<rtmsg>.size,
+            convert: RecordConverter.route)
     }
 
-    private func dump<Record>(_ operation: String, type: Int, family: Int32, header: Int, extMask: UInt32? = nil,
-                              convert: @escaping (OpaquePointer, OpaquePointer) -> Record?) throws(NetlinkError) -> [Record] {
+    private func dump<Record>(
+        _ operation: String, type: Int, family: Int32, header: Int, extMask: UInt32? = nil,
+        convert: @escaping (OpaquePointer, OpaquePointer) -> Record?
+    ) throws(NetlinkError) -> [Record] {
         var lastError: Int32 = 0
         for _ in 0...interruptedDumpRetries {
             var records: [Record] = []
@@ -133,8 +139,10 @@ final class MessageHandler {
 
 /// Lets libnl parse one message into its object and converts that object, with the raw message for the
 /// attributes libnl 3.7 does not parse, into a Swift record. Live dumps and recorded messages both come here.
-func parseRecords<Record>(of msg: OpaquePointer, convert: (OpaquePointer, OpaquePointer) -> Record?,
-                          into records: inout [Record]) {
+func parseRecords<Record>(
+    of msg: OpaquePointer, convert: (OpaquePointer, OpaquePointer) -> Record?,
+    into records: inout [Record]
+) {
     withoutActuallyEscaping(convert) { convert in
         var found: [Record] = []
         var context = ParseContext { object in

@@ -11,8 +11,10 @@ public enum RecordedNetlink {
         parse(messages, convert: RecordConverter.fdbEntry)
     }
 
-    private static func parse<Record>(_ messages: [[UInt8]],
-                                      convert: (OpaquePointer, OpaquePointer) -> Record?) -> [Record] {
+    private static func parse<Record>(
+        _ messages: [[UInt8]],
+        convert: (OpaquePointer, OpaquePointer) -> Record?
+    ) -> [Record] {
         var records: [Record] = []
         for var bytes in messages where bytes.count >= MemoryLayout<nlmsghdr>.size {
             // A message whose length field disagrees with its bytes is not parsed at all.

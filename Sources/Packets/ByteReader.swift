@@ -60,7 +60,10 @@ enum Format {
         var best = (start: -1, length: 0)
         var index = 0
         while index < 8 {
-            guard groups[index] == 0 else { index += 1; continue }
+            guard groups[index] == 0 else {
+                index += 1
+                continue
+            }
             var end = index
             while end < 8 && groups[end] == 0 { end += 1 }
             if end - index > best.length { best = (index, end - index) }
@@ -76,11 +79,16 @@ enum Format {
         let halves = text.components(separatedBy: "::")
         guard halves.count <= 2 else { return nil }
         let groups = { (part: String) -> [UInt16]? in
-            part.isEmpty ? [] : part.split(separator: ":", omittingEmptySubsequences: false).map { UInt16($0, radix: 16) }
-                .reduce(into: [UInt16]?([])) { result, group in
-                    guard let group else { result = nil; return }
-                    result?.append(group)
-                }
+            part.isEmpty
+                ? []
+                : part.split(separator: ":", omittingEmptySubsequences: false).map { UInt16($0, radix: 16) }
+                    .reduce(into: [UInt16]?([])) { result, group in
+                        guard let group else {
+                            result = nil
+                            return
+                        }
+                        result?.append(group)
+                    }
         }
         guard let head = groups(halves[0]), let tail = halves.count == 2 ? groups(halves[1]) : [] else { return nil }
         let missing = 8 - head.count - tail.count

@@ -5,7 +5,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     public var isIPv6: Bool
 
     init(_ bytes: [UInt8], at offset: Int, count: Int) {
-        var high: UInt64 = 0, low: UInt64 = 0
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         for index in 0..<count {
             let byte = UInt64(bytes[offset + index])
             if count == 16 && index < 8 { high = high << 8 | byte } else { low = low << 8 | byte }
@@ -26,8 +27,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        isIPv6 ? Format.ipv6((0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (56 - 8 * ($0 % 8))) })
-               : Format.ipv4((0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * $0)) })
+        isIPv6
+            ? Format.ipv6((0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (56 - 8 * ($0 % 8))) })
+            : Format.ipv4((0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * $0)) })
     }
 }
 
@@ -131,8 +133,9 @@ public struct FrameKeys: Sendable, Equatable {
             isFlooded = destination!.low >> 28 == 0xe || lastByte == 0xff
             let fragmentOffset = Self.u16(bytes, start + 6) & 0x1fff
             guard headerLength >= 20, fragmentOffset == 0 else { return }
-            keyTransport(bytes, protocol: bytes[start + 9], at: start + headerLength,
-                         end: start + min(captured, networkLength), version: 4, depth: depth)
+            keyTransport(
+                bytes, protocol: bytes[start + 9], at: start + headerLength,
+                end: start + min(captured, networkLength), version: 4, depth: depth)
         case 0x86dd where captured >= 40 && bytes[start] >> 4 == 6:
             networkLength = 40 + Int(Self.u16(bytes, start + 4))
             let end = start + min(captured, networkLength, Self.keyedBytes)
@@ -141,8 +144,9 @@ public struct FrameKeys: Sendable, Equatable {
             destination = IPAddress(bytes, at: start + 24, count: 16)
             hopLimit = bytes[start + 7]
             isFlooded = destination!.high >> 56 == 0xff
-            keyTransport(bytes, protocol: bytes[start + 6], at: start + 40,
-                         end: start + min(captured, networkLength), version: 6, depth: depth)
+            keyTransport(
+                bytes, protocol: bytes[start + 6], at: start + 40,
+                end: start + min(captured, networkLength), version: 6, depth: depth)
         case 0x0806 where captured >= 28 && Self.u16(bytes, start + 4) == 0x0604:
             networkLength = 28
             packet = Self.hash(bytes, start, start + 28, skipping: [])
@@ -161,8 +165,10 @@ public struct FrameKeys: Sendable, Equatable {
         }
     }
 
-    private mutating func keyTransport(_ bytes: [UInt8], protocol proto: UInt8, at start: Int, end: Int, version: Int,
-                                       depth: Int) {
+    private mutating func keyTransport(
+        _ bytes: [UInt8], protocol proto: UInt8, at start: Int, end: Int, version: Int,
+        depth: Int
+    ) {
         let length = end - start
         let keyEnd = min(end, start + Self.keyedBytes)
         let endpoints = Self.mix(source!.high ^ source!.low &* 31, destination!.high ^ destination!.low)
@@ -178,13 +184,17 @@ public struct FrameKeys: Sendable, Equatable {
             let portWord = UInt64(Self.u32(bytes, start))
             ports = Ports(source: UInt16(portWord >> 16), destination: UInt16(portWord & 0xffff))
             let swapped = (portWord & 0xffff) << 16 | portWord >> 16
-            let skip = proto == 6 ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
-                                  : [start, start + 1, start + 2, start + 3, start + 6, start + 7]
+            let skip =
+                proto == 6
+                ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
+                : [start, start + 1, start + 2, start + 3, start + 6, start + 7]
             translated = Self.hash(bytes, start, keyEnd, skipping: skip, seed: UInt64(proto))
             expectsReply = Self.mix(endpoints, UInt64(proto) << 32 | portWord)
             answers = Self.mix(reversed, UInt64(proto) << 32 | swapped)
-            if proto == 17, depth == 0, length >= 8 + 8 + 14, PacketDecoder.vxlanPorts.contains(UInt16(portWord & 0xffff)),
-               bytes[start + 8] & 0x08 != 0 {
+            if proto == 17, depth == 0, length >= 8 + 8 + 14,
+                PacketDecoder.vxlanPorts.contains(UInt16(portWord & 0xffff)),
+                bytes[start + 8] & 0x08 != 0
+            {
                 // VXLAN: key the frame inside, so it matches its sightings on the bridge and VXLAN device.
                 let vni = Int(Self.u32(bytes, start + 12) >> 8)
                 guard let (innerType, innerStart) = Self.skipEthernet(bytes, at: start + 16) else { return }

@@ -20,7 +20,9 @@ public enum PacketDecoder {
     /// VXLAN's IANA port and the Linux kernel's default (CloudStack's modifyvxlan.sh sets none).
     public static let vxlanPorts: Set<UInt16> = [4789, 8472]
 
-    public static func decode(_ bytes: [UInt8], linkType: LinkType = .ethernet) -> (cooked: CookedHeader?, packet: Packet) {
+    public static func decode(
+        _ bytes: [UInt8], linkType: LinkType = .ethernet
+    ) -> (cooked: CookedHeader?, packet: Packet) {
         var reader = ByteReader(bytes)
         var packet = Packet()
         switch linkType {
@@ -30,30 +32,41 @@ public enum PacketDecoder {
             decodeNetwork(version: bytes.first.map { $0 >> 4 } == 6 ? 0x86dd : 0x0800, &reader, into: &packet)
         case .linuxSLL:
             guard let type = reader.u16(), reader.skip(2), let length = reader.u16(), let address = reader.take(8),
-                  let proto = reader.u16() else { return (nil, packet) }
+                let proto = reader.u16()
+            else { return (nil, packet) }
             decodeNetwork(version: proto, &reader, into: &packet)
-            return (CookedHeader(interfaceIndex: nil, packetType: UInt8(truncatingIfNeeded: type),
-                                 sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet)
+            return (
+                CookedHeader(
+                    interfaceIndex: nil, packetType: UInt8(truncatingIfNeeded: type),
+                    sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet
+            )
         case .linuxSLL2:
             guard let proto = reader.u16(), reader.skip(2), let index = reader.u32(), reader.skip(2),
-                  let type = reader.u8(), let length = reader.u8(), let address = reader.take(8) else { return (nil, packet) }
+                let type = reader.u8(), let length = reader.u8(), let address = reader.take(8)
+            else { return (nil, packet) }
             decodeNetwork(version: proto, &reader, into: &packet)
-            return (CookedHeader(interfaceIndex: Int(index), packetType: type,
-                                 sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet)
+            return (
+                CookedHeader(
+                    interfaceIndex: Int(index), packetType: type,
+                    sourceMAC: length == 6 ? Format.mac(address.prefix(6)) : nil), packet
+            )
         }
         return (nil, packet)
     }
 
     static func decodeEthernet(_ reader: inout ByteReader, into packet: inout Packet) {
-        guard let destination = reader.take(6), let source = reader.take(6), var etherType = reader.u16() else { return }
+        guard let destination = reader.take(6), let source = reader.take(6), var etherType = reader.u16() else {
+            return
+        }
         var vlans: [Int] = []
         while etherType == 0x8100 || etherType == 0x88a8, vlans.count < 4 {
             guard let tag = reader.u16(), let inner = reader.u16() else { break }
             vlans.append(Int(tag & 0x0fff))
             etherType = inner
         }
-        packet.ethernet = Ethernet(destination: Format.mac(destination), source: Format.mac(source), vlans: vlans,
-                                   etherType: etherType)
+        packet.ethernet = Ethernet(
+            destination: Format.mac(destination), source: Format.mac(source), vlans: vlans,
+            etherType: etherType)
         decodeNetwork(version: etherType, &reader, into: &packet)
     }
 
@@ -69,35 +82,40 @@ public enum PacketDecoder {
     static func decodeARP(_ reader: inout ByteReader, into packet: inout Packet) {
         // Ethernet/IPv4 ARP only: hardware length 6, protocol length 4.
         guard reader.skip(4), let lengths = reader.u16(), lengths == 0x0604, let operation = reader.u16(),
-              let senderMAC = reader.take(6), let senderIP = reader.take(4),
-              let targetMAC = reader.take(6), let targetIP = reader.take(4) else { return }
-        packet.arp = ARP(operation: operation, senderMAC: Format.mac(senderMAC), senderIP: Format.ipv4(senderIP),
-                         targetMAC: Format.mac(targetMAC), targetIP: Format.ipv4(targetIP))
+            let senderMAC = reader.take(6), let senderIP = reader.take(4),
+            let targetMAC = reader.take(6), let targetIP = reader.take(4)
+        else { return }
+        packet.arp = ARP(
+            operation: operation, senderMAC: Format.mac(senderMAC), senderIP: Format.ipv4(senderIP),
+            targetMAC: Format.mac(targetMAC), targetIP: Format.ipv4(targetIP))
     }
 
     static func decodeIPv4(_ reader: inout ByteReader, into packet: inout Packet) {
         let start = reader.offset
         guard let versionIHL = reader.u8(), versionIHL >> 4 == 4, reader.skip(1), let total = reader.u16(),
-              let identification = reader.u16(), let fragment = reader.u16(), let ttl = reader.u8(),
-              let proto = reader.u8(), reader.skip(2), let source = reader.take(4), let destination = reader.take(4)
+            let identification = reader.u16(), let fragment = reader.u16(), let ttl = reader.u8(),
+            let proto = reader.u8(), reader.skip(2), let source = reader.take(4), let destination = reader.take(4)
         else { return }
         let headerLength = Int(versionIHL & 0x0f) * 4
         guard headerLength >= 20, reader.skip(headerLength - 20) else { return }
         let offset = Int(fragment & 0x1fff) * 8
-        packet.ipv4 = IPv4(source: Format.ipv4(source), destination: Format.ipv4(destination), protocolNumber: proto,
-                           ttl: ttl, identification: identification, totalLength: Int(total),
-                           dontFragment: fragment & 0x4000 != 0, fragmentOffset: offset, moreFragments: fragment & 0x2000 != 0)
+        packet.ipv4 = IPv4(
+            source: Format.ipv4(source), destination: Format.ipv4(destination), protocolNumber: proto,
+            ttl: ttl, identification: identification, totalLength: Int(total),
+            dontFragment: fragment & 0x4000 != 0, fragmentOffset: offset, moreFragments: fragment & 0x2000 != 0)
         guard offset == 0 else { return }
         // Ethernet padding is not payload: stop at the datagram's own length.
         let end = min(reader.bytes.count, start + max(Int(total), headerLength))
-        decodeTransport(proto, version: 4, ByteReader(Array(reader.bytes[..<max(end, reader.offset)]), offset: reader.offset),
-                        into: &packet)
+        decodeTransport(
+            proto, version: 4, ByteReader(Array(reader.bytes[..<max(end, reader.offset)]), offset: reader.offset),
+            into: &packet)
     }
 
     static func decodeIPv6(_ reader: inout ByteReader, into packet: inout Packet) {
         guard let first = reader.u8(), first >> 4 == 6, reader.skip(3), let length = reader.u16(),
-              var next = reader.u8(), let hopLimit = reader.u8(), let source = reader.take(16),
-              let destination = reader.take(16) else { return }
+            var next = reader.u8(), let hopLimit = reader.u8(), let source = reader.take(16),
+            let destination = reader.take(16)
+        else { return }
         // Extension headers: hop-by-hop, routing, fragment, destination options.
         var fragmented = false
         for _ in 0..<8 where [0, 43, 44, 60].contains(next) {
@@ -111,8 +129,9 @@ public enum PacketDecoder {
             }
             next = following
         }
-        packet.ipv6 = IPv6(source: Format.ipv6(source), destination: Format.ipv6(destination), nextHeader: next,
-                           hopLimit: hopLimit, payloadLength: Int(length))
+        packet.ipv6 = IPv6(
+            source: Format.ipv6(source), destination: Format.ipv6(destination), nextHeader: next,
+            hopLimit: hopLimit, payloadLength: Int(length))
         if !fragmented { decodeTransport(next, version: 6, reader, into: &packet) }
     }
 
@@ -123,16 +142,19 @@ public enum PacketDecoder {
             decodeICMP(version: version, &reader, into: &packet)
         case 6:
             guard let sourcePort = reader.u16(), let destinationPort = reader.u16(), let sequence = reader.u32(),
-                  let acknowledgment = reader.u32(), let offsetByte = reader.u8(), let flags = reader.u8() else { return }
-            packet.tcp = TCP(sourcePort: sourcePort, destinationPort: destinationPort, sequence: sequence,
-                             acknowledgment: acknowledgment, flags: flags)
+                let acknowledgment = reader.u32(), let offsetByte = reader.u8(), let flags = reader.u8()
+            else { return }
+            packet.tcp = TCP(
+                sourcePort: sourcePort, destinationPort: destinationPort, sequence: sequence,
+                acknowledgment: acknowledgment, flags: flags)
             let headerLength = Int(offsetByte >> 4) * 4
             guard headerLength >= 20 else { return }
             _ = reader.skip(headerLength - 14)
             setPayload(reader, into: &packet)
         case 17:
             guard let sourcePort = reader.u16(), let destinationPort = reader.u16(), let length = reader.u16(),
-                  reader.skip(2) else { return }
+                reader.skip(2)
+            else { return }
             packet.udp = UDP(sourcePort: sourcePort, destinationPort: destinationPort, length: Int(length))
             setPayload(reader, into: &packet)
             if vxlanPorts.contains(destinationPort) {
@@ -162,7 +184,9 @@ public enum PacketDecoder {
             // Options: type, length in units of 8 bytes; 1 source and 2 target link-layer address.
             while let optionType = reader.u8(), let units = reader.u8(), units > 0 {
                 guard let body = reader.take(Int(units) * 8 - 2) else { break }
-                if optionType == 1 || optionType == 2, body.count >= 6 { icmp.ndLinkLayerAddress = Format.mac(body.prefix(6)) }
+                if optionType == 1 || optionType == 2, body.count >= 6 {
+                    icmp.ndLinkLayerAddress = Format.mac(body.prefix(6))
+                }
             }
         }
         packet.icmp = icmp
@@ -179,10 +203,12 @@ public enum PacketDecoder {
 
     static func decodeDHCP(_ reader: inout ByteReader, into packet: inout Packet) {
         guard let operation = reader.u8(), reader.skip(3), let transaction = reader.u32(), reader.skip(8),
-              let yourIP = reader.take(4), reader.skip(8), let client = reader.take(16), reader.skip(192),
-              let magic = reader.u32(), magic == 0x6382_5363 else { return }
-        var dhcp = DHCP(operation: operation, transactionID: transaction, clientMAC: Format.mac(client.prefix(6)),
-                        yourIP: Format.ipv4(yourIP))
+            let yourIP = reader.take(4), reader.skip(8), let client = reader.take(16), reader.skip(192),
+            let magic = reader.u32(), magic == 0x6382_5363
+        else { return }
+        var dhcp = DHCP(
+            operation: operation, transactionID: transaction, clientMAC: Format.mac(client.prefix(6)),
+            yourIP: Format.ipv4(yourIP))
         while let code = reader.u8(), code != 255 {
             if code == 0 { continue }
             guard let length = reader.u8(), let value = reader.take(Int(length)) else { break }

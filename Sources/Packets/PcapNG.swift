@@ -58,12 +58,18 @@ public enum PcapNG {
         // Interface ids restart in each section; records keep one list across sections.
         var sectionBase = 0
         while offset < bytes.count {
-            guard bytes.count - offset >= 12 else { throw FormatError(offset: offset, reason: "truncated block header") }
+            guard bytes.count - offset >= 12 else {
+                throw FormatError(offset: offset, reason: "truncated block header")
+            }
             let rawType = UInt32(littleEndianAt: offset, in: bytes)
             if rawType == 0x0A0D_0D0A {
-                guard bytes.count - offset >= 28 else { throw FormatError(offset: offset, reason: "truncated section header") }
+                guard bytes.count - offset >= 28 else {
+                    throw FormatError(offset: offset, reason: "truncated section header")
+                }
                 let magic = UInt32(littleEndianAt: offset + 8, in: bytes)
-                guard magic == 0x1A2B_3C4D || magic == 0x4D3C_2B1A else { throw FormatError(offset: offset, reason: "bad byte-order magic") }
+                guard magic == 0x1A2B_3C4D || magic == 0x4D3C_2B1A else {
+                    throw FormatError(offset: offset, reason: "bad byte-order magic")
+                }
                 bigEndian = magic == 0x4D3C_2B1A
                 sectionBase = interfaces.count
             } else if offset == 0 {
@@ -89,8 +95,9 @@ public enum PcapNG {
             switch type {
             case 1:
                 guard body.count >= 8 else { throw FormatError(offset: offset, reason: "short interface block") }
-                var interface = Interface(linkType: Int(read16(body.lowerBound)), snapLength: Int(read32(body.lowerBound + 4)),
-                                          name: nil, comment: nil, nanosecondsPerTick: 1000)
+                var interface = Interface(
+                    linkType: Int(read16(body.lowerBound)), snapLength: Int(read32(body.lowerBound + 4)),
+                    name: nil, comment: nil, nanosecondsPerTick: 1000)
                 for (code, value) in options(bytes, body.lowerBound + 8..<body.upperBound, read16) {
                     switch code {
                     case 1: interface.comment = String(decoding: value, as: UTF8.self)
@@ -98,7 +105,8 @@ public enum PcapNG {
                     case 9 where value.count == 1:
                         let resolution = value[value.startIndex]
                         let exponent = Double(resolution & 0x7f)
-                        interface.nanosecondsPerTick = resolution & 0x80 == 0
+                        interface.nanosecondsPerTick =
+                            resolution & 0x80 == 0
                             ? 1e9 / pow(10, exponent) : 1e9 / pow(2, exponent)
                     default: break
                     }
@@ -107,27 +115,38 @@ public enum PcapNG {
             case 6:
                 guard body.count >= 20 else { throw FormatError(offset: offset, reason: "short packet block") }
                 let id = sectionBase + Int(read32(body.lowerBound))
-                guard id < interfaces.count else { throw FormatError(offset: offset, reason: "packet for undeclared interface \(id)") }
+                guard id < interfaces.count else {
+                    throw FormatError(offset: offset, reason: "packet for undeclared interface \(id)")
+                }
                 let ticks = UInt64(read32(body.lowerBound + 4)) << 32 | UInt64(read32(body.lowerBound + 8))
                 let captured = Int(read32(body.lowerBound + 12))
                 let original = Int(read32(body.lowerBound + 16))
-                guard captured <= body.count - 20 else { throw FormatError(offset: offset, reason: "captured length \(captured) does not fit") }
+                guard captured <= body.count - 20 else {
+                    throw FormatError(offset: offset, reason: "captured length \(captured) does not fit")
+                }
                 let data = body.lowerBound + 20
                 let scaled = Double(ticks) * interfaces[id].nanosecondsPerTick
                 // A damaged timestamp resolution can put the time past any clock: an error, not a trap.
-                guard interfaces[id].nanosecondsPerTick == 1 || (scaled.isFinite && scaled >= 0 && scaled < 1.8e19) else {
+                guard interfaces[id].nanosecondsPerTick == 1 || (scaled.isFinite && scaled >= 0 && scaled < 1.8e19)
+                else {
                     throw FormatError(offset: offset, reason: "timestamp out of range")
                 }
                 let nanoseconds = interfaces[id].nanosecondsPerTick == 1 ? ticks : UInt64(scaled)
-                records.append(Record(interface: id, timestamp: nanoseconds, originalLength: original,
-                                      bytes: Array(bytes[data..<data + captured])))
+                records.append(
+                    Record(
+                        interface: id, timestamp: nanoseconds, originalLength: original,
+                        bytes: Array(bytes[data..<data + captured])))
             case 3:
-                guard body.count >= 4, sectionBase < interfaces.count else { throw FormatError(offset: offset, reason: "bad simple packet block") }
+                guard body.count >= 4, sectionBase < interfaces.count else {
+                    throw FormatError(offset: offset, reason: "bad simple packet block")
+                }
                 let original = Int(read32(body.lowerBound))
                 let snap = interfaces[sectionBase].snapLength
                 let captured = min(original, body.count - 4, snap > 0 ? snap : Int.max)
-                records.append(Record(interface: sectionBase, timestamp: 0, originalLength: original,
-                                      bytes: Array(bytes[body.lowerBound + 4..<body.lowerBound + 4 + captured])))
+                records.append(
+                    Record(
+                        interface: sectionBase, timestamp: 0, originalLength: original,
+                        bytes: Array(bytes[body.lowerBound + 4..<body.lowerBound + 4 + captured])))
             default:
                 break
             }
@@ -136,7 +155,9 @@ public enum PcapNG {
         return Capture(interfaces: interfaces, records: records)
     }
 
-    private static func options(_ bytes: [UInt8], _ range: Range<Int>, _ read16: (Int) -> UInt16) -> [(UInt16, ArraySlice<UInt8>)] {
+    private static func options(
+        _ bytes: [UInt8], _ range: Range<Int>, _ read16: (Int) -> UInt16
+    ) -> [(UInt16, ArraySlice<UInt8>)] {
         var result: [(UInt16, ArraySlice<UInt8>)] = []
         var position = range.lowerBound
         while range.upperBound - position >= 4 {
@@ -159,12 +180,16 @@ public enum PcapNG {
 
         /// Creates the file with mode 0600: captures can hold other tenants' traffic.
         public init(path: String) throws {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            else {
                 throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
             }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try write(block: 0x0A0D_0D0A, body: le32(0x1A2B_3C4D) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8)
-                        + option(4, Array("kvmtopo \(ProcessInfo.processInfo.operatingSystemVersionString)".utf8)) + le32(0))
+            try write(
+                block: 0x0A0D_0D0A,
+                body: le32(0x1A2B_3C4D) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8)
+                    + option(4, Array("kvmtopo \(ProcessInfo.processInfo.operatingSystemVersionString)".utf8)) + le32(0)
+            )
         }
 
         deinit { try? handle.close() }
@@ -184,9 +209,11 @@ public enum PcapNG {
         public func write(_ record: Record) throws {
             precondition(record.interface < interfaceCount, "record for an undeclared interface")
             let data = record.bytes + [UInt8](repeating: 0, count: (4 - record.bytes.count % 4) % 4)
-            try write(block: 6, body: le32(UInt32(record.interface)) + le32(UInt32(record.timestamp >> 32))
-                        + le32(UInt32(truncatingIfNeeded: record.timestamp)) + le32(UInt32(record.bytes.count))
-                        + le32(UInt32(record.originalLength)) + data)
+            try write(
+                block: 6,
+                body: le32(UInt32(record.interface)) + le32(UInt32(record.timestamp >> 32))
+                    + le32(UInt32(truncatingIfNeeded: record.timestamp)) + le32(UInt32(record.bytes.count))
+                    + le32(UInt32(record.originalLength)) + data)
         }
 
         public func close() throws { try handle.close() }
@@ -205,9 +232,10 @@ public enum PcapNG {
     }
 }
 
-private extension UInt32 {
-    init(littleEndianAt position: Int, in bytes: [UInt8]) {
-        self = UInt32(bytes[position]) | UInt32(bytes[position + 1]) << 8 | UInt32(bytes[position + 2]) << 16
+extension UInt32 {
+    fileprivate init(littleEndianAt position: Int, in bytes: [UInt8]) {
+        self =
+            UInt32(bytes[position]) | UInt32(bytes[position + 1]) << 8 | UInt32(bytes[position + 2]) << 16
             | UInt32(bytes[position + 3]) << 24
     }
 }

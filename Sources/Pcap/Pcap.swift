@@ -1,4 +1,5 @@
 import CPcap
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +21,9 @@ public struct CapturedPacket: Sendable, Equatable {
 extension CapturedPacket {
     /// A frame as libpcap hands it over; every handle here asks for nanosecond stamps, so tv_usec holds nanoseconds.
     init(header: pcap_pkthdr, data: UnsafePointer<UInt8>) {
-        self.init(timestamp: UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec),
-                  originalLength: Int(header.len), bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen))))
+        self.init(
+            timestamp: UInt64(header.ts.tv_sec) * 1_000_000_000 + UInt64(header.ts.tv_usec),
+            originalLength: Int(header.len), bytes: Array(UnsafeBufferPointer(start: data, count: Int(header.caplen))))
     }
 }
 
@@ -33,9 +35,12 @@ public struct PcapError: Error, CustomStringConvertible, Sendable {
 public enum Pcap {
 
     /// Reads a saved capture (pcap or pcapng), keeping the frames that match a pcap-filter expression.
-    public static func read(path: String, filter: String? = nil) throws(PcapError) -> (linkType: Int32, packets: [CapturedPacket]) {
+    public static func read(
+        path: String, filter: String? = nil
+    ) throws(PcapError) -> (linkType: Int32, packets: [CapturedPacket]) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        else {
             throw PcapError(message: "\(path): \(text(errbuf))")
         }
         defer { pcap_close(handle) }
@@ -55,8 +60,12 @@ public enum Pcap {
     }
 
     /// Writes Ethernet frames to a classic pcap file with nanosecond timestamps.
-    public static func writeEthernet(path: String, packets: [CapturedPacket], snapLength: Int32 = 262_144) throws(PcapError) {
-        guard let dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, snapLength, UInt32(PCAP_TSTAMP_PRECISION_NANO)) else {
+    public static func writeEthernet(
+        path: String, packets: [CapturedPacket], snapLength: Int32 = 262_144
+    ) throws(PcapError) {
+        guard
+            let dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, snapLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
+        else {
             throw PcapError(message: "cannot create a pcap writer")
         }
         defer { pcap_close(dead) }
@@ -68,7 +77,7 @@ public enum Pcap {
         for packet in packets {
             var header = pcap_pkthdr()
             header.ts.tv_sec = Int(packet.timestamp / 1_000_000_000)
-            header.ts.tv_usec = Int(packet.timestamp % 1_000_000_000)   // nanoseconds: the file says so
+            header.ts.tv_usec = Int(packet.timestamp % 1_000_000_000)  // nanoseconds: the file says so
             header.caplen = UInt32(packet.bytes.count)
             header.len = UInt32(packet.originalLength)
             packet.bytes.withUnsafeBufferPointer { pcap_dump(user, &header, $0.baseAddress) }
@@ -103,8 +112,10 @@ public final class LiveCapture {
     ///   - snapLength: bytes kept per frame; the default keeps headers (Ethernet, VLAN, IP, transport), not payloads.
     ///   - timeoutMilliseconds: how long the kernel may batch frames (TPACKET_V3); immediate mode would halve the
     ///     forwarding rate of the traced path.
-    public init(interface: String = "any", filter: String?, snapLength: Int32 = 256, bufferBytes: Int32 = 32 << 20,
-                timeoutMilliseconds: Int32 = 20) throws(PcapError) {
+    public init(
+        interface: String = "any", filter: String?, snapLength: Int32 = 256, bufferBytes: Int32 = 32 << 20,
+        timeoutMilliseconds: Int32 = 20
+    ) throws(PcapError) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errbuf) else {
             throw PcapError(message: "\(interface): \(Pcap.text(errbuf))")
@@ -116,7 +127,8 @@ public final class LiveCapture {
         pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO))
         let status = pcap_activate(handle)
         if status < 0 {
-            let reason = status == PCAP_ERROR_PERM_DENIED
+            let reason =
+                status == PCAP_ERROR_PERM_DENIED
                 ? "permission denied (capturing needs root or CAP_NET_RAW)" : String(cString: pcap_geterr(handle))
             pcap_close(handle)
             throw PcapError(message: "\(interface): \(reason)")
@@ -146,7 +158,8 @@ public final class LiveCapture {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero, sink.packets.isEmpty else { return sink.packets }
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000, 1000))
+            let milliseconds = Int32(
+                min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000, 1000))
             _ = poll(&poller, 1, max(1, milliseconds))
         }
     }
@@ -163,12 +176,13 @@ public final class LiveCapture {
 private final class PacketSink {
     var packets: [CapturedPacket] = []
 
-    static let callback: @convention(c) (UnsafeMutablePointer<u_char>?, UnsafePointer<pcap_pkthdr>?, UnsafePointer<u_char>?) -> Void = {
-        user, header, data in
-        guard let user, let header = header?.pointee, let data else { return }
-        let sink = Unmanaged<PacketSink>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue()
-        sink.packets.append(CapturedPacket(header: header, data: data))
-    }
+    static let callback:
+        @convention(c) (UnsafeMutablePointer<u_char>?, UnsafePointer<pcap_pkthdr>?, UnsafePointer<u_char>?) -> Void = {
+            user, header, data in
+            guard let user, let header = header?.pointee, let data else { return }
+            let sink = Unmanaged<PacketSink>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue()
+            sink.packets.append(CapturedPacket(header: header, data: data))
+        }
 }
 
 /// A pcap-filter expression compiled once and run in user space on frames already captured (`trace --read`).
@@ -176,7 +190,9 @@ public final class OfflineFilter {
     private var program = bpf_program()
 
     public init(expression: String, linkType: Int32, snapLength: Int32 = 262_144) throws(PcapError) {
-        guard let dead = pcap_open_dead(linkType, snapLength) else { throw PcapError(message: "cannot compile filters") }
+        guard let dead = pcap_open_dead(linkType, snapLength) else {
+            throw PcapError(message: "cannot compile filters")
+        }
         defer { pcap_close(dead) }
         guard pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
             throw PcapError(message: "invalid filter '\(expression)': \(String(cString: pcap_geterr(dead)))")

@@ -6,20 +6,28 @@ import Topology
 public enum DiagnoseReport {
     public static func text(_ findings: [Finding], host: String, style: DiagramStyle) -> String {
         let counts = count(findings)
-        var lines: [Line] = [[Segment(text: "kvmtopo diagnose", tone: .heading),
-                              Segment(text: "\(style.dot)\(clean(host))\(style.dot)" + summary(counts))]]
+        var lines: [Line] = [
+            [
+                Segment(text: "kvmtopo diagnose", tone: .heading),
+                Segment(text: "\(style.dot)\(clean(host))\(style.dot)" + summary(counts)),
+            ]
+        ]
         if findings.isEmpty { lines += [[], [Segment(text: "Nothing to report.")]] }
         for severity in Severity.allCases.reversed() {
             let group = findings.filter { $0.severity == severity }
             guard !group.isEmpty else { continue }
-            let (title, mark, tone): (String, String, Segment.Tone) = switch severity {
-            case .error: ("Errors", style.errorMark, .error)
-            case .warning: ("Warnings", style.warningMark, .warning)
-            case .info: ("Information", "i", .dim)
-            }
+            let (title, mark, tone): (String, String, Segment.Tone) =
+                switch severity {
+                case .error: ("Errors", style.errorMark, .error)
+                case .warning: ("Warnings", style.warningMark, .warning)
+                case .info: ("Information", "i", .dim)
+                }
             lines += [[], [Segment(text: title, tone: .heading)]]
             for finding in group {
-                lines.append([Segment(text: "\(mark) \(finding.code)", tone: tone), Segment(text: "  \(clean(finding.subject.description))", tone: .heading)])
+                lines.append([
+                    Segment(text: "\(mark) \(finding.code)", tone: tone),
+                    Segment(text: "  \(clean(finding.subject.description))", tone: .heading),
+                ])
                 lines.append([Segment(text: "    \(clean(finding.message))")])
                 lines.append([Segment(text: "    why: \(clean(finding.why))", tone: .dim)])
                 lines.append([Segment(text: "    do:  \(clean(finding.action))")])
@@ -67,13 +75,15 @@ public enum DiagnoseReport {
     }
 
     static func count(_ findings: [Finding]) -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: Severity.allCases.map { severity in
-            (severity.rawValue, findings.filter { $0.severity == severity }.count)
-        })
+        Dictionary(
+            uniqueKeysWithValues: Severity.allCases.map { severity in
+                (severity.rawValue, findings.filter { $0.severity == severity }.count)
+            })
     }
 
     private static func summary(_ counts: [String: Int]) -> String {
         let plural = { (count: Int, word: String) in "\(count) \(word)\(count == 1 ? "" : "s")" }
-        return "\(plural(counts["error"] ?? 0, "error")), \(plural(counts["warning"] ?? 0, "warning")), \(counts["info"] ?? 0) info"
+        return
+            "\(plural(counts["error"] ?? 0, "error")), \(plural(counts["warning"] ?? 0, "warning")), \(counts["info"] ?? 0) info"
     }
 }

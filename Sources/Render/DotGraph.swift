@@ -4,16 +4,20 @@ import Topology
 /// the chain domain ─ tap ─ bridge ─ uplink ─ physical NIC as edges. `dot -Tsvg` draws it.
 public enum DotGraph {
     public static func render(_ snapshot: HostSnapshot) -> String {
-        var out = ["graph kvmtopo {", "  graph [rankdir=LR, fontname=\"monospace\", label=\(quote(snapshot.host.hostname))];",
-                   "  node [fontname=\"monospace\", shape=box];"]
+        var out = [
+            "graph kvmtopo {", "  graph [rankdir=LR, fontname=\"monospace\", label=\(quote(snapshot.host.hostname))];",
+            "  node [fontname=\"monospace\", shape=box];",
+        ]
         let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var clustered: Set<String> = []
 
         func cluster(_ network: Network, indent: String) -> [String] {
             let label = [network.kind.rawValue, network.vlan.map { "VLAN \($0)" }, network.vni.map { "VXLAN \($0)" }]
                 .compactMap { $0 }.joined(separator: " ")
-            var lines = ["\(indent)subgraph \(quote("cluster_" + network.id)) {", "\(indent)  label=\(quote(label));",
-                         "\(indent)  \(quote(network.bridge)) [shape=ellipse\(down(links[network.bridge]))];"]
+            var lines = [
+                "\(indent)subgraph \(quote("cluster_" + network.id)) {", "\(indent)  label=\(quote(label));",
+                "\(indent)  \(quote(network.bridge)) [shape=ellipse\(down(links[network.bridge]))];",
+            ]
             for member in network.members {
                 if let tap = member.tap, clustered.insert(tap).inserted {
                     lines.append("\(indent)  \(quote(tap)) [shape=cds\(down(links[tap]))];")

@@ -24,7 +24,14 @@ public struct DiagramStyle: Sendable {
 
 /// A piece of a line with the colour it is shown in when colour is on.
 struct Segment {
-    enum Tone: String { case plain = "", heading = "1", router = "36", warning = "33", error = "31", dim = "2" }
+    enum Tone: String {
+        case plain = ""
+        case heading = "1"
+        case router = "36"
+        case warning = "33"
+        case error = "31"
+        case dim = "2"
+    }
     var text: String
     var tone: Tone = .plain
 }

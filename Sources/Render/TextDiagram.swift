@@ -22,7 +22,8 @@ public struct TextDiagram {
         links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         domains = Dictionary(snapshot.domains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         networksByID = Dictionary(snapshot.networks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        tapsByBridge = Dictionary(grouping: snapshot.links.filter { $0.kind == .tun && $0.master != nil }, by: { $0.master! })
+        tapsByBridge = Dictionary(
+            grouping: snapshot.links.filter { $0.kind == .tun && $0.master != nil }, by: { $0.master! })
         problems = Diagnose.run(snapshot).filter { $0.severity > .info }
         problemsBySubject = Dictionary(grouping: problems, by: \.subject)
     }
@@ -71,9 +72,15 @@ public struct TextDiagram {
             throw LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name))
         }
         let nicCount = domain.nics.count == 1 ? "1 NIC" : "\(domain.nics.count) NICs"
-        var lines: [Line] = [[Segment(text: clean(domain.name), tone: .heading),
-                              Segment(text: "  \(domain.state)\(style.dot)\(roleName(domain))\(style.dot)\(nicCount)")]]
-        if let error = domain.xmlError { lines.append([Segment(text: "\(style.errorMark) \(clean(error))", tone: .error)]) }
+        var lines: [Line] = [
+            [
+                Segment(text: clean(domain.name), tone: .heading),
+                Segment(text: "  \(domain.state)\(style.dot)\(roleName(domain))\(style.dot)\(nicCount)"),
+            ]
+        ]
+        if let error = domain.xmlError {
+            lines.append([Segment(text: "\(style.errorMark) \(clean(error))", tone: .error)])
+        }
         for nic in domain.nics {
             lines.append([])
             lines.append(pathLine(nic))
@@ -82,11 +89,19 @@ public struct TextDiagram {
                 lines.append([Segment(text: "      \(title(of: network))\(style.dot)" + describe(network))])
                 let others = network.members.filter { $0.domain != name }
                 if let gateway = network.gateway, gateway.domain != name {
-                    lines.append([Segment(text: "      router  "), Segment(text: memberText(gateway.domain, gateway.nic), tone: .router),
-                                  Segment(text: " (gateway\(gateway.ip.map { " \($0)" } ?? ""))")])
+                    lines.append([
+                        Segment(text: "      router  "),
+                        Segment(text: memberText(gateway.domain, gateway.nic), tone: .router),
+                        Segment(text: " (gateway\(gateway.ip.map { " \($0)" } ?? ""))"),
+                    ])
                 }
                 let peers = others.filter { $0.domain != network.gateway?.domain }
-                lines.append([Segment(text: "      peers   " + (peers.isEmpty ? "none" : peers.map { memberText($0.domain, $0.nic) }.joined(separator: ", ")))])
+                lines.append([
+                    Segment(
+                        text: "      peers   "
+                            + (peers.isEmpty
+                                ? "none" : peers.map { memberText($0.domain, $0.nic) }.joined(separator: ", ")))
+                ])
             }
             for problem in nicProblems(domain, nic) { lines.append([Segment(text: "      "), mark(problem)]) }
         }
@@ -106,10 +121,13 @@ public struct TextDiagram {
         let routers = snapshot.domains.filter { $0.role == .router }.count
         let system = snapshot.domains.filter { $0.role?.isSystemVM == true }.count
         let vms = snapshot.domains.count - routers - system
-        parts.append("\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))")
+        parts.append(
+            "\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))"
+        )
         parts.append(count(snapshot.bridges.count, "bridge"))
         var line: Line = [Segment(text: parts.joined(separator: style.dot), tone: .heading)]
-        let errors = problems.filter { $0.severity == .error }.count, warnings = problems.count - errors
+        let errors = problems.filter { $0.severity == .error }.count
+        let warnings = problems.count - errors
         if errors > 0 {
             line.append(Segment(text: style.dot))
             line.append(Segment(text: count(errors, "error"), tone: .error))
@@ -122,8 +140,12 @@ public struct TextDiagram {
     }
 
     private func vpcBlock(_ vpc: VPC, shown: inout Set<Finding>) -> [Line] {
-        var lines: [Line] = [[Segment(text: "VPC", tone: .heading), Segment(text: "  router "),
-                              Segment(text: clean(vpc.router), tone: .router)]]
+        var lines: [Line] = [
+            [
+                Segment(text: "VPC", tone: .heading), Segment(text: "  router "),
+                Segment(text: clean(vpc.router), tone: .router),
+            ]
+        ]
         let tiers = vpc.tiers.compactMap { networksByID[$0] }
         for (index, tier) in tiers.enumerated() {
             let last = index == tiers.count - 1
@@ -136,8 +158,10 @@ public struct TextDiagram {
 
     /// A network's title line and one line per member, columns aligned within the network.
     private func networkBlock(_ network: Network, indent: String, inVPC: Bool, shown: inout Set<Finding>) -> [Line] {
-        var title: Line = [Segment(text: inVPC ? "tier" : title(of: network), tone: inVPC ? .plain : .heading),
-                           Segment(text: "  " + describe(network))]
+        var title: Line = [
+            Segment(text: inVPC ? "tier" : title(of: network), tone: inVPC ? .plain : .heading),
+            Segment(text: "  " + describe(network)),
+        ]
         for problem in networkProblems(network) {
             title += [Segment(text: "  "), mark(problem)]
             shown.insert(problem)
@@ -147,11 +171,13 @@ public struct TextDiagram {
         var rows: [[Segment]] = network.members.map { member in
             let domain = domains[member.domain]
             let isRouter = domain?.role == .router
-            var row = [Segment(text: guestNetwork ? (isRouter ? style.routerMark : " ") : "", tone: .router),
-                       Segment(text: clean(member.domain), tone: isRouter ? .router : .plain),
-                       Segment(text: "eth\(member.nic)"),
-                       Segment(text: clean(member.tap ?? "-")),
-                       Segment(text: member.mac ?? "", tone: .dim)]
+            var row = [
+                Segment(text: guestNetwork ? (isRouter ? style.routerMark : " ") : "", tone: .router),
+                Segment(text: clean(member.domain), tone: isRouter ? .router : .plain),
+                Segment(text: "eth\(member.nic)"),
+                Segment(text: clean(member.tap ?? "-")),
+                Segment(text: member.mac ?? "", tone: .dim),
+            ]
             var info: [String] = []
             if network.gateway?.domain == member.domain && network.gateway?.nic == member.nic {
                 info.append("gateway" + (network.gateway?.ip.map { " \($0)" } ?? ""))
@@ -170,18 +196,22 @@ public struct TextDiagram {
         // Taps on this bridge that no domain claims.
         let memberTaps = Set(network.members.compactMap(\.tap))
         for tap in tapsByBridge[network.bridge] ?? [] where !memberTaps.contains(tap.name) {
-            var row = [Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
-                       Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim), Segment(text: "")]
+            var row = [
+                Segment(text: guestNetwork ? "?" : "", tone: .warning), Segment(text: "(no domain)", tone: .warning),
+                Segment(text: ""), Segment(text: clean(tap.name)), Segment(text: tap.mac ?? "", tone: .dim),
+                Segment(text: ""),
+            ]
             for problem in problemsBySubject[.named(tap.name)] ?? [] {
                 row.append(mark(problem))
                 shown.insert(problem)
             }
             rows.append(row)
         }
-        return [title] + aligned(rows).enumerated().map { index, row in
-            let last = index == rows.count - 1
-            return [Segment(text: indent + (last ? style.lastBranch : style.branch))] + row
-        }
+        return [title]
+            + aligned(rows).enumerated().map { index, row in
+                let last = index == rows.count - 1
+                return [Segment(text: indent + (last ? style.lastBranch : style.branch))] + row
+            }
     }
 
     // MARK: pieces
@@ -216,7 +246,8 @@ public struct TextDiagram {
         parts.append(chain)
         if let mtu = network.mtu { parts.append("mtu \(mtu)") }
         if network.routerElsewhere == true {
-            let gateway = network.remoteGateway.map { " (gateway \(clean($0.ip))\($0.mac.map { " \(clean($0))" } ?? ""))" } ?? ""
+            let gateway =
+                network.remoteGateway.map { " (gateway \(clean($0.ip))\($0.mac.map { " \(clean($0))" } ?? ""))" } ?? ""
             parts.append("router on another host" + gateway)
         }
         if network.kind == .isolated, let router = network.router {
@@ -231,9 +262,10 @@ public struct TextDiagram {
         let uplink = network.uplink.flatMap { links[$0] }
         let below = [network.uplink, uplink?.vxlan?.device ?? uplink?.vlan?.parent, network.physicalInterface]
             .compactMap { $0 }.filter { $0 != network.bridge }
-        return bridge + Set(below).sorted().flatMap { device in
-            (problemsBySubject[.named(device)] ?? []).filter { $0.related.contains(network.bridge) }
-        }
+        return bridge
+            + Set(below).sorted().flatMap { device in
+                (problemsBySubject[.named(device)] ?? []).filter { $0.related.contains(network.bridge) }
+            }
     }
 
     /// What diagnose found about a NIC: by its name, or by its tap.
@@ -245,15 +277,19 @@ public struct TextDiagram {
     /// A problem in place: ✗ for an error, ⚠ for a warning, with its message (or the text given).
     private func mark(_ problem: Finding, text: String? = nil) -> Segment {
         let error = problem.severity == .error
-        return Segment(text: "\(error ? style.errorMark : style.warningMark) \(text ?? clean(problem.message))",
-                       tone: error ? .error : .warning)
+        return Segment(
+            text: "\(error ? style.errorMark : style.warningMark) \(text ?? clean(problem.message))",
+            tone: error ? .error : .warning)
     }
 
     /// `eth0 02:00:4c:5e:00:14 ── vnet19 ── brvx-2001 ── vxlan2001 ── eth1 ─▶ other hosts`
     private func pathLine(_ nic: NIC) -> Line {
-        var line: Line = [Segment(text: "eth\(nic.index)", tone: .heading),
-                          Segment(text: "  " + (nic.mac ?? "?") + (nic.ip.map { " (\($0))" } ?? ""))]
-        line.append(Segment(text: style.link + clean(nic.tap ?? "(no tap)"), tone: nic.tapFound == false ? .error : .plain))
+        var line: Line = [
+            Segment(text: "eth\(nic.index)", tone: .heading),
+            Segment(text: "  " + (nic.mac ?? "?") + (nic.ip.map { " (\($0))" } ?? "")),
+        ]
+        line.append(
+            Segment(text: style.link + clean(nic.tap ?? "(no tap)"), tone: nic.tapFound == false ? .error : .plain))
         guard let bridge = nic.hostBridge ?? nic.bridge else { return line }
         line.append(Segment(text: style.link + clean(bridge)))
         if let network = snapshot.networks.first(where: { $0.bridge == bridge }) {

@@ -9,13 +9,21 @@ public enum TraceJSON {
     }
 
     public static func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int) -> String {
-        typed("summary", Summary(
-            packets: statistics.packets, replies: statistics.replies, lost: statistics.lostPackets, repliesMissing: statistics.repliesMissing,
-            evicted: evicted, capture: capture.map { .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface) },
-            hops: statistics.hops.map { hop in
-                .init(interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen, lost: hop.lost,
-                      p50Nanoseconds: hop.percentile(0.5), p99Nanoseconds: hop.percentile(0.99))
-            }))
+        typed(
+            "summary",
+            Summary(
+                packets: statistics.packets, replies: statistics.replies, lost: statistics.lostPackets,
+                repliesMissing: statistics.repliesMissing,
+                evicted: evicted,
+                capture: capture.map {
+                    .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface)
+                },
+                hops: statistics.hops.map { hop in
+                    .init(
+                        interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen,
+                        lost: hop.lost,
+                        p50Nanoseconds: hop.percentile(0.5), p99Nanoseconds: hop.percentile(0.99))
+                }))
     }
 
     private struct Summary: Encodable {

@@ -8,13 +8,19 @@ public struct TraceText {
     public init(style: DiagramStyle) { self.style = style }
 
     public func packet(_ packet: TracedPacket) -> String {
-        var lines: [Line] = [[Segment(text: "#\(packet.number)  ", tone: .dim), Segment(text: clean(packet.summary), tone: .heading),
-                              Segment(text: "\(style.dot)\(packet.length) bytes", tone: .dim)]]
+        var lines: [Line] = [
+            [
+                Segment(text: "#\(packet.number)  ", tone: .dim), Segment(text: clean(packet.summary), tone: .heading),
+                Segment(text: "\(style.dot)\(packet.length) bytes", tone: .dim),
+            ]
+        ]
         lines += body(packet, indent: "  ")
         if let reply = packet.reply.first {
             let after = Int64(bitPattern: reply.firstSeen &- packet.firstSeen)
-            lines.append([Segment(text: "  reply ", tone: .dim), Segment(text: clean(reply.summary)),
-                          Segment(text: "\(style.dot)\(formatNanoseconds(after)) after the request", tone: .dim)])
+            lines.append([
+                Segment(text: "  reply ", tone: .dim), Segment(text: clean(reply.summary)),
+                Segment(text: "\(style.dot)\(formatNanoseconds(after)) after the request", tone: .dim),
+            ])
             lines += body(reply, indent: "    ")
         } else if packet.replyMissing {
             lines.append([Segment(text: "  \(style.warningMark) no reply within the timeout", tone: .warning)])
@@ -25,8 +31,14 @@ public struct TraceText {
     private func body(_ packet: TracedPacket, indent: String) -> [Line] {
         var lines: [Line] = packet.hops.map { hop in
             let time = hop.offset.map { ($0 >= 0 ? "+" : "") + formatNanoseconds($0) } ?? ""
-            let pad = { (text: String, width: Int) in text + String(repeating: " ", count: max(1, width - text.unicodeScalars.count)) }
-            var line: Line = [Segment(text: indent + String(repeating: " ", count: max(0, 11 - time.unicodeScalars.count)) + time + "  ", tone: .dim)]
+            let pad = { (text: String, width: Int) in
+                text + String(repeating: " ", count: max(1, width - text.unicodeScalars.count))
+            }
+            var line: Line = [
+                Segment(
+                    text: indent + String(repeating: " ", count: max(0, 11 - time.unicodeScalars.count)) + time + "  ",
+                    tone: .dim)
+            ]
             switch (hop.kind, hop.state) {
             case (.router, _):
                 line.append(Segment(text: "\(style.routerMark)    ", tone: .router))
@@ -55,28 +67,47 @@ public struct TraceText {
 
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
     public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0) -> String {
-        var lines: [Line] = [[Segment(text: "Summary", tone: .heading),
-                              Segment(text: "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") (\(statistics.replies) with their reply), "
-                                        + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply")]]
+        var lines: [Line] = [
+            [
+                Segment(text: "Summary", tone: .heading),
+                Segment(
+                    text:
+                        "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") (\(statistics.replies) with their reply), "
+                        + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply"),
+            ]
+        ]
         if let capture {
             let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain
-            lines.append([Segment(text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
-                                    + "\(capture.droppedByInterface) by the interfaces", tone: tone)])
+            lines.append([
+                Segment(
+                    text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
+                        + "\(capture.droppedByInterface) by the interfaces", tone: tone)
+            ])
         }
         if evicted > 0 {
-            lines.append([Segment(text: "  \(evicted) packets were written out before their timeout: more were open at once than kept "
-                                    + "(use a narrower filter)", tone: .warning)])
+            lines.append([
+                Segment(
+                    text:
+                        "  \(evicted) packets were written out before their timeout: more were open at once than kept "
+                        + "(use a narrower filter)", tone: .warning)
+            ])
         }
         guard !statistics.hops.isEmpty else { return lines.map(style.render).joined(separator: "\n") + "\n" }
-        let header = "  " + column("", 4) + column("interface", 11) + column("seen", 7, right: true)
-            + column("lost", 7, right: true) + column("p50", 11, right: true) + column("p99", 11, right: true) + "  what"
+        let header =
+            "  " + column("", 4) + column("interface", 11) + column("seen", 7, right: true)
+            + column("lost", 7, right: true) + column("p50", 11, right: true) + column("p99", 11, right: true)
+            + "  what"
         lines.append([Segment(text: header, tone: .dim)])
         for hop in statistics.hops {
-            let cells = "  " + column(hop.direction?.rawValue ?? "", 4) + column(clean(hop.interface ?? (hop.kind == .router ? "router" : "-")), 11)
+            let cells =
+                "  " + column(hop.direction?.rawValue ?? "", 4)
+                + column(clean(hop.interface ?? (hop.kind == .router ? "router" : "-")), 11)
                 + column("\(hop.seen)", 7, right: true) + column("\(hop.lost)", 7, right: true)
                 + column(hop.percentile(0.5).map(formatNanoseconds) ?? "-", 11, right: true)
                 + column(hop.percentile(0.99).map(formatNanoseconds) ?? "-", 11, right: true) + "  "
-            lines.append([Segment(text: cells, tone: hop.lost > 0 ? .error : .plain), Segment(text: clean(hop.meaning))])
+            lines.append([
+                Segment(text: cells, tone: hop.lost > 0 ? .error : .plain), Segment(text: clean(hop.meaning)),
+            ])
         }
         return lines.map(style.render).joined(separator: "\n") + "\n"
     }

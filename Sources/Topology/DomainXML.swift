@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -21,13 +22,16 @@ public struct DomainDescription: Equatable, Sendable {
         if !parsed || parser.parserError != nil || !reader.closedRoot {
             guard reader.rootName != nil else { throw DomainXMLError(reason: "malformed XML: no root element") }
             let line = parser.lineNumber
-            throw DomainXMLError(reason: "malformed XML near line \(line)" + (reader.closedRoot ? "" : ": document ends early"))
+            throw DomainXMLError(
+                reason: "malformed XML near line \(line)" + (reader.closedRoot ? "" : ": document ends early"))
         }
         guard reader.rootName == "domain" else {
             throw DomainXMLError(reason: "not a libvirt domain (root element <\(reader.rootName ?? "")>)")
         }
         nics = reader.nics
-        smbios = reader.smbiosEntries.isEmpty ? nil
+        smbios =
+            reader.smbiosEntries.isEmpty
+            ? nil
             : SMBIOS(manufacturer: reader.smbiosEntries["manufacturer"], product: reader.smbiosEntries["product"])
     }
 }
@@ -50,17 +54,23 @@ private final class DomainXMLReader: NSObject, XMLParserDelegate {
     private var entryName: String?
     private var entryText = ""
 
-    func parser(_ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
+    func parser(
+        _ parser: XMLParser, didStartElement element: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String] = [:]
+    ) {
         if path.isEmpty {
             // A second top-level element means this is not one document.
-            if rootName != nil { parser.abortParsing(); return }
+            if rootName != nil {
+                parser.abortParsing()
+                return
+            }
             rootName = element
         }
         path.append(element)
         switch path.count {
         case 3 where path[1] == "devices" && element == "interface":
-            nic = NIC(index: nics.count, mac: nil, type: attributes["type"].map(InterfaceType.init(rawValue:)) ?? .unknown)
+            nic = NIC(
+                index: nics.count, mac: nil, type: attributes["type"].map(InterfaceType.init(rawValue:)) ?? .unknown)
         case 2 where element == "sysinfo":
             smbiosSysinfo = attributes["type"] == "smbios"
         case 4 where nic != nil:

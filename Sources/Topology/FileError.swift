@@ -4,7 +4,8 @@ import Foundation
 public func describe(_ error: any Error) -> String {
     let nsError = error as NSError
     if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain,
-       let code = POSIXErrorCode(rawValue: Int32(posix.code)) {
+        let code = POSIXErrorCode(rawValue: Int32(posix.code))
+    {
         return String(cString: strerror(code.rawValue))
     }
     switch nsError.code {
@@ -14,4 +15,3 @@ public func describe(_ error: any Error) -> String {
     default: return nsError.localizedDescription
     }
 }
-

@@ -22,22 +22,30 @@ public enum TapJoin {
                 defer { joined[d].nics[n] = nic }
                 guard nic.type.hasHostDevice else { continue }
                 guard let tapName = nic.tap else {
-                    warnings.append(Warning(code: .nicNoTarget, subject: subject,
-                                            message: "running domain's \(nic.type) NIC has no target device in its XML"))
+                    warnings.append(
+                        Warning(
+                            code: .nicNoTarget, subject: subject,
+                            message: "running domain's \(nic.type) NIC has no target device in its XML"))
                     continue
                 }
                 guard let tap = linksByName[tapName] else {
                     nic.tapFound = false
                     let elsewhere = nic.mac.flatMap { mac in links.first { macsMatch(guest: mac, host: $0.mac) } }
-                    warnings.append(Warning(code: .nicTapMissing, subject: subject,
-                                            message: "libvirt says tap \(tapName), which does not exist in the kernel"
-                                                + (elsewhere.map { "; \($0.name) carries this NIC's MAC" } ?? "")))
+                    warnings.append(
+                        Warning(
+                            code: .nicTapMissing, subject: subject,
+                            message: "libvirt says tap \(tapName), which does not exist in the kernel"
+                                + (elsewhere.map { "; \($0.name) carries this NIC's MAC" } ?? "")))
                     continue
                 }
                 if let mac = nic.mac, !macsMatch(guest: mac, host: tap.mac) {
                     nic.tapFound = false
-                    warnings.append(Warning(code: .tapMACMismatch, subject: subject,
-                                            message: "tap \(tapName) has MAC \(tap.mac ?? "none"), expected \(expectedHostMAC(forGuest: mac)): the name belongs to another device"))
+                    warnings.append(
+                        Warning(
+                            code: .tapMACMismatch, subject: subject,
+                            message:
+                                "tap \(tapName) has MAC \(tap.mac ?? "none"), expected \(expectedHostMAC(forGuest: mac)): the name belongs to another device"
+                        ))
                     continue
                 }
                 nic.tapFound = true
@@ -45,19 +53,25 @@ public enum TapJoin {
                 claimed.insert(tapName)
                 guard let intended = nic.bridge, tap.master != intended else { continue }
                 if let actual = tap.master {
-                    warnings.append(Warning(code: .tapBridgeMismatch, subject: subject,
-                                            message: "tap \(tapName) is on \(actual), libvirt says \(intended)"))
+                    warnings.append(
+                        Warning(
+                            code: .tapBridgeMismatch, subject: subject,
+                            message: "tap \(tapName) is on \(actual), libvirt says \(intended)"))
                 } else {
-                    warnings.append(Warning(code: .tapNoMaster, subject: subject,
-                                            message: "tap \(tapName) is on no bridge, libvirt says \(intended)"))
+                    warnings.append(
+                        Warning(
+                            code: .tapNoMaster, subject: subject,
+                            message: "tap \(tapName) is on no bridge, libvirt says \(intended)"))
                 }
             }
         }
         if claimsAreComplete {
             for link in links where link.kind == .tun && !claimed.contains(link.name) {
-                warnings.append(Warning(code: .tapUnclaimed, subject: .named(link.name),
-                                        message: "tap \(link.name)" + (link.master.map { " on \($0)" } ?? "")
-                                            + " belongs to no libvirt domain"))
+                warnings.append(
+                    Warning(
+                        code: .tapUnclaimed, subject: .named(link.name),
+                        message: "tap \(link.name)" + (link.master.map { " on \($0)" } ?? "")
+                            + " belongs to no libvirt domain"))
             }
         }
         return Result(domains: joined, warnings: warnings)

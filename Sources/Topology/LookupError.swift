@@ -21,7 +21,8 @@ public struct LookupError: Error, CustomStringConvertible, Sendable {
 
 /// Levenshtein distance, for suggestions.
 private func distance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     guard !a.isEmpty else { return b.count }
     var previous = Array(0...b.count)
     for i in 1...a.count {
@@ -44,9 +45,12 @@ extension HostSnapshot {
             return network.bridge == selector
         }
         guard let match else {
-            throw LookupError(kind: "network", name: selector, candidates: networks.flatMap { network in
-                [network.bridge] + [network.vlan.map { "vlan:\($0)" }, network.vni.map { "vni:\($0)" }].compactMap { $0 }
-            })
+            throw LookupError(
+                kind: "network", name: selector,
+                candidates: networks.flatMap { network in
+                    [network.bridge]
+                        + [network.vlan.map { "vlan:\($0)" }, network.vni.map { "vni:\($0)" }].compactMap { $0 }
+                })
         }
         return match
     }

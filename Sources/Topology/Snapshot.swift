@@ -25,9 +25,11 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings, neighbours, routes
     }
 
-    public init(host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
-                networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil,
-                routes: [Route]? = nil) {
+    public init(
+        host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
+        networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil,
+        routes: [Route]? = nil
+    ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.host = host
         self.links = links
@@ -73,7 +75,8 @@ public struct Host: Codable, Equatable, Sendable {
     /// br_netfilter's sysctls; absent when the module is not loaded (or in older dumps).
     public var bridgeNetfilter: BridgeNetfilter?
 
-    public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources) {
+    public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources)
+    {
         self.hostname = hostname
         self.collectedAt = collectedAt
         self.kvmtopoVersion = kvmtopoVersion
@@ -142,9 +145,11 @@ public struct Link: Codable, Equatable, Sendable {
     public var peerNetnsid: Int?
     public var bridgePort: BridgePort?
 
-    public init(name: String, ifindex: Int, kind: LinkKind, mac: String? = nil, mtu: Int = 1500, operState: OperState = .up,
-                up: Bool = true, master: String? = nil, addresses: [Address] = [], vlan: VLAN? = nil, vxlan: VXLAN? = nil,
-                peer: String? = nil, peerNetnsid: Int? = nil, bridgePort: BridgePort? = nil) {
+    public init(
+        name: String, ifindex: Int, kind: LinkKind, mac: String? = nil, mtu: Int = 1500, operState: OperState = .up,
+        up: Bool = true, master: String? = nil, addresses: [Address] = [], vlan: VLAN? = nil, vxlan: VXLAN? = nil,
+        peer: String? = nil, peerNetnsid: Int? = nil, bridgePort: BridgePort? = nil
+    ) {
         self.name = name
         self.ifindex = ifindex
         self.kind = kind
@@ -205,8 +210,10 @@ public struct VXLAN: Codable, Equatable, Sendable {
     public var device: String?
     public var learning: Bool?
 
-    public init(vni: Int, group: String? = nil, local: String? = nil, port: Int? = nil, device: String? = nil,
-                learning: Bool? = nil) {
+    public init(
+        vni: Int, group: String? = nil, local: String? = nil, port: Int? = nil, device: String? = nil,
+        learning: Bool? = nil
+    ) {
         self.vni = vni
         self.group = group
         self.local = local
@@ -251,10 +258,13 @@ public struct FDBEntry: Codable, Equatable, Sendable {
     public var remote: String?
 
     enum CodingKeys: String, CodingKey {
-        case mac, port, bridge, vlan, state, isSelf = "self", remote
+        case mac, port, bridge, vlan, state
+        case isSelf = "self"
+        case remote
     }
 
-    public init(mac: String, port: String, bridge: String?, vlan: Int?, state: FDBState, isSelf: Bool, remote: String?) {
+    public init(mac: String, port: String, bridge: String?, vlan: Int?, state: FDBState, isSelf: Bool, remote: String?)
+    {
         self.mac = mac
         self.port = port
         self.bridge = bridge
@@ -282,8 +292,10 @@ public struct Domain: Codable, Equatable, Sendable {
     /// Set when libvirt could not give the domain's XML (its NICs are then unknown).
     public var xmlError: String?
 
-    public init(name: String, uuid: String, state: DomainState, id: Int? = nil, persistent: Bool = true,
-                smbios: SMBIOS? = nil, nics: [NIC] = [], xmlError: String? = nil) {
+    public init(
+        name: String, uuid: String, state: DomainState, id: Int? = nil, persistent: Bool = true,
+        smbios: SMBIOS? = nil, nics: [NIC] = [], xmlError: String? = nil
+    ) {
         self.name = name
         self.uuid = uuid
         self.state = state
@@ -337,9 +349,11 @@ public struct NIC: Codable, Equatable, Sendable {
     public var ip: String?
     public var ipSource: AddressSource?
 
-    public init(index: Int, mac: String?, type: InterfaceType, bridge: String? = nil, network: String? = nil,
-                sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
-                virtualPort: String? = nil, romBarOff: Bool = false, linkState: String? = nil) {
+    public init(
+        index: Int, mac: String?, type: InterfaceType, bridge: String? = nil, network: String? = nil,
+        sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
+        virtualPort: String? = nil, romBarOff: Bool = false, linkState: String? = nil
+    ) {
         self.index = index
         self.mac = mac
         self.type = type
@@ -407,8 +421,10 @@ public struct Network: Codable, Equatable, Sendable {
         public var ip: String?
         public var ipSource: AddressSource?
 
-        public init(domain: String, nic: Int, tap: String?, mac: String?, ip: String? = nil,
-                    ipSource: AddressSource? = nil) {
+        public init(
+            domain: String, nic: Int, tap: String?, mac: String?, ip: String? = nil,
+            ipSource: AddressSource? = nil
+        ) {
             self.domain = domain
             self.nic = nic
             self.tap = tap
@@ -463,8 +479,10 @@ public struct Neighbour: Codable, Equatable, Sendable {
     /// `gateway` when DHCP hands it out as the router.
     public var role: NeighbourRole?
 
-    public init(ip: String, mac: String?, bridge: String, port: String, source: AddressSource,
-                role: NeighbourRole? = nil) {
+    public init(
+        ip: String, mac: String?, bridge: String, port: String, source: AddressSource,
+        role: NeighbourRole? = nil
+    ) {
         self.ip = ip
         self.mac = mac
         self.bridge = bridge
@@ -484,7 +502,9 @@ public struct Route: Codable, Equatable, Sendable {
     /// The preferred source address.
     public var source: String?
 
-    public init(family: AddressFamily, destination: String, device: String?, gateway: String? = nil, source: String? = nil) {
+    public init(
+        family: AddressFamily, destination: String, device: String?, gateway: String? = nil, source: String? = nil
+    ) {
         self.family = family
         self.destination = destination
         self.device = device

@@ -8,7 +8,8 @@ public enum SnapshotCodec {
     public static func encode(_ snapshot: HostSnapshot) -> Data {
         var present: [(key: String, encode: @Sendable () -> Data)] = [
             ("bridges", { compact(snapshot.bridges) }), ("domains", { compact(snapshot.domains) }),
-            ("fdb", { compact(snapshot.fdb) }), ("host", { compact(snapshot.host) }), ("links", { compact(snapshot.links) }),
+            ("fdb", { compact(snapshot.fdb) }), ("host", { compact(snapshot.host) }),
+            ("links", { compact(snapshot.links) }),
             ("networks", { compact(snapshot.networks) }), ("schemaVersion", { compact(snapshot.schemaVersion) }),
             ("vpcs", { compact(snapshot.vpcs) }), ("warnings", { compact(snapshot.warnings) }),
         ]
@@ -39,8 +40,16 @@ public enum SnapshotCodec {
         private var slots: [Data]
         private let lock = NSLock()
         init(count: Int) { slots = Array(repeating: Data(), count: count) }
-        func set(_ index: Int, _ data: Data) { lock.lock(); slots[index] = data; lock.unlock() }
-        func get(_ index: Int) -> Data { lock.lock(); defer { lock.unlock() }; return slots[index] }
+        func set(_ index: Int, _ data: Data) {
+            lock.lock()
+            slots[index] = data
+            lock.unlock()
+        }
+        func get(_ index: Int) -> Data {
+            lock.lock()
+            defer { lock.unlock() }
+            return slots[index]
+        }
     }
 
     public static func decode(_ data: Data, source: String) throws(SnapshotError) -> HostSnapshot {
@@ -54,7 +63,11 @@ public enum SnapshotCodec {
             throw SnapshotError(source: source, reason: "not a kvmtopo dump (\(error))")
         }
         guard version == HostSnapshot.currentSchemaVersion else {
-            throw SnapshotError(source: source, reason: "schemaVersion \(version) is not supported (this kvmtopo reads version \(HostSnapshot.currentSchemaVersion)); use a kvmtopo release that matches the dump")
+            throw SnapshotError(
+                source: source,
+                reason:
+                    "schemaVersion \(version) is not supported (this kvmtopo reads version \(HostSnapshot.currentSchemaVersion)); use a kvmtopo release that matches the dump"
+            )
         }
         do {
             return try decoder.decode(HostSnapshot.self, from: data)
@@ -78,7 +91,8 @@ public enum SnapshotCodec {
         switch error {
         case .dataCorrupted(let context):
             let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return context.codingPath.isEmpty ? "malformed JSON" + (underlying.map { ": \($0)" } ?? "")
+            return context.codingPath.isEmpty
+                ? "malformed JSON" + (underlying.map { ": \($0)" } ?? "")
                 : "bad value at \(path(context.codingPath))"
         case .keyNotFound(let key, let context):
             return "missing field \(path(context.codingPath + [key]))"

@@ -3,7 +3,8 @@
 /// shows it: the types are open `RawRepresentable` structs, as swift-system's flags are. What this build knows
 /// is the nested `Known` enum; code that must handle every known value switches over `known`, exhaustively.
 public protocol Vocabulary: RawRepresentable<String>, Codable, Hashable, Comparable, Sendable,
-    CustomStringConvertible {
+    CustomStringConvertible
+{
     associatedtype Known: RawRepresentable<String>, CaseIterable, Sendable
     init(rawValue: String)
 }
@@ -29,8 +30,12 @@ extension Vocabulary {
 /// CloudStack's role for a domain, from its name (VirtualMachineName.java) or SMBIOS product.
 public struct DomainRole: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
-        case user, router, secondaryStorage = "secondary-storage", consoleProxy = "console-proxy"
-        case internalLB = "internal-lb", elasticLB = "elastic-lb", other
+        case user, router
+        case secondaryStorage = "secondary-storage"
+        case consoleProxy = "console-proxy"
+        case internalLB = "internal-lb"
+        case elasticLB = "elastic-lb"
+        case other
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -57,7 +62,10 @@ public struct DomainRole: Vocabulary {
 
 /// A router's layout, from its NICs: isolated, VPC or DHCP-only (a shared network's DHCP/DNS server).
 public struct RouterKind: Vocabulary {
-    public enum Known: String, CaseIterable, Sendable { case isolated, vpc, dhcpOnly = "dhcp-only" }
+    public enum Known: String, CaseIterable, Sendable {
+        case isolated, vpc
+        case dhcpOnly = "dhcp-only"
+    }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let isolated = Self(.isolated), vpc = Self(.vpc), dhcpOnly = Self(.dhcpOnly)
@@ -75,7 +83,9 @@ public struct TrafficType: Vocabulary {
 /// What a bridge is to CloudStack. `Known` is in the order networks are listed.
 public struct NetworkKind: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
-        case control, management, `public`, storage, isolated, vpcTier = "vpc-tier", shared, guest, unknown
+        case control, management, `public`, storage, isolated
+        case vpcTier = "vpc-tier"
+        case shared, guest, unknown
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -97,7 +107,10 @@ public struct NetworkKind: Vocabulary {
 
 /// Where an address was learned.
 public struct AddressSource: Vocabulary {
-    public enum Known: String, CaseIterable, Sendable { case arp, dhcp, nd, controlMAC = "control-mac" }
+    public enum Known: String, CaseIterable, Sendable {
+        case arp, dhcp, nd
+        case controlMAC = "control-mac"
+    }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let arp = Self(.arp), dhcp = Self(.dhcp), nd = Self(.nd), controlMAC = Self(.controlMAC)
@@ -116,7 +129,10 @@ public struct AddressSource: Vocabulary {
 
 /// What a neighbour heard on the wire is to its network.
 public struct NeighbourRole: Vocabulary {
-    public enum Known: String, CaseIterable, Sendable { case gateway, dhcpServer = "dhcp-server" }
+    public enum Known: String, CaseIterable, Sendable {
+        case gateway
+        case dhcpServer = "dhcp-server"
+    }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let gateway = Self(.gateway), dhcpServer = Self(.dhcpServer)
@@ -145,7 +161,11 @@ public struct LinkKind: Vocabulary {
 /// RFC 2863 operational state (IFLA_OPERSTATE).
 public struct OperState: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
-        case unknown, notPresent = "not-present", down, lowerLayerDown = "lower-layer-down", testing, dormant, up
+        case unknown
+        case notPresent = "not-present"
+        case down
+        case lowerLayerDown = "lower-layer-down"
+        case testing, dormant, up
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -181,7 +201,9 @@ public struct FDBState: Vocabulary {
 /// libvirt's domain state.
 public struct DomainState: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
-        case running, blocked, paused, shuttingDown = "shutting-down", shutoff, crashed, pmsuspended, unknown
+        case running, blocked, paused
+        case shuttingDown = "shutting-down"
+        case shutoff, crashed, pmsuspended, unknown
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }

@@ -2,18 +2,33 @@
 /// checks. This is the one list of them: diagnose's table, its explanations and the man pages follow from it.
 public struct WarningCode: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
-        case nicTapMissing = "nic-tap-missing", nicNoTarget = "nic-no-target", tapMACMismatch = "tap-mac-mismatch"
-        case tapBridgeMismatch = "tap-bridge-mismatch", tapNoMaster = "tap-no-master"
-        case tapUnclaimed = "tap-unclaimed", domainXMLUnreadable = "domain-xml-unreadable"
+        case nicTapMissing = "nic-tap-missing"
+        case nicNoTarget = "nic-no-target"
+        case tapMACMismatch = "tap-mac-mismatch"
+        case tapBridgeMismatch = "tap-bridge-mismatch"
+        case tapNoMaster = "tap-no-master"
+        case tapUnclaimed = "tap-unclaimed"
+        case domainXMLUnreadable = "domain-xml-unreadable"
         case sourceUnavailable = "source-unavailable"
-        case guestBridgeNoUplink = "guest-bridge-no-uplink", bridgeNameMismatch = "bridge-name-mismatch"
-        case ipConflict = "ip-conflict", dhcpServerUnexpected = "dhcp-server-unexpected"
-        case bridgeDown = "bridge-down", portDown = "port-down", portNotForwarding = "port-not-forwarding"
-        case guestBridgeEmpty = "guest-bridge-empty", nameAtLimit = "name-at-limit", mtuMismatch = "mtu-mismatch"
-        case fdbDuplicateMAC = "fdb-duplicate-mac", controlBridgeMissing = "control-bridge-missing"
-        case controlAddressMissing = "control-address-missing", linkLocalRoute = "link-local-route"
-        case systemVMNoControl = "system-vm-no-control", routerNoPublic = "router-no-public"
-        case vpcTierBridge = "vpc-tier-bridge", routerNotSeen = "router-not-seen", brNetfilter = "br-netfilter"
+        case guestBridgeNoUplink = "guest-bridge-no-uplink"
+        case bridgeNameMismatch = "bridge-name-mismatch"
+        case ipConflict = "ip-conflict"
+        case dhcpServerUnexpected = "dhcp-server-unexpected"
+        case bridgeDown = "bridge-down"
+        case portDown = "port-down"
+        case portNotForwarding = "port-not-forwarding"
+        case guestBridgeEmpty = "guest-bridge-empty"
+        case nameAtLimit = "name-at-limit"
+        case mtuMismatch = "mtu-mismatch"
+        case fdbDuplicateMAC = "fdb-duplicate-mac"
+        case controlBridgeMissing = "control-bridge-missing"
+        case controlAddressMissing = "control-address-missing"
+        case linkLocalRoute = "link-local-route"
+        case systemVMNoControl = "system-vm-no-control"
+        case routerNoPublic = "router-no-public"
+        case vpcTierBridge = "vpc-tier-bridge"
+        case routerNotSeen = "router-not-seen"
+        case brNetfilter = "br-netfilter"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -39,12 +54,14 @@ public struct WarningCode: Vocabulary {
     public var origin: Origin? {
         switch known {
         case .nicTapMissing?, .nicNoTarget?, .tapMACMismatch?, .tapBridgeMismatch?, .tapNoMaster?, .tapUnclaimed?,
-             .domainXMLUnreadable?, .sourceUnavailable?: .collector
+            .domainXMLUnreadable?, .sourceUnavailable?:
+            .collector
         case .guestBridgeNoUplink?, .bridgeNameMismatch?: .model
         case .ipConflict?, .dhcpServerUnexpected?: .listen
         case .bridgeDown?, .portDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?, .mtuMismatch?,
-             .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
-             .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?: .check
+            .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
+            .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?:
+            .check
         case nil: nil
         }
     }
@@ -80,9 +97,10 @@ public enum Subject: Codable, Hashable, Comparable, Sendable, CustomStringConver
         if let source = DataSource(rawValue: text) {
             self = .source(source)
         } else if let space = text.lastIndex(of: " "), space > text.startIndex,
-                  text[text.index(after: space)...].hasPrefix("eth"),
-                  let index = Int(text[text.index(space, offsetBy: 4)...]),
-                  String(index) == text[text.index(space, offsetBy: 4)...] {
+            text[text.index(after: space)...].hasPrefix("eth"),
+            let index = Int(text[text.index(space, offsetBy: 4)...]),
+            String(index) == text[text.index(space, offsetBy: 4)...]
+        {
             // Only the spelling kvmtopo writes (eth0, not eth00 or eth+0), so every dump reads back as it was.
             self = .nic(NICRef(domain: String(text[..<space]), index: index))
         } else {

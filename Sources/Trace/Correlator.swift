@@ -50,12 +50,14 @@ public final class Correlator {
         let point = plan.points[sighting.point]
         var id = byPacket[sighting.keys.packet]
         if id == nil, let translated = sighting.keys.translated, let candidate = byTranslated[translated],
-           point.networkKind == .public || clusters[candidate]?.publicSide == true {
+            point.networkKind == .public || clusters[candidate]?.publicSide == true
+        {
             id = candidate
         }
         // The same bytes at the same place again are a new packet (ARP asked every second, a retransmission).
         if let existing = id, let cluster = clusters[existing],
-           cluster.sightings.contains(where: { $0.point == sighting.point && $0.outgoing == sighting.outgoing }) {
+            cluster.sightings.contains(where: { $0.point == sighting.point && $0.outgoing == sighting.outgoing })
+        {
             id = nil
         }
         let cluster: Cluster
@@ -66,7 +68,8 @@ public final class Correlator {
             nextID += 1
             clusters[cluster.id] = cluster
             if let answers = sighting.keys.answers, let requestID = awaitingReply[answers],
-               let request = clusters[requestID], request.replyID == nil {
+                let request = clusters[requestID], request.replyID == nil
+            {
                 request.replyID = cluster.id
                 cluster.requestID = requestID
                 awaitingReply[answers] = nil
@@ -124,7 +127,12 @@ public final class Correlator {
         }
         let expired = now >= cluster.last &+ timeout
         guard cluster.touchesOrigin || cluster.requestID != nil else {
-            if expired { remove(cluster); unrelated += 1 } else { due.append((cluster.id, cluster.last + timeout)) }
+            if expired {
+                remove(cluster)
+                unrelated += 1
+            } else {
+                due.append((cluster.id, cluster.last + timeout))
+            }
             return nil
         }
         let reply = cluster.replyID.flatMap { clusters[$0] }
@@ -136,10 +144,15 @@ public final class Correlator {
         let walked = walker.walk(cluster.sightings, addresses: addresses, answered: reply != nil)
         let replyWalked = reply.map { walker.walk($0.sightings, addresses: addresses, answered: false) }
         let waitingForReply = cluster.expectsReply != nil && reply == nil
-        let replyDone = reply.map { now >= $0.last &+ grace && (!replyWalked!.lost || now >= $0.last &+ timeout) } ?? true
+        let replyDone =
+            reply.map { now >= $0.last &+ grace && (!replyWalked!.lost || now >= $0.last &+ timeout) } ?? true
         let finished = !walked.lost && !waitingForReply && replyDone
         guard finished || (expired && (reply.map { now >= $0.last &+ timeout } ?? true)) else {
-            let next = [cluster.last &+ timeout, reply.map { $0.last &+ grace } ?? UInt64.max, reply.map { $0.last &+ timeout } ?? UInt64.max]
+            let next =
+                [
+                    cluster.last &+ timeout, reply.map { $0.last &+ grace } ?? UInt64.max,
+                    reply.map { $0.last &+ timeout } ?? UInt64.max,
+                ]
                 .filter { $0 > now }.min() ?? now
             due.append((cluster.id, next))
             return nil
@@ -159,7 +172,9 @@ public final class Correlator {
         clusters[cluster.id] = nil
         for sighting in cluster.sightings {
             if byPacket[sighting.keys.packet] == cluster.id { byPacket[sighting.keys.packet] = nil }
-            if let translated = sighting.keys.translated, byTranslated[translated] == cluster.id { byTranslated[translated] = nil }
+            if let translated = sighting.keys.translated, byTranslated[translated] == cluster.id {
+                byTranslated[translated] = nil
+            }
         }
         if let expects = cluster.expectsReply, awaitingReply[expects] == cluster.id { awaitingReply[expects] = nil }
     }
@@ -195,7 +210,9 @@ struct AddressBook {
         if owners.count >= Self.limit { owners.removeAll(keepingCapacity: true) }
         if let sender = sighting.keys.arpSender, sender.ip.low != 0 {
             owners[sender.ip] = sighting.point
-        } else if !isRouter, let source = sighting.keys.source, !sighting.keys.isFlooded, source.low != 0 || source.high != 0 {
+        } else if !isRouter, let source = sighting.keys.source, !sighting.keys.isFlooded,
+            source.low != 0 || source.high != 0
+        {
             owners[source] = sighting.point
         }
     }

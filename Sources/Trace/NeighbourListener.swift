@@ -7,11 +7,24 @@ import Topology
 /// server answering from somewhere other than the network's router.
 public struct NeighbourListener {
     /// Kept in the kernel: what carries addresses and nothing else.
-    public static let kernelFilter = "arp or (udp and (port 67 or port 68)) or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))"
+    public static let kernelFilter =
+        "arp or (udp and (port 67 or port 68)) or (icmp6 and (ip6[40] == 135 or ip6[40] == 136))"
 
-    private struct Port { var name: String; var bridge: String }
-    private struct Claim { var mac: String; var port: Port; var source: AddressSource }
-    private struct DHCPServer { var mac: String; var ip: String?; var port: Port; var router: String? }
+    private struct Port {
+        var name: String
+        var bridge: String
+    }
+    private struct Claim {
+        var mac: String
+        var port: Port
+        var source: AddressSource
+    }
+    private struct DHCPServer {
+        var mac: String
+        var ip: String?
+        var port: Port
+        var router: String?
+    }
 
     private let ports: [Int: Port]
     private let portsByName: [String: Port]
@@ -23,11 +36,16 @@ public struct NeighbourListener {
 
     public init(snapshot: HostSnapshot) {
         let links = snapshot.links.filter { $0.master != nil }
-        ports = Dictionary(links.map { ($0.ifindex, Port(name: $0.name, bridge: $0.master!)) }, uniquingKeysWith: { first, _ in first })
-        portsByName = Dictionary(links.map { ($0.name, Port(name: $0.name, bridge: $0.master!)) }, uniquingKeysWith: { first, _ in first })
+        ports = Dictionary(
+            links.map { ($0.ifindex, Port(name: $0.name, bridge: $0.master!)) }, uniquingKeysWith: { first, _ in first }
+        )
+        portsByName = Dictionary(
+            links.map { ($0.name, Port(name: $0.name, bridge: $0.master!)) }, uniquingKeysWith: { first, _ in first })
         var nics: [String: (Int, Int)] = [:]
         for (domainIndex, domain) in snapshot.domains.enumerated() {
-            for (nicIndex, nic) in domain.nics.enumerated() { if let mac = nic.mac { nics[mac] = (domainIndex, nicIndex) } }
+            for (nicIndex, nic) in domain.nics.enumerated() {
+                if let mac = nic.mac { nics[mac] = (domainIndex, nicIndex) }
+            }
         }
         self.nics = nics
     }
@@ -37,22 +55,28 @@ public struct NeighbourListener {
     public mutating func hear(_ bytes: [UInt8], linkType: LinkType, interface: String? = nil) {
         let (cooked, packet) = PacketDecoder.decode(bytes, linkType: linkType)
         guard cooked?.packetType != 4,
-              let port = interface.flatMap({ portsByName[$0] }) ?? cooked?.interfaceIndex.flatMap({ ports[$0] }) else { return }
+            let port = interface.flatMap({ portsByName[$0] }) ?? cooked?.interfaceIndex.flatMap({ ports[$0] })
+        else { return }
         if let arp = packet.arp, arp.senderIP != "0.0.0.0" {
             claim(arp.senderIP, mac: arp.senderMAC, port: port, source: .arp)
         }
         if let dhcp = packet.dhcp, dhcp.operation == 2, [2, 5].contains(dhcp.messageType) {
             if dhcp.yourIP != "0.0.0.0" { claim(dhcp.yourIP, mac: dhcp.clientMAC, port: port, source: .dhcp) }
             if let mac = cooked?.sourceMAC ?? packet.ethernet?.source {
-                let server = DHCPServer(mac: mac, ip: dhcp.serverIdentifier ?? packet.source, port: port, router: dhcp.router)
-                if !servers.contains(where: { $0.mac == server.mac && $0.port.name == server.port.name }) { servers.append(server) }
+                let server = DHCPServer(
+                    mac: mac, ip: dhcp.serverIdentifier ?? packet.source, port: port, router: dhcp.router)
+                if !servers.contains(where: { $0.mac == server.mac && $0.port.name == server.port.name }) {
+                    servers.append(server)
+                }
             }
         }
         if let icmp = packet.icmp, icmp.version == 6, let mac = icmp.ndLinkLayerAddress {
             // A solicitation carries its sender's address; an advertisement, the target's. Link-local
             // addresses follow from the MAC and say nothing new.
             let address = icmp.type == 136 ? icmp.ndTarget : packet.source
-            if let address, !address.hasPrefix("fe80:"), address != "::" { claim(address, mac: mac, port: port, source: .nd) }
+            if let address, !address.hasPrefix("fe80:"), address != "::" {
+                claim(address, mac: mac, port: port, source: .nd)
+            }
         }
     }
 
@@ -81,8 +105,10 @@ public struct NeighbourListener {
                     result.domains[domain].nics[nic].ip = ip
                     result.domains[domain].nics[nic].ipSource = claim.source
                 } else {
-                    neighbours.append(Neighbour(ip: ip, mac: claim.mac, bridge: claim.port.bridge, port: claim.port.name,
-                                                source: claim.source))
+                    neighbours.append(
+                        Neighbour(
+                            ip: ip, mac: claim.mac, bridge: claim.port.bridge, port: claim.port.name,
+                            source: claim.source))
                 }
             }
             if list.count > 1 {
@@ -95,7 +121,8 @@ public struct NeighbourListener {
             if let index = neighbours.firstIndex(where: { $0.ip == ip && $0.bridge == port.bridge }) {
                 if neighbours[index].role != .gateway { neighbours[index].role = role }
             } else {
-                neighbours.append(Neighbour(ip: ip, mac: mac, bridge: port.bridge, port: port.name, source: .dhcp, role: role))
+                neighbours.append(
+                    Neighbour(ip: ip, mac: mac, bridge: port.bridge, port: port.name, source: .dhcp, role: role))
             }
         }
         for server in servers {
@@ -105,7 +132,8 @@ public struct NeighbourListener {
                 if mac.flatMap({ nics[$0] }) == nil { mark(router, mac, server.port, .gateway) }
             }
             if let problem = unexpected(server, in: snapshot) {
-                warnings.append(Warning(code: .dhcpServerUnexpected, subject: .named(server.port.bridge), message: problem))
+                warnings.append(
+                    Warning(code: .dhcpServerUnexpected, subject: .named(server.port.bridge), message: problem))
             }
         }
         result.neighbours = neighbours.sorted { ($0.bridge, $0.ip) < ($1.bridge, $1.ip) }
@@ -118,7 +146,8 @@ public struct NeighbourListener {
     /// router elsewhere) something beyond the uplink, never a guest's tap.
     private func unexpected(_ server: DHCPServer, in snapshot: HostSnapshot) -> String? {
         guard let network = snapshot.networks.first(where: { $0.bridge == server.port.bridge }),
-              network.kind.carriesGuests else { return nil }
+            network.kind.carriesGuests
+        else { return nil }
         let who = "\(server.mac)\(server.ip.map { " (\($0))" } ?? "")"
         if let gateway = network.gateway, let router = network.router {
             guard server.mac != gateway.mac else { return nil }
@@ -126,6 +155,7 @@ public struct NeighbourListener {
         }
         guard server.port.name != network.uplink else { return nil }
         let owner = nics[server.mac].map { snapshot.domains[$0.domain].name }
-        return "DHCP answers from \(who) on \(server.port.name)\(owner.map { " (\($0))" } ?? ""), not from beyond the uplink where the network's router is"
+        return
+            "DHCP answers from \(who) on \(server.port.name)\(owner.map { " (\($0))" } ?? ""), not from beyond the uplink where the network's router is"
     }
 }

@@ -16,9 +16,10 @@ struct PathWalker {
             let head = sightings.min { $0.timestamp < $1.timestamp }!
             let decoded = PacketDecoder.decode(head.bytes, linkType: head.linkType).packet
             let shown = decoded.inner?.packet ?? decoded
-            return TracedPacket(number: number, summary: shown.summary, source: shown.source,
-                                destination: shown.destination, length: head.keys.networkLength, firstSeen: first,
-                                hops: hops, outcome: outcome, lost: lost, reply: [], replyMissing: false)
+            return TracedPacket(
+                number: number, summary: shown.summary, source: shown.source,
+                destination: shown.destination, length: head.keys.networkLength, firstSeen: first,
+                hops: hops, outcome: outcome, lost: lost, reply: [], replyMissing: false)
         }
     }
 
@@ -42,10 +43,12 @@ struct PathWalker {
         }
         let all = seen.values.sorted { ($0.sighting.timestamp, $0.key) < ($1.sighting.timestamp, $1.key) }
         let first = all[0].sighting.timestamp
-        var state = WalkState(plan: plan, first: first, addresses: addresses, answered: answered, keys: all[0].sighting.keys)
+        var state = WalkState(
+            plan: plan, first: first, addresses: addresses, answered: answered, keys: all[0].sighting.keys)
 
         let entries = all.filter { isEntry($0.sighting) }
-        let entry = entries.first { plan.origins.contains($0.sighting.point) }
+        let entry =
+            entries.first { plan.origins.contains($0.sighting.point) }
             ?? entries.first { if case .physical = plan.points[$0.sighting.point].role { true } else { false } }
             ?? entries.first ?? all[0]
         if entries.isEmpty {
@@ -101,7 +104,8 @@ struct PathWalker {
                 !value.sighting.outgoing && carries.contains(plan.points[value.sighting.point].interface)
             }
             guard let uplink = uplinks.min(by: { $0.sighting.timestamp < $1.sighting.timestamp }) else {
-                markLost(at: nil, meaning: "uplink on \(point.interface)", note: "not decapsulated into any traced segment")
+                markLost(
+                    at: nil, meaning: "uplink on \(point.interface)", note: "not decapsulated into any traced segment")
                 return
             }
             segment(plan.points[uplink.sighting.point].bridge, entry: uplink, seen: seen)
@@ -120,14 +124,18 @@ struct PathWalker {
             // A unicast packet sent out of several ports was flooded: the bridge did not know where its
             // destination MAC lives, so where it did go says little; where it should have gone says more.
             let floodedUnicast = !keys.isFlooded && exits.count > 1
-            let expectedSeen = expected.map { expected in exits.contains { $0.sighting.point == expected.point } } ?? false
+            let expectedSeen =
+                expected.map { expected in exits.contains { $0.sighting.point == expected.point } } ?? false
             // A guess at where it should have gone is only reported when nothing else explains the path, or when
             // the topology says what is wrong there (a router tap that is down, a port not forwarding).
             if !keys.isFlooded, let expected, !expectedSeen,
-               exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil {
+                exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil
+            {
                 markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
             } else if exits.isEmpty {
-                markLost(at: nil, meaning: bridge, interface: bridge, note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
+                markLost(
+                    at: nil, meaning: bridge, interface: bridge,
+                    note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
             }
             for exit in exits {
                 let stray = floodedUnicast && (expectedSeen ? exit.sighting.point != expected?.point : true)
@@ -143,35 +151,46 @@ struct PathWalker {
             let point = plan.points[exit.sighting.point]
             let end = { (self: inout WalkState, text: String) in if !stray { self.outcome = self.outcome ?? text } }
             switch point.role {
-            case .nic(let router, _, true) where !keys.isFlooded && keys.source != nil && keys.arpSender == nil && !stray:
+            case .nic(let router, _, true)
+            where !keys.isFlooded && keys.source != nil && keys.arpSender == nil && !stray:
                 let leaving = seen.values.filter { value in
                     plan.points[value.sighting.point].domain == router && value.sighting.point != exit.sighting.point
                         && !value.sighting.outgoing && !placed.contains(value.key)
                 }.min { $0.sighting.timestamp < $1.sighting.timestamp }
                 if let leaving {
                     let inside = Int64(bitPattern: leaving.sighting.timestamp &- exit.sighting.timestamp)
-                    var routed = TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
-                                                  direction: nil, state: .seen, offset: offset(leaving.sighting),
-                                                  note: "\(formatNanoseconds(inside)) inside"
-                                                      + changes(exit.sighting, leaving.sighting))
+                    var routed = TracedPacket.Hop(
+                        kind: .router, interface: nil, meaning: "routed by \(router)",
+                        direction: nil, state: .seen, offset: offset(leaving.sighting),
+                        note: "\(formatNanoseconds(inside)) inside"
+                            + changes(exit.sighting, leaving.sighting))
                     routed.domain = router
                     hops.append(routed)
                     segment(plan.points[leaving.sighting.point].bridge, entry: leaving, seen: seen)
-                } else if answered || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true {
+                } else if answered
+                    || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true
+                {
                     end(&self, "delivered to \(router)")
                 } else {
-                    var lostInside = TracedPacket.Hop(kind: .router, interface: nil, meaning: "routed by \(router)",
-                                                      direction: nil, state: .lost, offset: nil,
-                                                      note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)")
+                    var lostInside = TracedPacket.Hop(
+                        kind: .router, interface: nil, meaning: "routed by \(router)",
+                        direction: nil, state: .lost, offset: nil,
+                        note: "not seen leaving \(router) within the timeout (its routes, firewall or NAT)")
                     lostInside.domain = router
                     hops.append(lostInside)
                     lost = true
                     end(&self, "lost in \(router)")
                 }
             case .uplink:
-                guard let physical = plan.points.firstIndex(where: { candidate in
-                    if case .physical(let carries, _) = candidate.role { carries.contains(point.interface) } else { false }
-                }) else {
+                guard
+                    let physical = plan.points.firstIndex(where: { candidate in
+                        if case .physical(let carries, _) = candidate.role {
+                            carries.contains(point.interface)
+                        } else {
+                            false
+                        }
+                    })
+                else {
                     end(&self, "left the host on \(point.interface)")
                     return
                 }
@@ -209,7 +228,8 @@ struct PathWalker {
         /// What the topology says about a point where a packet vanished.
         func reason(_ index: Int, bridge: String?) -> String {
             problem(at: index)
-                ?? bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint } ?? "not seen within the timeout"
+                ?? bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint }
+                ?? "not seen within the timeout"
         }
 
         /// What is wrong at a point for this packet, as far as the topology tells: down, not forwarding, MTU.
@@ -232,9 +252,10 @@ struct PathWalker {
         mutating func markLost(at index: Int?, meaning: String? = nil, interface: String? = nil, note: String) {
             lost = true
             let point = index.map { plan.points[$0] }
-            var hop = TracedPacket.Hop(interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
-                                       direction: point.map { $0.role == .bridge ? .in : .out }, state: .lost,
-                                       offset: nil, note: note)
+            var hop = TracedPacket.Hop(
+                interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
+                direction: point.map { $0.role == .bridge ? .in : .out }, state: .lost,
+                offset: nil, note: note)
             hop.domain = point?.domain
             hops.append(hop)
             outcome = outcome ?? "lost at \(point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?")"
@@ -243,9 +264,10 @@ struct PathWalker {
         mutating func append(_ seen: Seen, note: String? = nil, offPath: Bool = false) {
             guard placed.insert(seen.key).inserted else { return }
             let point = plan.points[seen.sighting.point]
-            var hop = TracedPacket.Hop(interface: point.interface, meaning: point.meaning,
-                                       direction: seen.sighting.outgoing ? .out : .in, state: .seen,
-                                       offset: offset(seen.sighting), note: note, count: seen.count)
+            var hop = TracedPacket.Hop(
+                interface: point.interface, meaning: point.meaning,
+                direction: seen.sighting.outgoing ? .out : .in, state: .seen,
+                offset: offset(seen.sighting), note: note, count: seen.count)
             hop.domain = point.domain
             hop.offPath = offPath
             hops.append(hop)
@@ -275,17 +297,20 @@ struct PathWalker {
 public func formatNanoseconds(_ nanoseconds: Int64) -> String {
     let sign = nanoseconds < 0 ? "-" : ""
     let value = Double(nanoseconds.magnitude)
-    let (scaled, unit): (Double, String) = switch value {
-    case ..<1_000: (value, "ns")
-    case ..<1_000_000: (value / 1_000, "µs")
-    case ..<1_000_000_000: (value / 1_000_000, "ms")
-    default: (value / 1_000_000_000, "s")
-    }
+    let (scaled, unit): (Double, String) =
+        switch value {
+        case ..<1_000: (value, "ns")
+        case ..<1_000_000: (value / 1_000, "µs")
+        case ..<1_000_000_000: (value / 1_000_000, "ms")
+        default: (value / 1_000_000_000, "s")
+        }
     guard unit != "ns" else { return "\(sign)\(Int(value)) ns" }
     let digits = scaled < 10 ? 2 : scaled < 100 ? 1 : 0
     let factor = digits == 2 ? 100 : digits == 1 ? 10 : 1
     let rounded = Int((scaled * Double(factor)).rounded())
     let fraction = String(rounded % factor)
-    let number = digits == 0 ? "\(rounded)" : "\(rounded / factor)." + String(repeating: "0", count: digits - fraction.count) + fraction
+    let number =
+        digits == 0
+        ? "\(rounded)" : "\(rounded / factor)." + String(repeating: "0", count: digits - fraction.count) + fraction
     return "\(sign)\(number) \(unit)"
 }

@@ -55,7 +55,10 @@ public struct TracePlan: Sendable {
         }
         let traced = domain.nics.filter { nic == nil || $0.index == nic }
         if let nic, traced.isEmpty {
-            throw PlanError(description: "\(vm) has no NIC eth\(nic); it has \(domain.nics.map { "eth\($0.index)" }.joined(separator: ", "))")
+            throw PlanError(
+                description:
+                    "\(vm) has no NIC eth\(nic); it has \(domain.nics.map { "eth\($0.index)" }.joined(separator: ", "))"
+            )
         }
         let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let tapped = traced.filter { $0.tap.map { links[$0] != nil } ?? false }
@@ -90,9 +93,11 @@ public struct TracePlan: Sendable {
         let add = { (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: NetworkKind?) in
             guard !points.contains(where: { $0.ifindex == link.ifindex }) else { return }
             let state = link.bridgePort?.state
-            points.append(CapturePoint(interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
-                                       meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
-                                       portState: state == .forwarding ? nil : state))
+            points.append(
+                CapturePoint(
+                    interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
+                    meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
+                    portState: state == .forwarding ? nil : state))
         }
         for bridge in bridges {
             let network = networks[bridge]
@@ -100,10 +105,12 @@ public struct TracePlan: Sendable {
             if let link = links[bridge] { add(link, .bridge, bridge, "\(bridge) (host)", network?.kind) }
             for port in snapshot.links where port.master == bridge {
                 if let (owner, nic) = taps[port.name] {
-                    add(port, .nic(domain: owner.name, index: nic.index, isRouter: owner.role == .router), bridge,
+                    add(
+                        port, .nic(domain: owner.name, index: nic.index, isRouter: owner.role == .router), bridge,
                         "\(owner.name) eth\(nic.index) (\(label))", network?.kind)
                 } else if port.name == network?.uplink || port.vxlan != nil || port.vlan != nil {
-                    let id = port.vxlan.map { " (vni \($0.vni))" } ?? port.vlan.map { " (vlan \($0.id))" } ?? " (\(label))"
+                    let id =
+                        port.vxlan.map { " (vni \($0.vni))" } ?? port.vlan.map { " (vlan \($0.id))" } ?? " (\(label))"
                     add(port, .uplink, bridge, "uplink \(port.name)\(id)", network?.kind)
                 } else {
                     add(port, .port, bridge, "\(port.name) port of \(bridge)", network?.kind)
@@ -124,17 +131,21 @@ public struct TracePlan: Sendable {
         }
         for (parent, carrying) in carried.sorted(by: { $0.key < $1.key }) {
             guard let link = links[parent] else { continue }
-            add(link, .physical(carries: carrying.uplinks, vxlanOverhead: carrying.vxlanOverhead), nil,
+            add(
+                link, .physical(carries: carrying.uplinks, vxlanOverhead: carrying.vxlanOverhead), nil,
                 "\(parent) underlay of \(carrying.uplinks.joined(separator: ", "))", nil)
         }
 
         self.vm = vm
         self.points = points
-        origins = Set(points.indices.filter { index in
-            tapped.contains { $0.tap == points[index].interface }
-        })
-        indexByIfindex = Dictionary(points.enumerated().map { ($1.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
-        indexByName = Dictionary(points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
+        origins = Set(
+            points.indices.filter { index in
+                tapped.contains { $0.tap == points[index].interface }
+            })
+        indexByIfindex = Dictionary(
+            points.enumerated().map { ($1.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
+        indexByName = Dictionary(
+            points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func point(ifindex: Int) -> Int? { indexByIfindex[ifindex] }
@@ -157,7 +168,9 @@ public struct TracePlan: Sendable {
                 tagged.append(point.ifindex)
             }
         }
-        if !tagged.isEmpty { parts.append("((" + tagged.map { "ifindex \($0)" }.joined(separator: " or ") + ") and vlan)") }
+        if !tagged.isEmpty {
+            parts.append("((" + tagged.map { "ifindex \($0)" }.joined(separator: " or ") + ") and vlan)")
+        }
         return parts.joined(separator: " or ")
     }
 }
@@ -165,24 +178,30 @@ public struct TracePlan: Sendable {
 extension TracePlan {
     /// A captured frame as a sighting at its capture point (given, or the SLL2 interface index's); nil when it
     /// was not captured at one of the plan's points.
-    public func sighting(_ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int? = nil,
-                         point: Int? = nil) -> Sighting? {
+    public func sighting(
+        _ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int? = nil,
+        point: Int? = nil
+    ) -> Sighting? {
         let keys = FrameKeys(bytes, linkType: linkType)
         guard let point = point ?? keys.interfaceIndex.flatMap(self.point(ifindex:)) else { return nil }
-        return Sighting(point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
-                        linkType: linkType, keys: keys)
+        return Sighting(
+            point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
+            linkType: linkType, keys: keys)
     }
 
     /// The sightings of a saved capture (`trace -w`, or tcpdump -i any), each interface of the file matched to a
     /// capture point by name, else by the SLL2 interface index; `include` can leave records out (a filter).
-    public func sightings(in capture: PcapNG.Capture,
-                          include: @escaping (PcapNG.Record) -> Bool = { _ in true }) -> some Sequence<Sighting> {
+    public func sightings(
+        in capture: PcapNG.Capture,
+        include: @escaping (PcapNG.Record) -> Bool = { _ in true }
+    ) -> some Sequence<Sighting> {
         let points = capture.interfaces.map { $0.name.flatMap(point(named:)) }
         let linkTypes = capture.interfaces.map { LinkType(rawValue: $0.linkType) }
         return capture.records.lazy.compactMap { record -> Sighting? in
             guard let linkType = linkTypes[record.interface], include(record) else { return nil }
-            return sighting(record.bytes, linkType: linkType, timestamp: record.timestamp, originalLength: record.originalLength,
-                            point: points[record.interface])
+            return sighting(
+                record.bytes, linkType: linkType, timestamp: record.timestamp, originalLength: record.originalLength,
+                point: points[record.interface])
         }
     }
 }

@@ -49,7 +49,10 @@ public struct TraceStatistics: Sendable {
 
     public mutating func record(_ packet: TracedPacket) {
         packets += 1
-        packet.reply.forEach { replies += 1; recordHops($0) }
+        packet.reply.forEach {
+            replies += 1
+            recordHops($0)
+        }
         recordHops(packet)
     }
 
@@ -58,11 +61,15 @@ public struct TraceStatistics: Sendable {
         if packet.replyMissing { repliesMissing += 1 }
         for hop in packet.hops where !hop.offPath {
             let key = "\(hop.interface ?? hop.meaning) \(hop.direction?.rawValue ?? "")"
-            let index = hopIndex[key] ?? {
-                hops.append(HopStatistics(kind: hop.kind, interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
-                hopIndex[key] = hops.count - 1
-                return hops.count - 1
-            }()
+            let index =
+                hopIndex[key]
+                ?? {
+                    hops.append(
+                        HopStatistics(
+                            kind: hop.kind, interface: hop.interface, meaning: hop.meaning, direction: hop.direction))
+                    hopIndex[key] = hops.count - 1
+                    return hops.count - 1
+                }()
             switch hop.state {
             case .seen:
                 hops[index].seen += 1

@@ -11,7 +11,8 @@ public struct Sighting: Sendable {
     public var linkType: LinkType
     public var keys: FrameKeys
 
-    public init(point: Int, timestamp: UInt64, bytes: [UInt8], originalLength: Int, linkType: LinkType, keys: FrameKeys) {
+    public init(point: Int, timestamp: UInt64, bytes: [UInt8], originalLength: Int, linkType: LinkType, keys: FrameKeys)
+    {
         self.point = point
         outgoing = keys.outgoing
         self.timestamp = timestamp
@@ -42,8 +43,10 @@ public struct TracedPacket: Codable, Sendable, Equatable {
     /// For a request that expects an answer: whether one came within the timeout.
     public var replyMissing: Bool
 
-    public init(number: Int, summary: String, source: String?, destination: String?, length: Int, firstSeen: UInt64,
-                hops: [Hop], outcome: String, lost: Bool, reply: [TracedPacket], replyMissing: Bool) {
+    public init(
+        number: Int, summary: String, source: String?, destination: String?, length: Int, firstSeen: UInt64,
+        hops: [Hop], outcome: String, lost: Bool, reply: [TracedPacket], replyMissing: Bool
+    ) {
         self.number = number
         self.summary = summary
         self.source = source
@@ -91,8 +94,10 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         /// Seen where the walk did not lead (a flooded copy, a second way out): "also seen".
         public var offPath = false
 
-        public init(kind: Kind = .interface, interface: String?, meaning: String, direction: Direction?,
-                    state: State, offset: Int64?, note: String? = nil, count: Int = 1) {
+        public init(
+            kind: Kind = .interface, interface: String?, meaning: String, direction: Direction?,
+            state: State, offset: Int64?, note: String? = nil, count: Int = 1
+        ) {
             self.kind = kind
             self.interface = interface
             self.meaning = meaning
@@ -113,37 +118,44 @@ extension Packet {
             return "VXLAN vni \(vxlan.vni): " + inner.summary
         }
         if let arp {
-            return arp.operation == 1 ? "ARP who-has \(arp.targetIP) tell \(arp.senderIP)"
-                                      : "ARP \(arp.senderIP) is-at \(arp.senderMAC)"
+            return arp.operation == 1
+                ? "ARP who-has \(arp.targetIP) tell \(arp.senderIP)"
+                : "ARP \(arp.senderIP) is-at \(arp.senderMAC)"
         }
         let ends = addresses(source, destination)
         if let icmp {
             let echo = icmp.identifier.map { " id \($0) seq \(icmp.sequence ?? 0)" } ?? ""
-            let name: String = switch (icmp.version, icmp.type) {
-            case (4, 8), (6, 128): "echo request"
-            case (4, 0), (6, 129): "echo reply"
-            case (4, 3), (6, 1): "destination unreachable"
-            case (4, 11), (6, 3): "time exceeded"
-            case (6, 2): "packet too big"
-            case (6, 135): "neighbor solicitation\(icmp.ndTarget.map { " who-has \($0)" } ?? "")"
-            case (6, 136): "neighbor advertisement\(icmp.ndTarget.map { " \($0)" } ?? "")"
-            case (6, 133): "router solicitation"
-            case (6, 134): "router advertisement"
-            default: "type \(icmp.type) code \(icmp.code)"
-            }
+            let name: String =
+                switch (icmp.version, icmp.type) {
+                case (4, 8), (6, 128): "echo request"
+                case (4, 0), (6, 129): "echo reply"
+                case (4, 3), (6, 1): "destination unreachable"
+                case (4, 11), (6, 3): "time exceeded"
+                case (6, 2): "packet too big"
+                case (6, 135): "neighbor solicitation\(icmp.ndTarget.map { " who-has \($0)" } ?? "")"
+                case (6, 136): "neighbor advertisement\(icmp.ndTarget.map { " \($0)" } ?? "")"
+                case (6, 133): "router solicitation"
+                case (6, 134): "router advertisement"
+                default: "type \(icmp.type) code \(icmp.code)"
+                }
             return "\(icmp.version == 4 ? "ICMP" : "ICMP6") \(name) \(ends)\(echo)"
         }
         if let dhcp {
-            let names: [UInt8: String] = [1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM"]
-            return "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid 0x\(String(dhcp.transactionID, radix: 16))"
+            let names: [UInt8: String] = [
+                1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM",
+            ]
+            return
+                "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid 0x\(String(dhcp.transactionID, radix: 16))"
         }
         if let tcp {
             let flagNames: [(UInt8, String)] = [(0x02, "S"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x10, ".")]
             let flags = flagNames.filter { tcp.flags & $0.0 != 0 }.map(\.1).joined()
-            return "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) [\(flags)] seq \(tcp.sequence)"
+            return
+                "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) [\(flags)] seq \(tcp.sequence)"
         }
         if let udp {
-            return "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length \(udp.length)"
+            return
+                "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length \(udp.length)"
         }
         if let ipv4 { return "IP proto \(ipv4.protocolNumber) \(ends)" }
         if let ipv6 { return "IP6 next header \(ipv6.nextHeader) \(ends)" }

@@ -7,7 +7,8 @@ import Topology
 struct DiagnoseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diagnose",
-        abstract: "Check the host's network the way an expert would: findings by severity, each with why and what to do.",
+        abstract:
+            "Check the host's network the way an expert would: findings by severity, each with why and what to do.",
         discussion: """
             Runs every check of kvmtopo-diagnose(1) on the live host or a saved dump, or only those about one VM \
             (diagnose vm NAME) or one network (diagnose network BRIDGE|vlan:N|vni:N). Exit status: 0 nothing above \
@@ -20,8 +21,9 @@ struct DiagnoseCommand: ParsableCommand {
     @Flag(help: "Write the findings as JSON.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
-            completion: .file(extensions: ["prom"]))
+    @Option(
+        help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
+        completion: .file(extensions: ["prom"]))
     var prometheus: String?
 
     @OptionGroup var source: SourceOptions
@@ -45,7 +47,9 @@ struct DiagnoseCommand: ParsableCommand {
             if let prometheus {
                 try OutputFile.write(Data(DiagnoseReport.prometheus(findings, now: Date()).utf8), to: prometheus)
             }
-            let output = json ? DiagnoseReport.json(findings, host: snapshot.host.hostname)
+            let output =
+                json
+                ? DiagnoseReport.json(findings, host: snapshot.host.hostname)
                 : Data(DiagnoseReport.text(findings, host: snapshot.host.hostname, style: display.style).utf8)
             FileHandle.standardOutput.write(output)
             worst = findings.map(\.severity).max()
@@ -63,7 +67,8 @@ struct DiagnoseCommand: ParsableCommand {
         let name = scope[1]
         if scope[0] == "vm" {
             guard let domain = snapshot.domains.first(where: { $0.name == name }) else {
-                throw CommandFailure(.usage, LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name)).description)
+                throw CommandFailure(
+                    .usage, LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name)).description)
             }
             return Set([domain.name] + domain.nics.flatMap { [$0.tap, $0.bridge, $0.hostBridge].compactMap { $0 } })
         }
@@ -73,7 +78,8 @@ struct DiagnoseCommand: ParsableCommand {
         } catch {
             throw CommandFailure(.usage, error.description)
         }
-        return Set([network.bridge] + [network.uplink, network.physicalInterface].compactMap { $0 }
-                   + network.members.flatMap { [$0.domain, $0.tap].compactMap { $0 } })
+        return Set(
+            [network.bridge] + [network.uplink, network.physicalInterface].compactMap { $0 }
+                + network.members.flatMap { [$0.domain, $0.tap].compactMap { $0 } })
     }
 }

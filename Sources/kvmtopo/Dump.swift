@@ -13,8 +13,9 @@ struct Dump: ParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
-            completion: .file(extensions: ["json", "dot"]))
+    @Option(
+        name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
+        completion: .file(extensions: ["json", "dot"]))
     var output: String?
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -27,10 +28,11 @@ struct Dump: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let snapshot = try source.snapshot(savedModel: .keep)
-            let json = switch format {
-            case .json: SnapshotCodec.encode(snapshot)
-            case .dot: Data(DotGraph.render(snapshot).utf8)
-            }
+            let json =
+                switch format {
+                case .json: SnapshotCodec.encode(snapshot)
+                case .dot: Data(DotGraph.render(snapshot).utf8)
+                }
             guard let output else {
                 FileHandle.standardOutput.write(json)
                 return

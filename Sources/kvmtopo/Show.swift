@@ -62,7 +62,8 @@ extension Show {
     }
 
     struct VMView: DiagramView {
-        static let configuration = CommandConfiguration(commandName: "vm", abstract: "One VM: each NIC's path to the wire and who shares its bridge.")
+        static let configuration = CommandConfiguration(
+            commandName: "vm", abstract: "One VM: each NIC's path to the wire and who shares its bridge.")
         @Argument(help: "The domain's name, e.g. i-2-10-VM.") var name: String
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions
@@ -71,7 +72,8 @@ extension Show {
     }
 
     struct NetworkView: DiagramView {
-        static let configuration = CommandConfiguration(commandName: "network", abstract: "One network, by bridge, vlan:N or vni:N.")
+        static let configuration = CommandConfiguration(
+            commandName: "network", abstract: "One network, by bridge, vlan:N or vni:N.")
         @Argument(help: "A bridge name, vlan:N or vni:N.") var selector: String
         @OptionGroup var source: SourceOptions
         @OptionGroup var display: DisplayOptions

@@ -1,31 +1,40 @@
 import ArgumentParser
+import Capture
 import CloudStack
 import Collect
-import Capture
 import Foundation
 import Topology
 
 /// Where a command's topology comes from: the live host, or a dump saved earlier (maybe on another host).
 struct SourceOptions: ParsableArguments {
-    @Option(name: .customLong("from"), help: ArgumentHelp("Read a saved dump instead of the live host.", valueName: "file"),
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .customLong("from"), help: ArgumentHelp("Read a saved dump instead of the live host.", valueName: "file"),
+        completion: .file(extensions: ["json"]))
     var dumpFile: String?
 
-    @Option(name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri"))
+    @Option(
+        name: .customLong("libvirt"), help: ArgumentHelp("libvirt connection URI (opened read-only).", valueName: "uri")
+    )
     var libvirtURI = "qemu:///system"
 
-    @Option(help: ArgumentHelp("The CloudStack agent's properties (bridge roles), if not in the usual place.", valueName: "file"),
-            completion: .file(extensions: ["properties"]))
+    @Option(
+        help: ArgumentHelp(
+            "The CloudStack agent's properties (bridge roles), if not in the usual place.", valueName: "file"),
+        completion: .file(extensions: ["properties"]))
     var agentProperties = "/etc/cloudstack/agent/agent.properties"
 
-    @Option(help: ArgumentHelp("Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' addresses (needs root).",
-                               valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' addresses (needs root).",
+            valueName: "seconds"))
     var listen: Double?
 
     func validate() throws {
         if let listen {
             guard listen > 0 else { throw ValidationError("--listen takes a positive number of seconds") }
-            guard dumpFile == nil else { throw ValidationError("--listen hears the live host; it cannot be used with --from") }
+            guard dumpFile == nil else {
+                throw ValidationError("--listen hears the live host; it cannot be used with --from")
+            }
         }
     }
 
@@ -57,11 +66,14 @@ struct SourceOptions: ParsableArguments {
         }
         var snapshot = HostCollector(libvirtURI: libvirtURI, agentProperties: agentProperties).collect()
         if let listen { snapshot = NeighbourListening.listen(snapshot, seconds: listen) }
-        let sources = [("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt),
-                       ("packets", snapshot.host.sources.packets)]
+        let sources = [
+            ("netlink", snapshot.host.sources.netlink), ("libvirt", snapshot.host.sources.libvirt),
+            ("packets", snapshot.host.sources.packets),
+        ]
         for (name, source) in sources.compactMap({ name, source in source.map { (name, $0) } })
         where source.status == .unavailable {
-            Terminal.warn("\(name) unavailable: \(source.error ?? "unknown reason"); showing what the other sources give")
+            Terminal.warn(
+                "\(name) unavailable: \(source.error ?? "unknown reason"); showing what the other sources give")
         }
         return snapshot
     }

@@ -25,13 +25,15 @@ struct TraceCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The VM (libvirt domain name) whose traffic to follow.", valueName: "vm"))
     var vm: String
 
-    @Argument(help: ArgumentHelp("pcap-filter expression (as for tcpdump), compiled into the kernel.", valueName: "filter"))
+    @Argument(
+        help: ArgumentHelp("pcap-filter expression (as for tcpdump), compiled into the kernel.", valueName: "filter"))
     var filter: [String] = []
 
     @Option(help: ArgumentHelp("Only this NIC of the VM (eth0, eth1, … in the domain's NIC order).", valueName: "ethN"))
     var nic: String?
 
-    @Option(help: ArgumentHelp("Only packets to or from this IP address, or to or through this VM.", valueName: "ip|vm"))
+    @Option(
+        help: ArgumentHelp("Only packets to or from this IP address, or to or through this VM.", valueName: "ip|vm"))
     var to: String?
 
     @Option(name: .short, help: ArgumentHelp("Stop after this many packets.", valueName: "count"))
@@ -40,18 +42,27 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
 
-    @Option(help: ArgumentHelp("How long a packet may take to reach its next hop before it is marked lost there.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "How long a packet may take to reach its next hop before it is marked lost there.", valueName: "seconds"))
     var timeout = 1.0
 
-    @Option(name: .customShort("s"), help: ArgumentHelp("Bytes kept per frame: the default keeps headers, not payloads.", valueName: "snaplen"))
+    @Option(
+        name: .customShort("s"),
+        help: ArgumentHelp("Bytes kept per frame: the default keeps headers, not payloads.", valueName: "snaplen"))
     var snapLength: Int32 = 256
 
-    @Option(name: .customShort("w"), help: ArgumentHelp("Also write everything captured to this pcapng file (mode 0600).", valueName: "file"),
-            completion: .file(extensions: ["pcapng"]))
+    @Option(
+        name: .customShort("w"),
+        help: ArgumentHelp("Also write everything captured to this pcapng file (mode 0600).", valueName: "file"),
+        completion: .file(extensions: ["pcapng"]))
     var writeFile: String?
 
-    @Option(help: ArgumentHelp("Replay a capture saved with -w instead of capturing (with --from for its host's topology).", valueName: "file"),
-            completion: .file(extensions: ["pcapng"]))
+    @Option(
+        help: ArgumentHelp(
+            "Replay a capture saved with -w instead of capturing (with --from for its host's topology).",
+            valueName: "file"),
+        completion: .file(extensions: ["pcapng"]))
     var read: String?
 
     @Flag(help: "One JSON object per packet (JSON lines), then a summary object.")
@@ -85,25 +96,32 @@ struct TraceCommand: ParsableCommand {
             let snapshot = try source.snapshot(savedModel: .reinfer)
             let plan: TracePlan
             do {
-                plan = try TracePlan(snapshot: snapshot, vm: vm, nic: nic.flatMap { Int($0.trimmingPrefix("eth")) },
-                                     through: toVM.map { [$0] } ?? [])
+                plan = try TracePlan(
+                    snapshot: snapshot, vm: vm, nic: nic.flatMap { Int($0.trimmingPrefix("eth")) },
+                    through: toVM.map { [$0] } ?? [])
             } catch let error as LookupError {
                 throw CommandFailure(.notFound, error.description)
             } catch {
                 throw CommandFailure(.failure, "\(error)")
             }
-            var session = TraceSession(plan: plan, options: .init(
-                timeout: UInt64(timeout * 1e9), count: count, duration: read == nil ? duration.map { UInt64($0 * 1e9) } : nil,
-                toVM: toVM))
+            var session = TraceSession(
+                plan: plan,
+                options: .init(
+                    timeout: UInt64(timeout * 1e9), count: count,
+                    duration: read == nil ? duration.map { UInt64($0 * 1e9) } : nil,
+                    toVM: toVM))
             if let writeFile {
-                do throws(TraceSession.Failure) { try session.write(to: writeFile, snapLength: Int(snapLength)) } catch {
+                do throws(TraceSession.Failure) { try session.write(to: writeFile, snapLength: Int(snapLength)) } catch
+                {
                     throw CommandFailure(.cannotCreateOutput, error.description)
                 }
             }
             let result: TraceSession.Result
             if let read {
                 var frames: ReplayFrames
-                do throws(ReplayFrames.Failure) { frames = try ReplayFrames(path: read, filter: filterExpression) } catch {
+                do throws(ReplayFrames.Failure) {
+                    frames = try ReplayFrames(path: read, filter: filterExpression)
+                } catch {
                     throw CommandFailure(error.isUnreadable ? .cannotOpenInput : .badInput, error.description)
                 }
                 result = try run(session: &session, source: &frames, presence: nil)
@@ -112,28 +130,38 @@ struct TraceCommand: ParsableCommand {
                 do throws(PcapError) {
                     frames = try LiveFrames(filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength)
                 } catch {
-                    let hint = geteuid() == 0 ? "" : "; capturing needs root (or CAP_NET_RAW); --read replays a saved capture without"
+                    let hint =
+                        geteuid() == 0
+                        ? "" : "; capturing needs root (or CAP_NET_RAW); --read replays a saved capture without"
                     throw CommandFailure(.failure, "cannot capture: \(error)\(hint)")
                 }
                 StopSignals.install()
-                if !json { Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary") }
+                if !json {
+                    Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")
+                }
                 result = try run(session: &session, source: &frames, presence: LinkPresence.current)
             }
             let text = TraceText(style: display.style)
-            let summary = json ? TraceJSON.summary(result.statistics, capture: result.capture, evicted: result.evicted)
-                               : text.summary(result.statistics, capture: result.capture, evicted: result.evicted)
+            let summary =
+                json
+                ? TraceJSON.summary(result.statistics, capture: result.capture, evicted: result.evicted)
+                : text.summary(result.statistics, capture: result.capture, evicted: result.evicted)
             FileHandle.standardOutput.write(Data(summary.utf8))
         }
     }
 
     /// The session on a source, each batch of packets written in one go (one write per packet would cost more
     /// than the packet).
-    private func run<Source: FrameSource>(session: inout TraceSession, source: inout Source,
-                                          presence: (() -> Set<Int>?)?) throws -> TraceSession.Result {
+    private func run<Source: FrameSource>(
+        session: inout TraceSession, source: inout Source,
+        presence: (() -> Set<Int>?)?
+    ) throws -> TraceSession.Result {
         let text = TraceText(style: display.style)
         do {
-            return try session.run(&source, clock: SystemClock(), shouldStop: StopSignals.requested,
-                                   presentInterfaces: presence, notice: Terminal.warn) { packets in
+            return try session.run(
+                &source, clock: SystemClock(), shouldStop: StopSignals.requested,
+                presentInterfaces: presence, notice: Terminal.warn
+            ) { packets in
                 guard !packets.isEmpty else { return }
                 let output = packets.map { json ? TraceJSON.line($0) : text.packet($0) }.joined()
                 FileHandle.standardOutput.write(Data(output.utf8))
@@ -157,8 +185,8 @@ struct TraceCommand: ParsableCommand {
     }
 }
 
-private extension String {
-    var nilIfEmpty: String? { isEmpty ? nil : self }
+extension String {
+    fileprivate var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
 /// SIGINT and SIGTERM ask a live trace to stop and print its summary.

@@ -44,33 +44,43 @@ struct TraceSessionTests {
     /// An echo between the two VMs of brvx-1001, seen as the `any` capture sees it: in at one tap, out at the other.
     func echo(request: Bool, at microseconds: UInt64, sequence: UInt16) throws -> [Frame] {
         let (from, to) = request ? ("vnet3", "vnet4") : ("vnet4", "vnet3")
-        let packet = Frames.ipv4(proto: 1, source: request ? vm10 : vm11, destination: request ? vm11 : vm10,
-                                 Frames.icmpEcho(id: 9, sequence: sequence, request: request))
+        let packet = Frames.ipv4(
+            proto: 1, source: request ? vm10 : vm11, destination: request ? vm11 : vm10,
+            Frames.icmpEcho(id: 9, sequence: sequence, request: request))
         return try [(from, false, UInt64(0)), (to, true, UInt64(20))].map { name, out, delay in
             let point = try #require(plan.point(named: name))
-            return Frame(bytes: Frames.sll2(ifindex: UInt32(plan.points[point].ifindex), outgoing: out, 0x0800, packet),
-                         linkType: .linuxSLL2, timestamp: start + (microseconds + delay) * 1000, originalLength: 0)
+            return Frame(
+                bytes: Frames.sll2(ifindex: UInt32(plan.points[point].ifindex), outgoing: out, 0x0800, packet),
+                linkType: .linuxSLL2, timestamp: start + (microseconds + delay) * 1000, originalLength: 0)
         }
     }
 
     func pings(_ count: Int) throws -> [Frame] {
         try (0..<count).flatMap { index in
             let at = UInt64(index) * 1_000_000
-            return try echo(request: true, at: at, sequence: UInt16(index)) + echo(request: false, at: at + 300,
-                                                                                     sequence: UInt16(index))
+            return try echo(request: true, at: at, sequence: UInt16(index))
+                + echo(
+                    request: false, at: at + 300,
+                    sequence: UInt16(index))
         }
     }
 
-    func run(_ frames: [Frame], _ options: TraceSession.Options, live: Bool = true,
-             present: (() -> Set<Int>?)? = nil) throws -> (packets: [TracedPacket], result: TraceSession.Result,
-                                                           notices: [String], clock: MadeUpClock) {
+    func run(
+        _ frames: [Frame], _ options: TraceSession.Options, live: Bool = true,
+        present: (() -> Set<Int>?)? = nil
+    ) throws -> (
+        packets: [TracedPacket], result: TraceSession.Result,
+        notices: [String], clock: MadeUpClock
+    ) {
         let clock = MadeUpClock(start)
         var source = ScriptedFrames(frames: frames, clock: clock, isLive: live)
         var session = TraceSession(plan: plan, options: options)
         var packets: [TracedPacket] = []
         var notices: [String] = []
-        let result = try session.run(&source, clock: clock, shouldStop: { false }, presentInterfaces: present,
-                                     notice: { notices.append($0) }) { packets += $0 }
+        let result = try session.run(
+            &source, clock: clock, shouldStop: { false }, presentInterfaces: present,
+            notice: { notices.append($0) }
+        ) { packets += $0 }
         return (packets, result, notices, clock)
     }
 
@@ -109,11 +119,17 @@ struct TraceSessionTests {
 
     @Test("--to a VM keeps only packets whose path touches it")
     func toVM() throws {
-        let (to11, _, _, _) = try run(try pings(2), .init(timeout: 1_000_000_000, duration: 3_000_000_000,
-                                                          toVM: "i-2-11-VM"))
+        let (to11, _, _, _) = try run(
+            try pings(2),
+            .init(
+                timeout: 1_000_000_000, duration: 3_000_000_000,
+                toVM: "i-2-11-VM"))
         #expect(to11.count == 2)
-        let (toRouter, _, _, _) = try run(try pings(2), .init(timeout: 1_000_000_000, duration: 3_000_000_000,
-                                                              toVM: "r-4-VM"))
+        let (toRouter, _, _, _) = try run(
+            try pings(2),
+            .init(
+                timeout: 1_000_000_000, duration: 3_000_000_000,
+                toVM: "r-4-VM"))
         #expect(toRouter.isEmpty)
     }
 
@@ -121,8 +137,9 @@ struct TraceSessionTests {
     func vanished() throws {
         let tap = try #require(plan.point(named: "vnet4"))
         let all = Set(plan.points.map(\.ifindex))
-        let (packets, _, notices, _) = try run(try pings(3), .init(timeout: 1_000_000_000, duration: 6_000_000_000),
-                                               present: { all.subtracting([plan.points[tap].ifindex]) })
+        let (packets, _, notices, _) = try run(
+            try pings(3), .init(timeout: 1_000_000_000, duration: 6_000_000_000),
+            present: { all.subtracting([plan.points[tap].ifindex]) })
         #expect(notices == ["capture point vnet4 (i-2-11-VM eth0 (isolated brvx-1001)) is gone; tracing the rest"])
         #expect(packets.count == 3)
     }
@@ -171,10 +188,15 @@ struct NeighbourListeningTests {
         let tap = try #require(snapshot.links.first { $0.name == "vnet3" })
         let arp = Array(Frames.arpRequest.dropFirst(14))
         let clock = MadeUpClock(1_000)
-        var source = ScriptedFrames(frames: [Frame(bytes: Frames.sll2(ifindex: UInt32(tap.ifindex), outgoing: false,
-                                                                       0x0806, arp),
-                                                   linkType: .linuxSLL2, timestamp: 2_000, originalLength: 0)],
-                                    clock: clock)
+        var source = ScriptedFrames(
+            frames: [
+                Frame(
+                    bytes: Frames.sll2(
+                        ifindex: UInt32(tap.ifindex), outgoing: false,
+                        0x0806, arp),
+                    linkType: .linuxSLL2, timestamp: 2_000, originalLength: 0)
+            ],
+            clock: clock)
         let heard = NeighbourListening.listen(snapshot, source: &source, clock: clock, nanoseconds: 1_000_000_000)
         let nic = try #require(heard.domains.first { $0.name == "i-2-10-VM" }?.nic(0))
         #expect(nic.ip == "10.1.1.23" && nic.ipSource == .arp)

@@ -16,11 +16,17 @@ struct RecordedDumpTests {
     func labFaults() throws {
         let found = try findings("lab-faults")
         let codes = Set(found.map(\.code))
-        #expect(codes == [.portDown, .tapNoMaster, .tapUnclaimed], "the three faults recorded in it (its eth1 kept its MTU): \(codes)")
+        #expect(
+            codes == [.portDown, .tapNoMaster, .tapUnclaimed],
+            "the three faults recorded in it (its eth1 kept its MTU): \(codes)")
         #expect(found.map(\.severity) == found.map(\.severity).sorted(by: >))
-        #expect(found.allSatisfy { !$0.why.isEmpty && !$0.action.isEmpty && !$0.related.isEmpty || $0.code == .brNetfilter })
+        #expect(
+            found.allSatisfy { !$0.why.isEmpty && !$0.action.isEmpty && !$0.related.isEmpty || $0.code == .brNetfilter }
+        )
         let detached = try #require(found.first { $0.code == .tapNoMaster })
-        #expect(detached.subject == .nic(NICRef(domain: "i-2-11-VM", index: 0)) && detached.action.hasPrefix("ip link set vnet") && detached.action.hasSuffix("master brvx-1001"))
+        #expect(
+            detached.subject == .nic(NICRef(domain: "i-2-11-VM", index: 0))
+                && detached.action.hasPrefix("ip link set vnet") && detached.action.hasSuffix("master brvx-1001"))
         #expect(Diagnose.scoped(found, to: ["i-3-20-VM"]).isEmpty, "nothing is wrong on i-3-20-VM's network")
     }
 

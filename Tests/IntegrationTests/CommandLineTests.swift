@@ -45,12 +45,14 @@ struct CommandLineTests {
         #expect(snapshot.links.contains { $0.name == "lo" })
     }
 
-    @Test("bad input files: one line on stderr, a documented exit status, no crash", arguments: [
-        ("garbage.json", "\u{7f}ELF\u{2}\u{1}", Int32(65), "not a kvmtopo dump"),
-        ("future.json", #"{"schemaVersion": 99}"#, 65, "schemaVersion 99 is not supported"),
-        ("truncated.json", #"{"schemaVersion": 1, "host": {"hostname": "a""#, 65, "kvmtopo dump"),
-        ("wrongtype.json", #"{"schemaVersion": 1, "host": [], "links": 3}"#, 65, "invalid kvmtopo dump"),
-    ])
+    @Test(
+        "bad input files: one line on stderr, a documented exit status, no crash",
+        arguments: [
+            ("garbage.json", "\u{7f}ELF\u{2}\u{1}", Int32(65), "not a kvmtopo dump"),
+            ("future.json", #"{"schemaVersion": 99}"#, 65, "schemaVersion 99 is not supported"),
+            ("truncated.json", #"{"schemaVersion": 1, "host": {"hostname": "a""#, 65, "kvmtopo dump"),
+            ("wrongtype.json", #"{"schemaVersion": 1, "host": [], "links": 3}"#, 65, "invalid kvmtopo dump"),
+        ])
     func badInput(name: String, contents: String, status: Int32, message: String) throws {
         let path = try temporaryFile(name, contents)
         let result = try KVMTopoBinary.run(["dump", "--from", path])
@@ -88,16 +90,23 @@ struct CommandLineTests {
         }
     }
 
-    @Test("libvirt refused for lack of privilege names what is missing",
-          .enabled(if: Host.isRoot, "needs root to switch to an unprivileged user"))
+    @Test(
+        "libvirt refused for lack of privilege names what is missing",
+        .enabled(if: Host.isRoot, "needs root to switch to an unprivileged user"))
     func permissionDenied() throws {
         // A socket only root may connect to, as libvirtd's read-write socket is.
         let socket = try temporaryFile("libvirt-sock")
         try? FileManager.default.removeItem(atPath: socket)
-        try Shell.must(["python3", "-c", "import socket, os, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o600)", socket])
+        try Shell.must([
+            "python3", "-c",
+            "import socket, os, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o600)",
+            socket,
+        ])
         try Shell.must(["chmod", "0755", URL(fileURLWithPath: socket).deletingLastPathComponent().path])
-        let result = try Shell.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KVMTopoBinary.path,
-                                    "dump", "--libvirt", "qemu+unix:///system?socket=\(socket)"])
+        let result = try Shell.run([
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KVMTopoBinary.path,
+            "dump", "--libvirt", "qemu+unix:///system?socket=\(socket)",
+        ])
         #expect(result.status == 0)
         #expect(result.stderr.contains("permission denied connecting to"), "\(result.stderr)")
         #expect(result.stderr.contains("run as root or as a member of the libvirt group"))
@@ -148,7 +157,9 @@ struct ShowCommandTests {
         #expect(result.output.contains("VPC  router r-7-VM"))
     }
 
-    @Test("every scope works on a saved dump", arguments: [["vm", "r-7-VM"], ["network", "vni:1001"], ["vpc", "r-7-VM"], ["host"], []])
+    @Test(
+        "every scope works on a saved dump",
+        arguments: [["vm", "r-7-VM"], ["network", "vni:1001"], ["vpc", "r-7-VM"], ["host"], []])
     func scopes(arguments: [String]) throws {
         let result = try KVMTopoBinary.run(["show"] + arguments + ["--from", dump])
         #expect(result.status == 0, "\(result.stderr)")
@@ -161,26 +172,31 @@ struct TraceCommandTests {
     let dump = "\(PackageRoot.path)/Tests/TraceTests/Fixtures/lab.json"
     let capture = "\(PackageRoot.path)/Tests/TraceTests/Fixtures/vpc-tiers.pcapng"
 
-    @Test("without root a live trace says capturing needs root, in one line, exit 1; --read needs nothing",
-          .enabled(if: Host.isRoot, "needs root to become another user"))
+    @Test(
+        "without root a live trace says capturing needs root, in one line, exit 1; --read needs nothing",
+        .enabled(if: Host.isRoot, "needs root to become another user"))
     func unprivileged() throws {
         let nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KVMTopoBinary.path, "trace"]
         let live = try Shell.run(nobody + ["i-3-20-VM", "--from", dump, "--duration", "1"])
         #expect(live.status == 1)
-        #expect(live.stderr.split(separator: "\n").count == 1 && live.stderr.contains("capturing needs root"), "\(live.stderr)")
+        #expect(
+            live.stderr.split(separator: "\n").count == 1 && live.stderr.contains("capturing needs root"),
+            "\(live.stderr)")
         let replay = try Shell.run(nobody + ["i-3-20-VM", "--from", dump, "--read", capture, "-c", "2"])
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.output.components(separatedBy: "\n#").count == 2, "two packets: \(replay.output)")
     }
 
-    @Test("bad input: one line, the documented status", arguments: [
-        (["nosuch-VM"], Int32(2), "no VM named 'nosuch-VM'"),
-        (["i-3-20-VM", "--read", "/etc/hostname"], Int32(65), "not a valid pcapng file"),
-        (["i-3-20-VM", "--read", "/nonexistent.pcapng"], Int32(66), "cannot read"),
-        (["i-3-20-VM", "--nic", "eth7"], Int32(1), "has no NIC eth7"),
-        (["i-3-20-VM", "icmp", "and", "("], Int32(64), "invalid filter"),
-        (["i-3-20-VM", "--listen", "1"], Int32(64), "cannot be used with --from"),
-    ])
+    @Test(
+        "bad input: one line, the documented status",
+        arguments: [
+            (["nosuch-VM"], Int32(2), "no VM named 'nosuch-VM'"),
+            (["i-3-20-VM", "--read", "/etc/hostname"], Int32(65), "not a valid pcapng file"),
+            (["i-3-20-VM", "--read", "/nonexistent.pcapng"], Int32(66), "cannot read"),
+            (["i-3-20-VM", "--nic", "eth7"], Int32(1), "has no NIC eth7"),
+            (["i-3-20-VM", "icmp", "and", "("], Int32(64), "invalid filter"),
+            (["i-3-20-VM", "--listen", "1"], Int32(64), "cannot be used with --from"),
+        ])
     func badInput(arguments: [String], status: Int32, message: String) throws {
         let result = try KVMTopoBinary.run(["trace"] + arguments + ["--from", dump])
         #expect(result.status == status, "\(result.stderr)")
@@ -188,18 +204,27 @@ struct TraceCommandTests {
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Backtrace"))
     }
 
-    @Test("a full disk under -w: one line naming the file and why, exit 73", .enabled(if: Host.isRoot, "needs root to mount a tmpfs"))
+    @Test(
+        "a full disk under -w: one line naming the file and why, exit 73",
+        .enabled(if: Host.isRoot, "needs root to mount a tmpfs"))
     func fullDisk() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-full-\(getpid())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Shell.must(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", directory])
-        defer { _ = try? Shell.run(["umount", directory]); try? FileManager.default.removeItem(atPath: directory) }
+        defer {
+            _ = try? Shell.run(["umount", directory])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         let big = "\(directory).pcapng"
         defer { try? FileManager.default.removeItem(atPath: big) }
         try Shell.must(["\(PackageRoot.path)/benchmarks/make-capture", capture, big, "3000"])
-        let result = try KVMTopoBinary.run(["trace", "i-3-20-VM", "--from", dump, "--read", big, "-w", "\(directory)/trace.pcapng"])
+        let result = try KVMTopoBinary.run([
+            "trace", "i-3-20-VM", "--from", dump, "--read", big, "-w", "\(directory)/trace.pcapng",
+        ])
         #expect(result.status == 73)
-        #expect(result.stderr == "kvmtopo: \(directory)/trace.pcapng: cannot write (No space left on device)\n", "\(result.stderr)")
+        #expect(
+            result.stderr == "kvmtopo: \(directory)/trace.pcapng: cannot write (No space left on device)\n",
+            "\(result.stderr)")
     }
 
     @Test("--read with a filter and --json: JSON lines, packets then one summary")
@@ -219,22 +244,28 @@ struct TraceCommandTests {
 struct DiagnoseCommandTests {
     let dumps = "\(PackageRoot.path)/examples/dumps"
 
-    @Test("a saved dump: errors found exit 2, text grouped by severity; a clean one exits 0; bad scopes are usage errors")
+    @Test(
+        "a saved dump: errors found exit 2, text grouped by severity; a clean one exits 0; bad scopes are usage errors")
     func fromDump() throws {
         let faulty = try KVMTopoBinary.run(["diagnose", "--from", "\(dumps)/lab-faults.json", "--ascii"])
         #expect(faulty.status == 2, "\(faulty.stderr)")
         let text = faulty.output
-        #expect(text.contains("Errors") && text.contains("x tap-no-master  i-2-11-VM eth0") && text.contains("Warnings"))
+        #expect(
+            text.contains("Errors") && text.contains("x tap-no-master  i-2-11-VM eth0") && text.contains("Warnings"))
         #expect(text.range(of: "Errors")!.lowerBound < text.range(of: "Warnings")!.lowerBound)
         let clean = try KVMTopoBinary.run(["diagnose", "--from", "\(dumps)/lab-vxlan.json"])
         #expect(clean.status == 0, "\(clean.output)")
         let scoped = try KVMTopoBinary.run(["diagnose", "vm", "i-3-20-VM", "--from", "\(dumps)/lab-faults.json"])
         #expect(scoped.status == 0 && scoped.output.contains("Nothing to report"), "\(scoped.output)")
-        for (arguments, message) in [(["vm"], "the scope is"), (["vm", "nosuch"], "no VM named 'nosuch'"), (["host", "x"], "the scope is")] {
+        for (arguments, message) in [
+            (["vm"], "the scope is"), (["vm", "nosuch"], "no VM named 'nosuch'"), (["host", "x"], "the scope is"),
+        ] {
             let result = try KVMTopoBinary.run(["diagnose"] + arguments + ["--from", "\(dumps)/lab-faults.json"])
             #expect(result.status == 64 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
         }
-        let unwritable = try KVMTopoBinary.run(["diagnose", "--prometheus", "/nonexistent/dir/kvmtopo.prom", "--from", "\(dumps)/lab-faults.json"])
+        let unwritable = try KVMTopoBinary.run([
+            "diagnose", "--prometheus", "/nonexistent/dir/kvmtopo.prom", "--from", "\(dumps)/lab-faults.json",
+        ])
         #expect(unwritable.status == 73, "\(unwritable.stderr)")
     }
 }

@@ -5,10 +5,18 @@ import Topology
 
 /// diagnose in a namespace built like a CloudStack host (an agent.properties file makes it one): first clean,
 /// then with each fault the kernel alone can show created for real.
-@Suite("kvmtopo diagnose in a real network namespace", .enabled(if: Host.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "kvmtopo diagnose in a real network namespace", .enabled(if: Host.isRoot, "needs root to create network namespaces")
+)
 struct DiagnoseTests {
     struct Report: Decodable {
-        struct Finding: Decodable { var code: String; var severity: String; var subject: String; var message: String; var action: String }
+        struct Finding: Decodable {
+            var code: String
+            var severity: String
+            var subject: String
+            var message: String
+            var action: String
+        }
         var schemaVersion: Int
         var counts: [String: Int]
         var findings: [Finding]
@@ -26,23 +34,25 @@ struct DiagnoseTests {
 
     /// With the faults: i-2-11-VM, whose tap the namespace puts on another bridge; a VPC router whose taps and
     /// tier bridge do not exist; a router with neither a control nor a public NIC.
-    static let faultDomains = cleanDomains + """
-        <domain type='test'><name>i-2-11-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
-        <interface type='bridge'><mac address='02:00:4c:5e:00:0b'/><source bridge='brvx-100'/><target dev='tap-i11'/></interface>
-        </devices></domain>
-        <domain type='test'><name>r-8-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
-        <interface type='bridge'><mac address='0e:00:a9:fe:08:01'/><source bridge='cloud0'/><target dev='tap-r8-0'/></interface>
-        <interface type='bridge'><mac address='1e:00:54:00:00:08'/><source bridge='cloudbr0'/><target dev='tap-r8-1'/></interface>
-        <interface type='bridge'><mac address='02:00:5a:7e:00:08'/><source bridge='brvx-308'/><target dev='tap-r8-2'/></interface>
-        </devices></domain>
-        <domain type='test'><name>r-9-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
-        <interface type='bridge'><mac address='02:00:5a:7e:00:09'/><source bridge='brvx-100'/><target dev='tap-r9'/></interface>
-        </devices></domain>
-        """
+    static let faultDomains =
+        cleanDomains + """
+            <domain type='test'><name>i-2-11-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+            <interface type='bridge'><mac address='02:00:4c:5e:00:0b'/><source bridge='brvx-100'/><target dev='tap-i11'/></interface>
+            </devices></domain>
+            <domain type='test'><name>r-8-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+            <interface type='bridge'><mac address='0e:00:a9:fe:08:01'/><source bridge='cloud0'/><target dev='tap-r8-0'/></interface>
+            <interface type='bridge'><mac address='1e:00:54:00:00:08'/><source bridge='cloudbr0'/><target dev='tap-r8-1'/></interface>
+            <interface type='bridge'><mac address='02:00:5a:7e:00:08'/><source bridge='brvx-308'/><target dev='tap-r8-2'/></interface>
+            </devices></domain>
+            <domain type='test'><name>r-9-VM</name><memory>131072</memory><os><type>hvm</type></os><devices>
+            <interface type='bridge'><mac address='02:00:5a:7e:00:09'/><source bridge='brvx-100'/><target dev='tap-r9'/></interface>
+            </devices></domain>
+            """
 
     init() throws {
         properties = directory.appendingPathComponent("kvmtopo-agent-\(getpid()).properties").path
-        try "private.network.device=cloudbr1\npublic.network.device=cloudbr0\n".write(toFile: properties, atomically: true, encoding: .utf8)
+        try "private.network.device=cloudbr1\npublic.network.device=cloudbr0\n".write(
+            toFile: properties, atomically: true, encoding: .utf8)
     }
 
     /// libvirt's test driver holding these domains, and the agent.properties that make the namespace a CloudStack host.
@@ -52,8 +62,11 @@ struct DiagnoseTests {
         return ["--libvirt", "test://\(node)", "--agent-properties", properties]
     }
 
-    func diagnose(_ ns: TestNamespace, _ extra: [String] = [], domains: String = cleanDomains) throws
-        -> (status: Int32, report: Report, stderr: String) {
+    func diagnose(
+        _ ns: TestNamespace, _ extra: [String] = [], domains: String = cleanDomains
+    ) throws
+        -> (status: Int32, report: Report, stderr: String)
+    {
         let result = try KVMTopoBinary.run(["diagnose", "--json"] + sources(domains) + extra, in: ns)
         return (result.status, try JSONDecoder().decode(Report.self, from: result.stdout), result.stderr)
     }
@@ -133,9 +146,13 @@ struct DiagnoseTests {
         try ns.ip("link add vxlan307 type vxlan id 307 local 10.98.0.1 dev u0 dstport 4789")
         try ns.ip("link set vxlan307 master brvx-307 up")
         try ns.ip("link set brvx-307 up")
-        try ns.ip("link set u0 mtu 1450")   // after the VXLAN device took its 1500: the kernel lets the underlay shrink
-        try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "tap-i10", "master", "static"])
-        try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "vxlan307", "master", "static"])
+        try ns.ip("link set u0 mtu 1450")  // after the VXLAN device took its 1500: the kernel lets the underlay shrink
+        try Shell.must([
+            "bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "tap-i10", "master", "static",
+        ])
+        try Shell.must([
+            "bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:99", "dev", "vxlan307", "master", "static",
+        ])
         try ns.ip("addr del 169.254.0.1/16 dev cloud0")
         try ns.ip("route add 169.254.0.0/16 dev eth1")
         try ns.ip("tuntap add dev tap-i11 mode tap")
@@ -145,7 +162,8 @@ struct DiagnoseTests {
         #expect(status == 2, "errors found: exit 2 (\(stderr))")
         let found = Set(report.findings.map { "\($0.code) \($0.subject)" })
         let expected = [
-            "bridge-down brvx-301", "port-down vxlan302", "port-not-forwarding vxlan303", "guest-bridge-no-uplink brvx-304",
+            "bridge-down brvx-301", "port-down vxlan302", "port-not-forwarding vxlan303",
+            "guest-bridge-no-uplink brvx-304",
             "bridge-name-mismatch brvx-305", "name-at-limit tap-fifteen-chr", "mtu-mismatch tap-i10", "mtu-mismatch u0",
             "fdb-duplicate-mac 02:00:00:00:00:99", "control-address-missing cloud0", "link-local-route 169.254.0.0/16",
             "tap-bridge-mismatch i-2-11-VM eth0", "nic-tap-missing r-9-VM eth0", "tap-unclaimed tap-fifteen-chr",
@@ -153,27 +171,37 @@ struct DiagnoseTests {
         ]
         for finding in expected { #expect(found.contains(finding), "\(finding) in \(found.sorted())") }
         #expect(report.findings.allSatisfy { !$0.action.isEmpty && !$0.message.isEmpty })
-        #expect(report.findings.first { $0.code == "mtu-mismatch" && $0.subject == "u0" }?.message.contains("vxlan307 needs 1550 (its 1500 + 50 for VXLAN)") == true)
+        #expect(
+            report.findings.first { $0.code == "mtu-mismatch" && $0.subject == "u0" }?.message.contains(
+                "vxlan307 needs 1550 (its 1500 + 50 for VXLAN)") == true)
 
         // Scoped to one network: only what concerns it.
         let scoped = try diagnose(ns, ["network", "vni:307"], domains: Self.faultDomains)
-        #expect(Set(scoped.report.findings.map(\.code)) == ["mtu-mismatch", "fdb-duplicate-mac", "guest-bridge-empty"], "\(scoped.report.findings)")
+        #expect(
+            Set(scoped.report.findings.map(\.code)) == ["mtu-mismatch", "fdb-duplicate-mac", "guest-bridge-empty"],
+            "\(scoped.report.findings)")
 
         // No cloud0 at all.
         try ns.ip("link del cloud0")
         #expect(try diagnose(ns).report.findings.contains { $0.code == "control-bridge-missing" })
 
         // libvirt unreachable: said as a finding, with what to do.
-        let noLibvirt = try KVMTopoBinary.run(["diagnose", "--json", "--agent-properties", properties,
-                                               "--libvirt", "qemu+unix:///system?socket=/nonexistent/sock"], in: ns)
-        let unreachable = try JSONDecoder().decode(Report.self, from: noLibvirt.stdout).findings.first { $0.code == "source-unavailable" }
+        let noLibvirt = try KVMTopoBinary.run(
+            [
+                "diagnose", "--json", "--agent-properties", properties,
+                "--libvirt", "qemu+unix:///system?socket=/nonexistent/sock",
+            ], in: ns)
+        let unreachable = try JSONDecoder().decode(Report.self, from: noLibvirt.stdout).findings.first {
+            $0.code == "source-unavailable"
+        }
         #expect(unreachable?.subject == "libvirt" && unreachable?.action.contains("libvirtd") == true)
     }
 
-    @Test("br_netfilter: IPv4 bridged through iptables but IPv6 not is a warning",
-          .enabled("needs br_netfilter's per-namespace switches") {
-              FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-ip6tables")
-          })
+    @Test(
+        "br_netfilter: IPv4 bridged through iptables but IPv6 not is a warning",
+        .enabled("needs br_netfilter's per-namespace switches") {
+            FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-ip6tables")
+        })
     func brNetfilter() throws {
         let ns = try TestNamespace("diag-brnf")
         try buildClean(ns)
@@ -183,9 +211,12 @@ struct DiagnoseTests {
         let host = try String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-ip6tables", encoding: .utf8)
         let (status, report, _) = try diagnose(ns)
         let finding = report.findings.first { $0.code == "br-netfilter" }
-        #expect(finding?.severity == "warning" && finding?.message.contains("not through ip6tables") == true, "\(report.findings)")
+        #expect(
+            finding?.severity == "warning" && finding?.message.contains("not through ip6tables") == true,
+            "\(report.findings)")
         #expect(status == 1)
-        #expect(try String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-ip6tables", encoding: .utf8) == host,
-                "the switch is per namespace: the host's own is untouched")
+        #expect(
+            try String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-ip6tables", encoding: .utf8) == host,
+            "the switch is per namespace: the host's own is untouched")
     }
 }

@@ -14,7 +14,10 @@ private struct ToolInfo: Decodable {
     }
 
     struct Argument: Decodable {
-        struct Name: Decodable { var kind: String; var name: String }
+        struct Name: Decodable {
+            var kind: String
+            var name: String
+        }
         var names: [Name]?
         var shouldDisplay: Bool
     }
@@ -40,11 +43,16 @@ struct DocumentationTests {
             let page = try manPage("kvmtopo-\(command.commandName)")
             // A command's own options and those of its subcommands (show host|vm|network|vpc).
             let nested = (command.subcommands ?? []).filter { $0.commandName != "help" }
-            for view in nested { #expect(page.contains("Cm \(view.commandName)"), "kvmtopo-\(command.commandName).1 names \(view.commandName)") }
+            for view in nested {
+                #expect(
+                    page.contains("Cm \(view.commandName)"),
+                    "kvmtopo-\(command.commandName).1 names \(view.commandName)")
+            }
             for argument in ([command] + nested).flatMap({ $0.arguments ?? [] }) where argument.shouldDisplay {
                 for name in argument.names ?? [] where name.kind == "long" && name.name != "version" {
-                    #expect(page.contains("Fl -\(name.name)") || page.contains("Fl \(name.name.prefix(1)) , -\(name.name)"),
-                            "kvmtopo-\(command.commandName).1 documents --\(name.name)")
+                    #expect(
+                        page.contains("Fl -\(name.name)") || page.contains("Fl \(name.name.prefix(1)) , -\(name.name)"),
+                        "kvmtopo-\(command.commandName).1 documents --\(name.name)")
                 }
             }
         }
@@ -57,21 +65,27 @@ struct DocumentationTests {
 
     @Test("every field of trace's JSON lines is described in kvmtopo-trace(1)")
     func traceJSONFields() throws {
-        let hop = TracedPacket.Hop(interface: "vnet0", meaning: "r-4-VM eth0", direction: .out, state: .seen, offset: 1, note: "n")
-        let reply = TracedPacket(number: 1, summary: "s", source: "a", destination: "b", length: 1, firstSeen: 1, hops: [hop],
-                                 outcome: "o", lost: false, reply: [], replyMissing: false)
+        let hop = TracedPacket.Hop(
+            interface: "vnet0", meaning: "r-4-VM eth0", direction: .out, state: .seen, offset: 1, note: "n")
+        let reply = TracedPacket(
+            number: 1, summary: "s", source: "a", destination: "b", length: 1, firstSeen: 1, hops: [hop],
+            outcome: "o", lost: false, reply: [], replyMissing: false)
         var packet = reply
         packet.reply = [reply]
         var statistics = TraceStatistics()
         statistics.record(packet)
-        let lines = TraceJSON.line(packet)
-            + TraceJSON.summary(statistics, capture: CaptureCounters(received: 1, dropped: 0, droppedByInterface: 0), evicted: 0)
+        let lines =
+            TraceJSON.line(packet)
+            + TraceJSON.summary(
+                statistics, capture: CaptureCounters(received: 1, dropped: 0, droppedByInterface: 0), evicted: 0)
         for line in lines.split(separator: "\n") { try expectDocumented(Data(line.utf8), in: "kvmtopo-trace") }
     }
 
     @Test("kvmtopo starts no process at all, so no shell command can ever be built from input")
     func spawnsNothing() throws {
-        let sources = try FileManager.default.subpathsOfDirectory(atPath: "\(PackageRoot.path)/Sources").filter { $0.hasSuffix(".swift") || $0.hasSuffix(".h") }
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: "\(PackageRoot.path)/Sources").filter {
+            $0.hasSuffix(".swift") || $0.hasSuffix(".h")
+        }
         #expect(sources.count > 20)
         for path in sources {
             let text = try String(contentsOfFile: "\(PackageRoot.path)/Sources/\(path)", encoding: .utf8)
@@ -85,7 +99,9 @@ struct DocumentationTests {
     func diagnoseChecks() throws {
         let page = try manPage("kvmtopo-diagnose")
         for check in Diagnose.checks {
-            #expect(page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"), "kvmtopo-diagnose.1 lists \(check.code)")
+            #expect(
+                page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"),
+                "kvmtopo-diagnose.1 lists \(check.code)")
         }
     }
 
@@ -133,60 +149,87 @@ struct DocumentationTests {
 enum DocumentedSample {
     static let snapshot = HostSnapshot(
         host: {
-            var host = Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
-                            sources: Sources(netlink: SourceStatus(status: .ok),
-                                             libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down")))
+            var host = Host(
+                hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
+                sources: Sources(
+                    netlink: SourceStatus(status: .ok),
+                    libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down")))
             host.sources.packets = SourceStatus(status: .ok)
-            host.bridgeRoles = { var roles = BridgeRoles(); roles.guest = "cloudbr2"; return roles }()
+            host.bridgeRoles = {
+                var roles = BridgeRoles()
+                roles.guest = "cloudbr2"
+                return roles
+            }()
             host.agentProperties = "/etc/cloudstack/agent/agent.properties"
             host.bridgeNetfilter = BridgeNetfilter(iptables: true, ip6tables: true, arptables: false)
             return host
         }(),
-        links: [Link(name: "eth1.100", ifindex: 7, kind: .vlan, mac: "52:54:00:12:34:56", master: "breth1-100",
-                     addresses: [Address(family: .inet, address: "10.0.0.1", prefixLength: 24, scope: "global")],
-                     vlan: VLAN(id: 100, parent: "eth1", protocol: "802.1Q"),
-                     vxlan: VXLAN(vni: 1, group: "239.0.0.1", local: "10.0.0.1", port: 4789, device: "eth1", learning: true),
-                     peer: "x", peerNetnsid: 1, bridgePort: BridgePort(state: .forwarding, priority: 32, cost: 100))],
+        links: [
+            Link(
+                name: "eth1.100", ifindex: 7, kind: .vlan, mac: "52:54:00:12:34:56", master: "breth1-100",
+                addresses: [Address(family: .inet, address: "10.0.0.1", prefixLength: 24, scope: "global")],
+                vlan: VLAN(id: 100, parent: "eth1", protocol: "802.1Q"),
+                vxlan: VXLAN(vni: 1, group: "239.0.0.1", local: "10.0.0.1", port: 4789, device: "eth1", learning: true),
+                peer: "x", peerNetnsid: 1, bridgePort: BridgePort(state: .forwarding, priority: 32, cost: 100))
+        ],
         bridges: [Bridge(name: "breth1-100", ports: ["eth1.100"], stp: false)],
-        fdb: [FDBEntry(mac: "00:00:00:00:00:00", port: "vxlan1", bridge: "brvx-1", vlan: 1, state: .permanent,
-                       isSelf: true, remote: "10.0.0.2")],
-        domains: [{
-            var nic = NIC(index: 0, mac: "02:00:00:00:00:01", type: .bridge, bridge: "b", network: "n", sourceDevice: "d",
-                          tap: "vnet0", model: "virtio", vlanTag: 5, virtualPort: "openvswitch", romBarOff: true,
-                          linkState: "up")
-            nic.tapFound = true
-            nic.hostBridge = "b"
-            nic.trafficType = .control
-            nic.ip = "169.254.0.2"
-            nic.ipSource = .controlMAC
-            var domain = Domain(name: "r-4-VM", uuid: "u", state: .running, id: 1, persistent: true,
-                                smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
-            domain.role = .router
-            domain.routerKind = .vpc
-            domain.cloudstack = true
-            return domain
-        }()],
-        networks: [{
-            var network = Network(id: "brvx-1", kind: .vpcTier, bridge: "brvx-1",
-                                  members: [Network.Member(domain: "r-4-VM", nic: 0, tap: "vnet0", mac: "02:00:00:00:00:01",
-                                                           ip: "10.0.0.1", ipSource: .arp)])
-            network.vlan = 1
-            network.vni = 1
-            network.uplink = "vxlan1"
-            network.physicalInterface = "eth1"
-            network.mtu = 1500
-            network.router = "r-4-VM"
-            network.routerElsewhere = false
-            network.gateway = Network.Gateway(domain: "r-4-VM", nic: 0, mac: "02:00:00:00:00:01", ip: "10.0.0.1", ipSource: .arp)
-            network.remoteGateway = neighbour
-            return network
-        }()],
+        fdb: [
+            FDBEntry(
+                mac: "00:00:00:00:00:00", port: "vxlan1", bridge: "brvx-1", vlan: 1, state: .permanent,
+                isSelf: true, remote: "10.0.0.2")
+        ],
+        domains: [
+            {
+                var nic = NIC(
+                    index: 0, mac: "02:00:00:00:00:01", type: .bridge, bridge: "b", network: "n", sourceDevice: "d",
+                    tap: "vnet0", model: "virtio", vlanTag: 5, virtualPort: "openvswitch", romBarOff: true,
+                    linkState: "up")
+                nic.tapFound = true
+                nic.hostBridge = "b"
+                nic.trafficType = .control
+                nic.ip = "169.254.0.2"
+                nic.ipSource = .controlMAC
+                var domain = Domain(
+                    name: "r-4-VM", uuid: "u", state: .running, id: 1, persistent: true,
+                    smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
+                domain.role = .router
+                domain.routerKind = .vpc
+                domain.cloudstack = true
+                return domain
+            }()
+        ],
+        networks: [
+            {
+                var network = Network(
+                    id: "brvx-1", kind: .vpcTier, bridge: "brvx-1",
+                    members: [
+                        Network.Member(
+                            domain: "r-4-VM", nic: 0, tap: "vnet0", mac: "02:00:00:00:00:01",
+                            ip: "10.0.0.1", ipSource: .arp)
+                    ])
+                network.vlan = 1
+                network.vni = 1
+                network.uplink = "vxlan1"
+                network.physicalInterface = "eth1"
+                network.mtu = 1500
+                network.router = "r-4-VM"
+                network.routerElsewhere = false
+                network.gateway = Network.Gateway(
+                    domain: "r-4-VM", nic: 0, mac: "02:00:00:00:00:01", ip: "10.0.0.1", ipSource: .arp)
+                network.remoteGateway = neighbour
+                return network
+            }()
+        ],
         vpcs: [VPC(router: "r-4-VM", tiers: ["brvx-1"])],
         warnings: [Warning(code: .tapUnclaimed, subject: Subject("vnet9"), message: "m")],
         neighbours: [neighbour],
-        routes: [Route(family: .inet, destination: "169.254.0.0/16", device: "cloud0", gateway: "10.0.0.254",
-                       source: "169.254.0.1")])
+        routes: [
+            Route(
+                family: .inet, destination: "169.254.0.0/16", device: "cloud0", gateway: "10.0.0.254",
+                source: "169.254.0.1")
+        ])
 
-    static let neighbour = Neighbour(ip: "10.0.0.254", mac: "02:00:00:00:00:fe", bridge: "brvx-1", port: "vxlan1",
-                                     source: .dhcp, role: .gateway)
+    static let neighbour = Neighbour(
+        ip: "10.0.0.254", mac: "02:00:00:00:00:fe", bridge: "brvx-1", port: "vxlan1",
+        source: .dhcp, role: .gateway)
 }

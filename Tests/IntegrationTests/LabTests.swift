@@ -24,109 +24,120 @@ enum Lab {
 }
 
 extension RealLibvirtTests {
-@Suite("examples/lab", .enabled(if: Host.isRoot, "the lab needs root (network namespaces, libvirtd)"))
-struct LabTests {
-    @Test("lab up builds a CloudStack host kvmtopo sees whole; faults show; heal and down leave nothing")
-    func lifecycle() throws {
-        let wasUp = try Lab.run("status").status == 0
-        let up = try Lab.run("up")
-        try #require(up.status == 0, "lab up failed: \(up.stderr)")
+    @Suite("examples/lab", .enabled(if: Host.isRoot, "the lab needs root (network namespaces, libvirtd)"))
+    struct LabTests {
+        @Test("lab up builds a CloudStack host kvmtopo sees whole; faults show; heal and down leave nothing")
+        func lifecycle() throws {
+            let wasUp = try Lab.run("status").status == 0
+            let up = try Lab.run("up")
+            try #require(up.status == 0, "lab up failed: \(up.stderr)")
 
-        // The clean lab: seven CloudStack guests, every NIC joined to its tap, no warnings.
-        var snapshot = try Lab.dump()
-        #expect(snapshot.host.sources.libvirt.status == .ok)
-        for name in Lab.guests {
-            let domain = try #require(snapshot.domains.first { $0.name == name }, "\(name) is listed")
-            #expect(domain.state == .running)
-            #expect(domain.smbios?.product == "CloudStack KVM Hypervisor")
-            #expect(domain.nics.allSatisfy { $0.tapFound == true && $0.hostBridge == $0.bridge }, "\(name): \(domain.nics)")
-        }
-        #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
-        let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let router = try #require(snapshot.domains.first { $0.name == "r-4-VM" })
-        #expect(router.nics.map(\.bridge) == [router.nics[0].bridge, "cloud0", "cloudbr0"], "guest, control, public")
-        #expect(router.nics[1].mac == "0e:00:a9:fe:03:91")
-        let vpcRouter = try #require(snapshot.domains.first { $0.name == "r-7-VM" })
-        #expect(vpcRouter.nics.map(\.bridge).prefix(2) == ["cloud0", "cloudbr0"], "control, public, then tiers")
-        #expect(links["cloud0"]?.addresses.contains { $0.address == "169.254.0.1" && $0.prefixLength == 16 } == true)
-        #expect(links["cloudbr1"]?.master == nil && links["eth0"]?.master == "cloudbr1")
-        #expect(links["eth2"]?.master == "cloudbr0")
-        let guestBridge = try #require(router.nics[0].bridge)
-        let uplink = try #require(snapshot.bridges.first { $0.name == guestBridge }?.ports.first { !$0.hasPrefix("vnet") })
-        if let vxlan = links[uplink]?.vxlan {
-            #expect(guestBridge == "brvx-\(vxlan.vni)")
-            #expect(vxlan.device == "eth1")
-            #expect(links["eth1"].map { $0.mtu >= links[uplink]!.mtu + 50 } == true, "the underlay leaves room for VXLAN")
-        } else {
-            #expect(links[uplink]?.vlan?.parent == "eth1")
-        }
+            // The clean lab: seven CloudStack guests, every NIC joined to its tap, no warnings.
+            var snapshot = try Lab.dump()
+            #expect(snapshot.host.sources.libvirt.status == .ok)
+            for name in Lab.guests {
+                let domain = try #require(snapshot.domains.first { $0.name == name }, "\(name) is listed")
+                #expect(domain.state == .running)
+                #expect(domain.smbios?.product == "CloudStack KVM Hypervisor")
+                #expect(
+                    domain.nics.allSatisfy { $0.tapFound == true && $0.hostBridge == $0.bridge },
+                    "\(name): \(domain.nics)")
+            }
+            #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
+            let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let router = try #require(snapshot.domains.first { $0.name == "r-4-VM" })
+            #expect(
+                router.nics.map(\.bridge) == [router.nics[0].bridge, "cloud0", "cloudbr0"], "guest, control, public")
+            #expect(router.nics[1].mac == "0e:00:a9:fe:03:91")
+            let vpcRouter = try #require(snapshot.domains.first { $0.name == "r-7-VM" })
+            #expect(vpcRouter.nics.map(\.bridge).prefix(2) == ["cloud0", "cloudbr0"], "control, public, then tiers")
+            #expect(
+                links["cloud0"]?.addresses.contains { $0.address == "169.254.0.1" && $0.prefixLength == 16 } == true)
+            #expect(links["cloudbr1"]?.master == nil && links["eth0"]?.master == "cloudbr1")
+            #expect(links["eth2"]?.master == "cloudbr0")
+            let guestBridge = try #require(router.nics[0].bridge)
+            let uplink = try #require(
+                snapshot.bridges.first { $0.name == guestBridge }?.ports.first { !$0.hasPrefix("vnet") })
+            if let vxlan = links[uplink]?.vxlan {
+                #expect(guestBridge == "brvx-\(vxlan.vni)")
+                #expect(vxlan.device == "eth1")
+                #expect(
+                    links["eth1"].map { $0.mtu >= links[uplink]!.mtu + 50 } == true,
+                    "the underlay leaves room for VXLAN")
+            } else {
+                #expect(links[uplink]?.vlan?.parent == "eth1")
+            }
 
-        // kvmtopo show on the live lab: the CloudStack picture, not just the devices.
-        let shown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
-        #expect(shown.contains("7 domains (2 routers, 1 system VM, 4 VMs)"), "\(shown)")
-        #expect(shown.contains("Isolated network  ") && shown.contains("\(guestBridge) -- \(uplink) -- eth1"), "\(shown)")
-        #expect(shown.contains("VPC  router r-7-VM"))
-        #expect(shown.contains("* r-4-VM") && shown.contains("gateway"))
-        #expect(shown.contains("169.254.3.145"), "the VR's control address, from its MAC")
-        let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
-        #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
-        try LabTrace.cleanPaths(snapshot)
-        try LabTrace.listen()
-        try LabTrace.diagnose(faulty: false, snapshot)
-        try LabTrace.readOnly()
+            // kvmtopo show on the live lab: the CloudStack picture, not just the devices.
+            let shown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
+            #expect(shown.contains("7 domains (2 routers, 1 system VM, 4 VMs)"), "\(shown)")
+            #expect(
+                shown.contains("Isolated network  ") && shown.contains("\(guestBridge) -- \(uplink) -- eth1"),
+                "\(shown)")
+            #expect(shown.contains("VPC  router r-7-VM"))
+            #expect(shown.contains("* r-4-VM") && shown.contains("gateway"))
+            #expect(shown.contains("169.254.3.145"), "the VR's control address, from its MAC")
+            let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
+            #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
+            try LabTrace.cleanPaths(snapshot)
+            try LabTrace.listen()
+            try LabTrace.diagnose(faulty: false, snapshot)
+            try LabTrace.readOnly()
 
-        // Faults, one after the other, as the tests of show, trace and diagnose will use them.
-        let routerTap = try #require(router.nics[0].tap)
-        let user11Tap = try #require(snapshot.domains.first { $0.name == "i-2-11-VM" }?.nics[0].tap)
-        for fault in ["router-tap-down", "uplink-mtu", "tap-detached", "stray-tap", "drop-rule"] {
-            let injected = try Lab.run("fault", fault)
-            #expect(injected.status == 0, "\(fault): \(injected.stderr)")
-        }
-        // Traced at once: the guests stop sending to a router whose tap is down once their ARP entry expires.
-        try LabTrace.faults(snapshot)
-        snapshot = try Lab.dump()
-        let faulty = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        #expect(faulty[routerTap]?.up == false)
-        #expect(faulty["eth1"]?.mtu == 1450)
-        let found = Set(snapshot.warnings.map { "\($0.code) \($0.subject)" })
-        #expect(found == ["tap-no-master i-2-11-VM eth0", "tap-unclaimed vnet-stray"], "\(found)")
-        #expect(faulty[user11Tap]?.master == nil)
-        let faultsShown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
-        // show marks what diagnose finds, with diagnose's severity and words.
-        #expect(faultsShown.contains("x \(router.name) eth0's tap \(routerTap) is down"), "\(faultsShown)")
-        #expect(faultsShown.contains("! tap vnet-stray on \(guestBridge) belongs to no libvirt domain"))
-        #expect(faultsShown.contains("x tap \(user11Tap) is on no bridge"))
-        #expect(faultsShown.contains("x eth1 has MTU 1450; \(uplink) needs 1550 (its 1500 + 50 for VXLAN)")
+            // Faults, one after the other, as the tests of show, trace and diagnose will use them.
+            let routerTap = try #require(router.nics[0].tap)
+            let user11Tap = try #require(snapshot.domains.first { $0.name == "i-2-11-VM" }?.nics[0].tap)
+            for fault in ["router-tap-down", "uplink-mtu", "tap-detached", "stray-tap", "drop-rule"] {
+                let injected = try Lab.run("fault", fault)
+                #expect(injected.status == 0, "\(fault): \(injected.stderr)")
+            }
+            // Traced at once: the guests stop sending to a router whose tap is down once their ARP entry expires.
+            try LabTrace.faults(snapshot)
+            snapshot = try Lab.dump()
+            let faulty = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(faulty[routerTap]?.up == false)
+            #expect(faulty["eth1"]?.mtu == 1450)
+            let found = Set(snapshot.warnings.map { "\($0.code) \($0.subject)" })
+            #expect(found == ["tap-no-master i-2-11-VM eth0", "tap-unclaimed vnet-stray"], "\(found)")
+            #expect(faulty[user11Tap]?.master == nil)
+            let faultsShown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
+            // show marks what diagnose finds, with diagnose's severity and words.
+            #expect(faultsShown.contains("x \(router.name) eth0's tap \(routerTap) is down"), "\(faultsShown)")
+            #expect(faultsShown.contains("! tap vnet-stray on \(guestBridge) belongs to no libvirt domain"))
+            #expect(faultsShown.contains("x tap \(user11Tap) is on no bridge"))
+            #expect(
+                faultsShown.contains("x eth1 has MTU 1450; \(uplink) needs 1550 (its 1500 + 50 for VXLAN)")
                     || links[uplink]?.vxlan == nil, "\(faultsShown)")
-        // The drop rule is invisible to netlink; its counter shows i-3-20-VM's pings hitting it.
-        Thread.sleep(forTimeInterval: 2.5)
-        let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
-        let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
-        #expect(dropped > 0, "\(rule)")
-        try LabTrace.diagnose(faulty: true, snapshot)
+            // The drop rule is invisible to netlink; its counter shows i-3-20-VM's pings hitting it.
+            Thread.sleep(forTimeInterval: 2.5)
+            let rule = try Lab.run("exec", "nft", "list", "table", "bridge", "kvmtopo_lab_fault").output
+            let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
+            #expect(dropped > 0, "\(rule)")
+            try LabTrace.diagnose(faulty: true, snapshot)
 
-        #expect(try Lab.run("heal").status == 0)
-        snapshot = try Lab.dump()
-        #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
-        let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        #expect(healed[routerTap]?.up == true)
-        #expect(healed["eth1"]?.mtu == 1550)
+            #expect(try Lab.run("heal").status == 0)
+            snapshot = try Lab.dump()
+            #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
+            let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(healed[routerTap]?.up == true)
+            #expect(healed["eth1"]?.mtu == 1550)
 
-        try LabTrace.guestDestroyed(snapshot)
+            try LabTrace.guestDestroyed(snapshot)
 
-        guard !wasUp else { return }   // a lab the developer had up stays up
-        #expect(try Lab.processRunning("qemu-system-x86_64"), "the process check finds the lab's guests while up")
-        #expect(try Lab.run("down").status == 0)
-        let namespaces = try Shell.run(["ip", "netns", "list"]).output
-        #expect(!namespaces.contains("kvmtopo-lab"), "no namespace of the lab is left: \(namespaces)")
-        #expect(!FileManager.default.fileExists(atPath: "/var/lib/kvmtopo-lab"))
-        #expect(!FileManager.default.fileExists(atPath: "/run/kvmtopo-lab-faults"))
-        for name in Lab.guests {
-            #expect(!FileManager.default.fileExists(atPath: "/etc/libvirt/qemu/\(name).xml"), "\(name) is undefined")
-        }
-        for process in ["libvirtd", "virtlogd", "qemu-system-x86_64"] {
-            #expect(try !Lab.processRunning(process), "no \(process) is left")
+            guard !wasUp else { return }  // a lab the developer had up stays up
+            #expect(try Lab.processRunning("qemu-system-x86_64"), "the process check finds the lab's guests while up")
+            #expect(try Lab.run("down").status == 0)
+            let namespaces = try Shell.run(["ip", "netns", "list"]).output
+            #expect(!namespaces.contains("kvmtopo-lab"), "no namespace of the lab is left: \(namespaces)")
+            #expect(!FileManager.default.fileExists(atPath: "/var/lib/kvmtopo-lab"))
+            #expect(!FileManager.default.fileExists(atPath: "/run/kvmtopo-lab-faults"))
+            for name in Lab.guests {
+                #expect(
+                    !FileManager.default.fileExists(atPath: "/etc/libvirt/qemu/\(name).xml"), "\(name) is undefined")
+            }
+            for process in ["libvirtd", "virtlogd", "qemu-system-x86_64"] {
+                #expect(try !Lab.processRunning(process), "no \(process) is left")
+            }
         }
     }
-}
 }

@@ -17,13 +17,16 @@ enum LabTrace {
 
     static func run(_ arguments: [String]) throws -> Run {
         // --duration: a fault can stop the guests sending what -c waits for; a test must end anyway.
-        let result = try Lab.run(["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1", "--duration", "15"] + arguments)
+        let result = try Lab.run(
+            ["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1", "--duration", "15"] + arguments)
         var packets: [TracedPacket] = []
         var summary: [String: Any] = [:]
         for line in result.output.split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             if object?["type"] as? String == "summary" { summary = object ?? [:] }
-            if object?["type"] as? String == "packet" { packets.append(try JSONDecoder().decode(TracedPacket.self, from: Data(line.utf8))) }
+            if object?["type"] as? String == "packet" {
+                packets.append(try JSONDecoder().decode(TracedPacket.self, from: Data(line.utf8)))
+            }
         }
         return Run(packets: packets, summary: summary, status: result.status, stderr: result.stderr)
     }
@@ -60,48 +63,67 @@ enum LabTrace {
         let requests = tiers.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10 > 10.0.2.10") }
         #expect(tiers.status == 0 && tiers.packets.count == 6 && requests.count >= 2, "\(tiers.stderr)")
         for packet in requests {
-            #expect(path(packet) == [tap["i-3-20-VM eth0"]!, tap["r-7-VM eth2"]!, "routed by r-7-VM", tap["r-7-VM eth3"]!,
-                                     tap["i-3-21-VM eth0"]!], "\(packet.hops)")
+            #expect(
+                path(packet) == [
+                    tap["i-3-20-VM eth0"]!, tap["r-7-VM eth2"]!, "routed by r-7-VM", tap["r-7-VM eth3"]!,
+                    tap["i-3-21-VM eth0"]!,
+                ], "\(packet.hops)")
             #expect(packet.hops.first { $0.kind == .router }?.note?.contains("ttl 64→63") == true)
             #expect(packet.reply.count == 1 && !packet.lost)
         }
         #expect(tiers.summary["packets"] as? Int == 6)
         let capture = tiers.summary["capture"] as? [String: Int]
-        #expect(capture?["dropped"] == 0 && (capture?["received"] ?? 0) > 0, "drops are counted and shown: \(tiers.summary)")
+        #expect(
+            capture?["dropped"] == 0 && (capture?["received"] ?? 0) > 0, "drops are counted and shown: \(tiers.summary)"
+        )
 
         let pcapng = "/tmp/kvmtopo-lab-trace-\(getpid()).pcapng"
         defer { try? FileManager.default.removeItem(atPath: pcapng) }
         let outside = try run(["i-2-10-VM", "-c", "2", "-w", pcapng, "icmp and host 198.51.100.1"])
         #expect(outside.status == 0 && outside.packets.count == 2, "\(outside.stderr)")
         for packet in outside.packets {
-            #expect(path(packet) == [tap["i-2-10-VM eth0"]!, tap["r-4-VM eth0"]!, "routed by r-4-VM", tap["r-4-VM eth2"]!, "eth2"])
+            #expect(
+                path(packet) == [
+                    tap["i-2-10-VM eth0"]!, tap["r-4-VM eth0"]!, "routed by r-4-VM", tap["r-4-VM eth2"]!, "eth2",
+                ])
             #expect(packet.outcome == "left the host on eth2")
-            #expect(packet.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true,
-                    "the VR's source NAT is followed and shown: \(packet.hops)")
-            #expect(packet.reply.first.map(path) == ["eth2", tap["r-4-VM eth2"]!, "routed by r-4-VM", tap["r-4-VM eth0"]!,
-                                                     tap["i-2-10-VM eth0"]!])
+            #expect(
+                packet.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true,
+                "the VR's source NAT is followed and shown: \(packet.hops)")
+            #expect(
+                packet.reply.first.map(path) == [
+                    "eth2", tap["r-4-VM eth2"]!, "routed by r-4-VM", tap["r-4-VM eth0"]!,
+                    tap["i-2-10-VM eth0"]!,
+                ])
         }
         // The capture: private, one interface per capture point with its meaning, every frame of the packets.
         let attributes = try FileManager.default.attributesOfItem(atPath: pcapng)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: pcapng))))
-        #expect(saved.interfaces.contains { $0.name == tap["r-4-VM eth2"] && $0.comment == "r-4-VM eth2 (public cloudbr0)" })
+        #expect(
+            saved.interfaces.contains { $0.name == tap["r-4-VM eth2"] && $0.comment == "r-4-VM eth2 (public cloudbr0)" }
+        )
         #expect(saved.records.count >= 10)
         let tshark = try Shell.run(["tshark", "-r", pcapng])
-        #expect(tshark.status == 0 && tshark.output.split(separator: "\n").count == saved.records.count,
-                "tshark reads every frame (scripts/bootstrap --test installs it): \(tshark.stderr)")
+        #expect(
+            tshark.status == 0 && tshark.output.split(separator: "\n").count == saved.records.count,
+            "tshark reads every frame (scripts/bootstrap --test installs it): \(tshark.stderr)")
         // Replayed with the topology it was captured on, the same packets come out.
         let dumpFile = "/tmp/kvmtopo-lab-trace-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: dumpFile) }
         #expect(try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dumpFile]).status == 0)
-        let replayed = try Shell.run([KVMTopoBinary.path, "trace", "i-2-10-VM", "--json", "--read", pcapng, "--from", dumpFile])
+        let replayed = try Shell.run([
+            KVMTopoBinary.path, "trace", "i-2-10-VM", "--json", "--read", pcapng, "--from", dumpFile,
+        ])
         let replayedPackets = replayed.output.split(separator: "\n").filter { $0.hasPrefix("{\"type\":\"packet\"") }
         #expect(replayedPackets.count == 2, "\(replayed.output)")
 
         // Ctrl-C: the summary within a second, and a whole pcapng.
         let started = ContinuousClock.now
-        let interrupted = try Lab.run(["exec", "timeout", "--preserve-status", "-s", "INT", "2",
-                                       KVMTopoBinary.path, "trace", "i-3-20-VM", "-w", pcapng])
+        let interrupted = try Lab.run([
+            "exec", "timeout", "--preserve-status", "-s", "INT", "2",
+            KVMTopoBinary.path, "trace", "i-3-20-VM", "-w", pcapng,
+        ])
         let took = ContinuousClock.now - started
         #expect(interrupted.status == 0, "\(interrupted.stderr)")
         #expect(interrupted.output.contains("Summary"), "\(interrupted.output)")
@@ -111,8 +133,10 @@ enum LabTrace {
 
     /// The guests' addresses as the lab gives them (examples/lab/lab), by domain and NIC.
     static let addresses = [
-        "r-4-VM eth0": "10.1.1.1", "r-4-VM eth2": "203.0.113.10", "i-2-10-VM eth0": "10.1.1.23", "i-2-11-VM eth0": "10.1.1.24",
-        "r-7-VM eth1": "203.0.113.20", "r-7-VM eth2": "10.0.1.1", "r-7-VM eth3": "10.0.2.1", "i-3-20-VM eth0": "10.0.1.10",
+        "r-4-VM eth0": "10.1.1.1", "r-4-VM eth2": "203.0.113.10", "i-2-10-VM eth0": "10.1.1.23",
+        "i-2-11-VM eth0": "10.1.1.24",
+        "r-7-VM eth1": "203.0.113.20", "r-7-VM eth2": "10.0.1.1", "r-7-VM eth3": "10.0.2.1",
+        "i-3-20-VM eth0": "10.0.1.10",
         "i-3-21-VM eth0": "10.0.2.10", "s-1-VM eth1": "192.0.2.12", "s-1-VM eth2": "203.0.113.33",
     ]
 
@@ -134,15 +158,21 @@ enum LabTrace {
         for domain in snapshot.domains {
             for nic in domain.nics where [.arp, .dhcp, .nd].contains(nic.ipSource) {
                 learned += 1
-                #expect(nic.ip == addresses["\(domain.name) eth\(nic.index)"], "\(domain.name) eth\(nic.index): \(nic.ip ?? "-")")
+                #expect(
+                    nic.ip == addresses["\(domain.name) eth\(nic.index)"],
+                    "\(domain.name) eth\(nic.index): \(nic.ip ?? "-")")
             }
         }
         #expect(learned > 0)
         let routerPublic = snapshot.domains.first { $0.name == "r-4-VM" }?.nics.first { $0.index == 2 }
-        #expect(routerPublic?.ip == "203.0.113.10" && routerPublic?.ipSource == .arp, "r-4-VM answered the upstream router's ARP")
+        #expect(
+            routerPublic?.ip == "203.0.113.10" && routerPublic?.ipSource == .arp,
+            "r-4-VM answered the upstream router's ARP")
         #expect(!snapshot.warnings.contains { $0.code == .ipConflict || $0.code == .dhcpServerUnexpected })
         for neighbour in snapshot.neighbours ?? [] {
-            #expect(neighbour.ip == "203.0.113.254" && neighbour.port == "eth2", "only the upstream router is not ours: \(neighbour)")
+            #expect(
+                neighbour.ip == "203.0.113.254" && neighbour.port == "eth2",
+                "only the upstream router is not ours: \(neighbour)")
         }
     }
 
@@ -154,7 +184,9 @@ enum LabTrace {
         #expect(routerDown.packets.count == 2, "\(routerDown.stderr)")
         for packet in routerDown.packets {
             let lost = packet.hops.first { $0.state == .lost }
-            #expect(lost?.interface == tap["r-4-VM eth0"] && lost?.note == "\(tap["r-4-VM eth0"]!) is down", "\(packet.hops)")
+            #expect(
+                lost?.interface == tap["r-4-VM eth0"] && lost?.note == "\(tap["r-4-VM eth0"]!) is down",
+                "\(packet.hops)")
             #expect(packet.outcome.hasPrefix("lost at \(tap["r-4-VM eth0"]!)"))
         }
         let dropped = try run(["i-3-20-VM", "-c", "4", "icmp and host 10.0.2.10"])
@@ -173,8 +205,10 @@ enum LabTrace {
         let result = try Lab.run(["exec", KVMTopoBinary.path, "diagnose", "--json"])
         let report = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
         let findings = (report?["findings"] as? [[String: Any]] ?? []).map { finding in
-            (code: finding["code"] as? String ?? "", severity: finding["severity"] as? String ?? "",
-             subject: finding["subject"] as? String ?? "", action: finding["action"] as? String ?? "")
+            (
+                code: finding["code"] as? String ?? "", severity: finding["severity"] as? String ?? "",
+                subject: finding["subject"] as? String ?? "", action: finding["action"] as? String ?? ""
+            )
         }
         guard faulty else {
             #expect(result.status == 0, "clean lab: \(findings)")
@@ -183,7 +217,8 @@ enum LabTrace {
         }
         #expect(result.status == 2)
         let tap = taps(snapshot)
-        let routerTap = tap["r-4-VM eth0"]!, detached = tap["i-2-11-VM eth0"]!
+        let routerTap = tap["r-4-VM eth0"]!
+        let detached = tap["i-2-11-VM eth0"]!
         let expected: [(String, String, String)] = [
             ("port-down", routerTap, "ip link set \(routerTap) up"),
             ("mtu-mismatch", "eth1", "ip link set eth1 mtu 1550"),
@@ -208,8 +243,10 @@ enum LabTrace {
             """
         let result = try Shell.run(["bash", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("the traced VM's tap \(tap) (i-2-11-VM eth0 (isolated brvx-1001)) is gone; tracing the rest"),
-                "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "the traced VM's tap \(tap) (i-2-11-VM eth0 (isolated brvx-1001)) is gone; tracing the rest"),
+            "\(result.stderr)")
         #expect(result.output.contains("Summary"), "the trace went on to its summary: \(result.output)")
         #expect(try Lab.run("exec", "virsh", "-q", "-c", "qemu:///system", "start", "i-2-11-VM").status == 0)
     }
@@ -240,7 +277,9 @@ enum LabTrace {
             #expect(result.status == 0, "kvmtopo \(command.joined(separator: " ")): \(result.stderr)")
         }
         let kernelAfter = try KernelState.capture(lab, configuredOnly: true)
-        #expect(kernelAfter == kernelBefore, "a command changed the host:\n\(KernelState.difference(kernelBefore, kernelAfter))")
+        #expect(
+            kernelAfter == kernelBefore,
+            "a command changed the host:\n\(KernelState.difference(kernelBefore, kernelAfter))")
         #expect(try libvirt() == libvirtBefore, "a command changed libvirt's domains")
     }
 }

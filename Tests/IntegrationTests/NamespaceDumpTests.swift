@@ -24,12 +24,16 @@ private func buildHost(_ ns: TestNamespace) throws {
     try ns.ip("link set cloud0 up")
     try ns.ip("addr add 169.254.0.1/16 dev cloud0")
     try Shell.must(["bridge", "-n", ns.name, "fdb", "add", "52:54:00:de:ad:01", "dev", "tap0", "master", "static"])
-    try Shell.must(["bridge", "-n", ns.name, "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan100", "dst", "10.99.0.2"])
+    try Shell.must([
+        "bridge", "-n", ns.name, "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan100", "dst", "10.99.0.2",
+    ])
 }
 
 private let noLibvirt = ["--libvirt", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
 
-@Suite("kvmtopo dump inside a real network namespace", .enabled(if: Host.isRoot, "needs root to create network namespaces"))
+@Suite(
+    "kvmtopo dump inside a real network namespace", .enabled(if: Host.isRoot, "needs root to create network namespaces")
+)
 struct NamespaceDumpTests {
     @Test("every link kind, relation, bridge port state and FDB entry created is reported")
     func collectedFacts() throws {
@@ -74,14 +78,19 @@ struct NamespaceDumpTests {
         #expect(bridges["cloud0"]?.ports == ["va"])
         #expect(bridges["cloud0"]?.stp == true)
 
-        #expect(snapshot.fdb.contains { $0.mac == "52:54:00:de:ad:01" && $0.port == "tap0" && $0.bridge == "brvx-100" && $0.state == .static })
+        #expect(
+            snapshot.fdb.contains {
+                $0.mac == "52:54:00:de:ad:01" && $0.port == "tap0" && $0.bridge == "brvx-100" && $0.state == .static
+            })
         #expect(snapshot.fdb.contains { $0.mac == "fe:00:4c:5e:00:0a" && $0.port == "tap0" && $0.state == .permanent })
         #expect(snapshot.fdb.contains { $0.port == "vxlan100" && $0.remote == "10.99.0.2" && $0.isSelf })
 
         #expect(snapshot.host.sources.netlink.status == .ok)
         #expect(snapshot.host.sources.libvirt.status == .unavailable)
         #expect(result.stderr.contains("libvirt unavailable"))
-        #expect(!snapshot.warnings.contains { $0.code == .tapUnclaimed }, "without libvirt nobody can say a tap is unclaimed")
+        #expect(
+            !snapshot.warnings.contains { $0.code == .tapUnclaimed },
+            "without libvirt nobody can say a tap is unclaimed")
     }
 
     @Test("a veth whose peer is in another namespace says so instead of naming a stranger")
@@ -107,7 +116,8 @@ struct NamespaceDumpTests {
         #expect(unchanged, "changed: \(KernelState.difference(before, after))")
     }
 
-    @Test("links appearing and vanishing during dumps: every dump succeeds and is whole (interrupted dumps are retried)")
+    @Test(
+        "links appearing and vanishing during dumps: every dump succeeds and is whole (interrupted dumps are retried)")
     func churn() throws {
         let ns = try TestNamespace("churn")
         try buildHost(ns)
@@ -134,9 +144,13 @@ struct NamespaceDumpTests {
             #expect(result.status == 0, "\(result.stderr)")
             let snapshot = try SnapshotCodec.decode(result.stdout, source: "churn")
             #expect(snapshot.host.sources.netlink.status == .ok)
-            #expect(snapshot.links.contains { $0.name == "brvx-100" } && snapshot.links.contains { $0.name == "tap0" },
-                    "the links that stay are always there")
-            #expect(snapshot.links.allSatisfy { link in link.master == nil || snapshot.links.contains { $0.name == link.master } })
+            #expect(
+                snapshot.links.contains { $0.name == "brvx-100" } && snapshot.links.contains { $0.name == "tap0" },
+                "the links that stay are always there")
+            #expect(
+                snapshot.links.allSatisfy { link in
+                    link.master == nil || snapshot.links.contains { $0.name == link.master }
+                })
             dumps += 1
         }
         finished.wait()
@@ -147,9 +161,13 @@ struct NamespaceDumpTests {
     func unprivileged() throws {
         let ns = try TestNamespace("user")
         try buildHost(ns)
-        let asRoot = try SnapshotCodec.decode(try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).stdout, source: "root")
-        let result = try ns.exec(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                  KVMTopoBinary.path, "dump"] + noLibvirt)
+        let asRoot = try SnapshotCodec.decode(
+            try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).stdout, source: "root")
+        let result = try ns.exec(
+            [
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                KVMTopoBinary.path, "dump",
+            ] + noLibvirt)
         #expect(result.status == 0, "\(result.stderr)")
         let asNobody = try SnapshotCodec.decode(result.stdout, source: "nobody")
         #expect(asNobody.links == asRoot.links)

@@ -2,6 +2,7 @@ import Foundation
 import Libvirt
 import Testing
 import Topology
+
 @testable import Collect
 
 private func nodeURI() throws -> String {
@@ -52,7 +53,9 @@ struct TestDriverTests {
     @Test("unreachable libvirt is explained for an operator")
     func explanation() {
         let denied = LibvirtError(reason: .permissionDenied, message: "Failed to connect socket: Permission denied")
-        #expect(HostCollector.explain(denied, uri: "qemu:///system").contains("run as root or as a member of the libvirt group"))
+        #expect(
+            HostCollector.explain(denied, uri: "qemu:///system").contains(
+                "run as root or as a member of the libvirt group"))
         let down = LibvirtError(reason: .unreachable, message: "No such file or directory")
         #expect(HostCollector.explain(down, uri: "qemu:///system").contains("is libvirtd running?"))
     }

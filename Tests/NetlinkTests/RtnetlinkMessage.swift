@@ -11,22 +11,23 @@ struct RtnetlinkMessage: Sendable {
         case nested(UInt16, [Attribute])
 
         var encoded: [UInt8] {
-            let (type, payload): (UInt16, [UInt8]) = switch self {
-            case .u8(let t, let v): (t, [v])
-            case .u16(let t, let v): (t, littleEndian(v))
-            case .be16(let t, let v): (t, [UInt8(v >> 8), UInt8(v & 0xff)])
-            case .u32(let t, let v): (t, littleEndian(v))
-            case .string(let t, let v): (t, Array(v.utf8) + [0])
-            case .bytes(let t, let v): (t, v)
-            case .nested(let t, let children): (t | 0x8000, children.flatMap(\.encoded))
-            }
+            let (type, payload): (UInt16, [UInt8]) =
+                switch self {
+                case .u8(let t, let v): (t, [v])
+                case .u16(let t, let v): (t, littleEndian(v))
+                case .be16(let t, let v): (t, [UInt8(v >> 8), UInt8(v & 0xff)])
+                case .u32(let t, let v): (t, littleEndian(v))
+                case .string(let t, let v): (t, Array(v.utf8) + [0])
+                case .bytes(let t, let v): (t, v)
+                case .nested(let t, let children): (t | 0x8000, children.flatMap(\.encoded))
+                }
             let length = 4 + payload.count
             return littleEndian(UInt16(length)) + littleEndian(type) + payload + padding(length)
         }
     }
 
-    static let newLink: UInt16 = 16     // RTM_NEWLINK
-    static let newNeighbour: UInt16 = 28 // RTM_NEWNEIGH
+    static let newLink: UInt16 = 16  // RTM_NEWLINK
+    static let newNeighbour: UInt16 = 28  // RTM_NEWNEIGH
 
     var type: UInt16
     /// ifinfomsg or ndmsg, already laid out.
@@ -35,12 +36,15 @@ struct RtnetlinkMessage: Sendable {
 
     static func link(family: UInt8 = 0, ifindex: Int32, flags: UInt32, _ attributes: [Attribute]) -> RtnetlinkMessage {
         // struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; }
-        let header = [family, 0] + littleEndian(UInt16(1)) + littleEndian(UInt32(bitPattern: ifindex))
+        let header =
+            [family, 0] + littleEndian(UInt16(1)) + littleEndian(UInt32(bitPattern: ifindex))
             + littleEndian(flags) + littleEndian(UInt32(0))
         return RtnetlinkMessage(type: newLink, header: header, attributes: attributes)
     }
 
-    static func neighbour(family: UInt8, ifindex: Int32, state: UInt16, flags: UInt8, _ attributes: [Attribute]) -> RtnetlinkMessage {
+    static func neighbour(
+        family: UInt8, ifindex: Int32, state: UInt16, flags: UInt8, _ attributes: [Attribute]
+    ) -> RtnetlinkMessage {
         // struct ndmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u16 state; u8 flags; u8 type; }
         let header = [family, 0, 0, 0] + littleEndian(UInt32(bitPattern: ifindex)) + littleEndian(state) + [flags, 0]
         return RtnetlinkMessage(type: newNeighbour, header: header, attributes: attributes)

@@ -6,7 +6,8 @@ import Testing
 struct DecoderTests {
     @Test("Ethernet with an 802.1Q tag, IPv4 and an ICMP echo: ids, sequence, TTL, payload")
     func icmpOverVLAN() throws {
-        let frame = Frames.ethernet(0x0800, vlan: 100, Frames.ipv4(proto: 1, id: 0, ttl: 63, Frames.icmpEcho(id: 313, sequence: 7)))
+        let frame = Frames.ethernet(
+            0x0800, vlan: 100, Frames.ipv4(proto: 1, id: 0, ttl: 63, Frames.icmpEcho(id: 313, sequence: 7)))
         let packet = PacketDecoder.decode(frame).packet
         #expect(packet.ethernet?.vlans == [100])
         #expect(packet.ethernet?.source == "02:00:4c:5e:00:0a")
@@ -31,7 +32,9 @@ struct DecoderTests {
     @Test("IPv6 neighbour solicitation with its source link-layer option")
     func neighbourDiscovery() {
         let target: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
-        let packet = PacketDecoder.decode(Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: target)))).packet
+        let packet = PacketDecoder.decode(
+            Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: target)))
+        ).packet
         #expect(packet.ipv6?.source == "fe80::4c:5eff:fe00:a")
         #expect(packet.ipv6?.destination == "ff02::1:ff00:1")
         #expect(packet.ipv6?.hopLimit == 255)
@@ -42,8 +45,11 @@ struct DecoderTests {
 
     @Test("DHCP ACK from a server: message type, server identifier, your address, client MAC")
     func dhcp() {
-        let frame = Frames.ethernet(0x0800, Frames.ipv4(proto: 17, source: [10, 1, 1, 1], destination: [10, 1, 1, 23],
-                                                        Frames.udp(source: 67, destination: 68, Frames.dhcp(operation: 2, type: 5, server: [10, 1, 1, 1]))))
+        let frame = Frames.ethernet(
+            0x0800,
+            Frames.ipv4(
+                proto: 17, source: [10, 1, 1, 1], destination: [10, 1, 1, 23],
+                Frames.udp(source: 67, destination: 68, Frames.dhcp(operation: 2, type: 5, server: [10, 1, 1, 1]))))
         let dhcp = PacketDecoder.decode(frame).packet.dhcp
         #expect(dhcp?.messageType == 5)
         #expect(dhcp?.serverIdentifier == "10.1.1.1")
@@ -54,7 +60,9 @@ struct DecoderTests {
 
     @Test("TCP sequence and flags")
     func tcp() {
-        let packet = PacketDecoder.decode(Frames.ethernet(0x0800, Frames.ipv4(proto: 6, Frames.tcp(seq: 123_456, flags: 0x18)))).packet
+        let packet = PacketDecoder.decode(
+            Frames.ethernet(0x0800, Frames.ipv4(proto: 6, Frames.tcp(seq: 123_456, flags: 0x18)))
+        ).packet
         #expect(packet.tcp?.sequence == 123_456)
         #expect(packet.tcp?.flags == 0x18)
         #expect(packet.tcp?.destinationPort == 443)
@@ -72,7 +80,8 @@ struct DecoderTests {
     @Test("Linux cooked capture v2 (the any device): interface index and direction")
     func sll2() {
         let ip = Frames.ipv4(proto: 1, Frames.icmpEcho(id: 1, sequence: 2))
-        let header: [UInt8] = Frames.be16(0x0800) + [0, 0] + Frames.be32(17) + Frames.be16(1) + [4, 6] + Frames.vmMAC + [0, 0]
+        let header: [UInt8] =
+            Frames.be16(0x0800) + [0, 0] + Frames.be32(17) + Frames.be16(1) + [4, 6] + Frames.vmMAC + [0, 0]
         let (cooked, packet) = PacketDecoder.decode(header + ip, linkType: .linuxSLL2)
         #expect(cooked?.interfaceIndex == 17)
         #expect(cooked?.packetType == 4, "4: sent by this host")
@@ -81,11 +90,18 @@ struct DecoderTests {
 
     @Test("every prefix of every frame decodes without trapping, and what it decodes is right")
     func truncations() {
-        let frames = [Frames.arpRequest, Frames.vxlan(vni: 7, inner: Frames.arpRequest),
-                      Frames.ethernet(0x0800, vlan: 5, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 1, sequence: 1))),
-                      Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: Frames.vmIPv6))),
-                      Frames.ethernet(0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 68, destination: 67,
-                                                                               Frames.dhcp(operation: 1, type: 1, server: nil))))]
+        let frames = [
+            Frames.arpRequest, Frames.vxlan(vni: 7, inner: Frames.arpRequest),
+            Frames.ethernet(0x0800, vlan: 5, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 1, sequence: 1))),
+            Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: Frames.vmIPv6))),
+            Frames.ethernet(
+                0x0800,
+                Frames.ipv4(
+                    proto: 17,
+                    Frames.udp(
+                        source: 68, destination: 67,
+                        Frames.dhcp(operation: 1, type: 1, server: nil)))),
+        ]
         for frame in frames {
             let whole = PacketDecoder.decode(frame).packet
             for length in 0...frame.count {
@@ -104,8 +120,13 @@ struct DecoderTests {
             let count = Int(generator.next() % 200)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             // Steer some towards the interesting paths: IPv4/IPv6/VXLAN ethertypes and protocol numbers.
-            if count > 14 { bytes[12] = [0x08, 0x86, 0x81][Int(generator.next() % 3)]; bytes[13] = [0x00, 0xdd, 0x06][Int(generator.next() % 3)] }
-            for linkType in [LinkType.ethernet, .raw, .linuxSLL, .linuxSLL2] { _ = PacketDecoder.decode(bytes, linkType: linkType) }
+            if count > 14 {
+                bytes[12] = [0x08, 0x86, 0x81][Int(generator.next() % 3)]
+                bytes[13] = [0x00, 0xdd, 0x06][Int(generator.next() % 3)]
+            }
+            for linkType in [LinkType.ethernet, .raw, .linuxSLL, .linuxSLL2] {
+                _ = PacketDecoder.decode(bytes, linkType: linkType)
+            }
         }
     }
 }

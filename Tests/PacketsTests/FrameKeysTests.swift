@@ -13,21 +13,29 @@ struct FrameKeysTests {
         routed[14 + 10] = 0xab  // another header checksum
         let original = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, ttl: 64, echo)))
         #expect(original.packet == keys(routed).packet)
-        #expect(original.packet != keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 2)))).packet)
+        #expect(
+            original.packet
+                != keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 2)))).packet)
         #expect(original.packet != keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, id: 9, echo))).packet)
         #expect(original.networkLength == 20 + echo.count)
     }
 
-    @Test("NAT changes addresses and ports; the translated key stays", arguments: [
-        (Frames.icmpEcho(id: 7, sequence: 1), UInt8(1)),
-        (Frames.tcp(seq: 1234, flags: 0x18), UInt8(6)),
-        (Frames.udp(source: 40000, destination: 53, Array("query".utf8)), UInt8(17)),
-    ])
+    @Test(
+        "NAT changes addresses and ports; the translated key stays",
+        arguments: [
+            (Frames.icmpEcho(id: 7, sequence: 1), UInt8(1)),
+            (Frames.tcp(seq: 1234, flags: 0x18), UInt8(6)),
+            (Frames.udp(source: 40000, destination: 53, Array("query".utf8)), UInt8(17)),
+        ])
     func translatedKey(transport: [UInt8], proto: UInt8) {
         let inside = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: proto, source: [10, 1, 1, 23], transport)))
         var rewritten = transport
-        if proto != 1 { rewritten[0] = 0x9c; rewritten[1] = 0x40 }   // NAT picked another source port
-        let outside = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: proto, source: [203, 0, 113, 10], ttl: 63, rewritten)))
+        if proto != 1 {
+            rewritten[0] = 0x9c
+            rewritten[1] = 0x40
+        }  // NAT picked another source port
+        let outside = keys(
+            Frames.ethernet(0x0800, Frames.ipv4(proto: proto, source: [203, 0, 113, 10], ttl: 63, rewritten)))
         #expect(inside.translated != nil)
         #expect(inside.translated == outside.translated)
         #expect(inside.packet != outside.packet)
@@ -36,31 +44,48 @@ struct FrameKeysTests {
     @Test("a reply answers its request: ICMP echo, ARP, the reverse direction of a flow")
     func replies() {
         let request = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1))))
-        let reply = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
-                                                             Frames.icmpEcho(id: 7, sequence: 1, request: false))))
+        let reply = keys(
+            Frames.ethernet(
+                0x0800,
+                Frames.ipv4(
+                    proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
+                    Frames.icmpEcho(id: 7, sequence: 1, request: false))))
         #expect(request.expectsReply != nil && request.expectsReply == reply.answers)
-        let other = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
-                                                             Frames.icmpEcho(id: 7, sequence: 2, request: false))))
+        let other = keys(
+            Frames.ethernet(
+                0x0800,
+                Frames.ipv4(
+                    proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
+                    Frames.icmpEcho(id: 7, sequence: 2, request: false))))
         #expect(request.expectsReply != other.answers)
 
         let arpRequest = keys(Frames.arpRequest)
-        let arpReply = keys(Frames.ethernet(0x0806, [0, 1, 8, 0, 6, 4, 0, 2] + Frames.routerMAC + [10, 1, 1, 1]
-                                              + Frames.vmMAC + [10, 1, 1, 23]))
+        let arpReply = keys(
+            Frames.ethernet(
+                0x0806,
+                [0, 1, 8, 0, 6, 4, 0, 2] + Frames.routerMAC + [10, 1, 1, 1]
+                    + Frames.vmMAC + [10, 1, 1, 23]))
         #expect(arpRequest.isFlooded && !arpReply.isFlooded)
         #expect(arpRequest.expectsReply == arpReply.answers)
         #expect(arpReply.arpSender?.ip == IPAddress("10.1.1.1"))
         #expect(arpReply.arpSender?.mac == 0x02_00_4c_5f_00_01)
 
-        let query = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 40000, destination: 53, []))))
-        let answer = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 17, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
-                                                              Frames.udp(source: 53, destination: 40000, [1]))))
+        let query = keys(
+            Frames.ethernet(0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 40000, destination: 53, []))))
+        let answer = keys(
+            Frames.ethernet(
+                0x0800,
+                Frames.ipv4(
+                    proto: 17, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
+                    Frames.udp(source: 53, destination: 40000, [1]))))
         #expect(query.expectsReply == answer.answers)
     }
 
     @Test("a VXLAN frame on the underlay has the keys of the frame it carries, in any link type")
     func vxlan() {
         let inner = Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1)))
-        let onBridge = FrameKeys(Frames.sll2(ifindex: 5, outgoing: true, 0x0800, Array(inner.dropFirst(14))), linkType: .linuxSLL2)
+        let onBridge = FrameKeys(
+            Frames.sll2(ifindex: 5, outgoing: true, 0x0800, Array(inner.dropFirst(14))), linkType: .linuxSLL2)
         let onUnderlay = keys(Frames.vxlan(vni: 1001, inner: inner))
         #expect(onUnderlay.vni == 1001)
         #expect(onUnderlay.packet == onBridge.packet)
@@ -79,9 +104,11 @@ struct FrameKeysTests {
 
     @Test("every prefix of every frame keys without trapping")
     func truncated() {
-        let frames = [Frames.arpRequest, Frames.vxlan(vni: 7, inner: Frames.arpRequest),
-                      Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: Frames.vmIPv6))),
-                      Frames.ethernet(0x0800, vlan: 100, Frames.ipv4(proto: 6, Frames.tcp(seq: 1, flags: 2)))]
+        let frames = [
+            Frames.arpRequest, Frames.vxlan(vni: 7, inner: Frames.arpRequest),
+            Frames.ethernet(0x86dd, Frames.ipv6(next: 58, Frames.neighbourSolicitation(target: Frames.vmIPv6))),
+            Frames.ethernet(0x0800, vlan: 100, Frames.ipv4(proto: 6, Frames.tcp(seq: 1, flags: 2))),
+        ]
         for frame in frames {
             for length in 0...frame.count {
                 for linkType in [LinkType.ethernet, .linuxSLL2, .linuxSLL, .raw] {
@@ -90,7 +117,8 @@ struct FrameKeysTests {
             }
         }
         // A header that claims more than was captured keys what is there.
-        var lying = Frames.ethernet(0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 1, destination: 4789, [8, 0, 0, 0])))
+        var lying = Frames.ethernet(
+            0x0800, Frames.ipv4(proto: 17, Frames.udp(source: 1, destination: 4789, [8, 0, 0, 0])))
         lying[16] = 0xff
         _ = keys(lying)
     }

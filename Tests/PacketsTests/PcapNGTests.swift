@@ -5,15 +5,23 @@ import Testing
 
 @Suite("pcapng")
 struct PcapNGTests {
-    private let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(UUID().uuidString).pcapng").path
+    private let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "kvmtopo-\(UUID().uuidString).pcapng"
+    ).path
 
     private func writeSample() throws -> [PcapNG.Record] {
         let writer = try PcapNG.Writer(path: path)
-        let tap = try writer.addInterface(linkType: 1, snapLength: 256, name: "vnet13", comment: "i-2-10-VM eth0 (isolated network, VXLAN 1001)")
-        let router = try writer.addInterface(linkType: 1, snapLength: 256, name: "vnet10", comment: "r-4-VM eth0 (gateway)")
+        let tap = try writer.addInterface(
+            linkType: 1, snapLength: 256, name: "vnet13", comment: "i-2-10-VM eth0 (isolated network, VXLAN 1001)")
+        let router = try writer.addInterface(
+            linkType: 1, snapLength: 256, name: "vnet10", comment: "r-4-VM eth0 (gateway)")
         let records = [
-            PcapNG.Record(interface: tap, timestamp: 1_795_000_000_123_456_789, originalLength: Frames.arpRequest.count, bytes: Frames.arpRequest),
-            PcapNG.Record(interface: router, timestamp: 1_795_000_000_123_460_001, originalLength: 1500, bytes: Array(Frames.arpRequest.prefix(41))),
+            PcapNG.Record(
+                interface: tap, timestamp: 1_795_000_000_123_456_789, originalLength: Frames.arpRequest.count,
+                bytes: Frames.arpRequest),
+            PcapNG.Record(
+                interface: router, timestamp: 1_795_000_000_123_460_001, originalLength: 1500,
+                bytes: Array(Frames.arpRequest.prefix(41))),
         ]
         for record in records { try writer.write(record) }
         try writer.close()
@@ -33,7 +41,9 @@ struct PcapNGTests {
         #expect(mode == 0o600)
     }
 
-    @Test("tcpdump (libpcap) reads the file", .enabled(if: (try? Shell.run(["sh", "-c", "command -v tcpdump"]).status) == 0, "tcpdump is not installed"))
+    @Test(
+        "tcpdump (libpcap) reads the file",
+        .enabled(if: (try? Shell.run(["sh", "-c", "command -v tcpdump"]).status) == 0, "tcpdump is not installed"))
     func libpcapReads() throws {
         _ = try writeSample()
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -50,7 +60,10 @@ struct PcapNGTests {
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         var errors = 0
         for length in 0..<bytes.count {
-            do { _ = try PcapNG.read(Array(bytes.prefix(length))) } catch { errors += 1; #expect(error.description.contains("at byte")) }
+            do { _ = try PcapNG.read(Array(bytes.prefix(length))) } catch {
+                errors += 1
+                #expect(error.description.contains("at byte"))
+            }
         }
         #expect(errors > bytes.count / 2)
         // The first interface block follows the section header; make its length no longer fit the file.

@@ -11,12 +11,15 @@ struct LiveCaptureTests {
         let port = Int.random(in: 40_000..<60_000)
         let capture = try LiveCapture(interface: "any", filter: "udp dst port \(port)")
         #expect(capture.linkType == 276, "LINKTYPE_LINUX_SLL2")
-        try Shell.must(["python3", "-c", """
+        try Shell.must([
+            "python3", "-c",
+            """
             import socket
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for i in range(5): s.sendto(b'kvmtopo %d' % i, ('127.0.0.1', \(port)))
             s.sendto(b'other port', ('127.0.0.1', \(port + 1)))
-            """])
+            """,
+        ])
         var packets: [CapturedPacket] = []
         let deadline = ContinuousClock.now + .seconds(3)
         while packets.count < 5 && ContinuousClock.now < deadline {
@@ -48,6 +51,8 @@ struct LiveCaptureTests {
     @Test("a bad interface or filter is a clear error")
     func errors() {
         #expect { try LiveCapture(interface: "nosuchif0", filter: nil) } throws: { "\($0)".hasPrefix("nosuchif0: ") }
-        #expect { try LiveCapture(interface: "lo", filter: "udp port banana") } throws: { "\($0)".contains("invalid filter") }
+        #expect { try LiveCapture(interface: "lo", filter: "udp port banana") } throws: {
+            "\($0)".contains("invalid filter")
+        }
     }
 }

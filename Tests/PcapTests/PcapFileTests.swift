@@ -11,18 +11,26 @@ private func udpFrame(port: UInt16) -> [UInt8] {
     return ethernet + ipv4 + udp
 }
 
-private let arpRequest: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0x4c, 0x5e, 0, 0x0a, 0x08, 0x06,
-                                   0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0x4c, 0x5e, 0, 0x0a, 10, 1, 1, 23,
-                                   0, 0, 0, 0, 0, 0, 10, 1, 1, 1]
+private let arpRequest: [UInt8] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0x4c, 0x5e, 0, 0x0a, 0x08, 0x06,
+    0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0x4c, 0x5e, 0, 0x0a, 10, 1, 1, 23,
+    0, 0, 0, 0, 0, 0, 10, 1, 1, 1,
+]
 
 @Suite("libpcap files")
 struct PcapFileTests {
-    private let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(UUID().uuidString).pcap").path
+    private let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "kvmtopo-\(UUID().uuidString).pcap"
+    ).path
 
     @Test("frames written with nanosecond stamps read back; a pcap-filter expression selects them")
     func writeAndFilter() throws {
-        let packets = (0..<5).map { CapturedPacket(timestamp: 1_700_000_000_123_456_789 + UInt64($0), originalLength: 46,
-                                                   bytes: udpFrame(port: $0 % 2 == 0 ? 9999 : 53)) }
+        let packets =
+            (0..<5).map {
+                CapturedPacket(
+                    timestamp: 1_700_000_000_123_456_789 + UInt64($0), originalLength: 46,
+                    bytes: udpFrame(port: $0 % 2 == 0 ? 9999 : 53))
+            }
             + [CapturedPacket(timestamp: 1_700_000_001_000_000_000, originalLength: 42, bytes: arpRequest)]
         try Pcap.writeEthernet(path: path, packets: packets)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -35,11 +43,15 @@ struct PcapFileTests {
         #expect(try Pcap.read(path: path, filter: "ether src 02:00:4c:5e:00:0b").packets.count == 5)
     }
 
-    @Test("tcpdump reads what kvmtopo writes", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
-                                                      || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"),
-                                                      "tcpdump is not installed"))
+    @Test(
+        "tcpdump reads what kvmtopo writes",
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
+                || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"),
+            "tcpdump is not installed"))
     func tcpdumpReads() throws {
-        try Pcap.writeEthernet(path: path, packets: [CapturedPacket(timestamp: 1, originalLength: 42, bytes: arpRequest)])
+        try Pcap.writeEthernet(
+            path: path, packets: [CapturedPacket(timestamp: 1, originalLength: 42, bytes: arpRequest)])
         defer { try? FileManager.default.removeItem(atPath: path) }
         let text = try Shell.run(["tcpdump", "-nr", path]).output
         #expect(text.contains("ARP, Request who-has 10.1.1.1 tell 10.1.1.23"), "\(text)")
@@ -49,7 +61,9 @@ struct PcapFileTests {
     func errors() throws {
         try Pcap.writeEthernet(path: path, packets: [])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect { try Pcap.read(path: path, filter: "udp port banana") } throws: { "\($0)".contains("invalid filter 'udp port banana'") }
+        #expect { try Pcap.read(path: path, filter: "udp port banana") } throws: {
+            "\($0)".contains("invalid filter 'udp port banana'")
+        }
         #expect(throws: PcapError.self) { try Pcap.read(path: "/etc/hostname") }
         #expect(throws: PcapError.self) { try Pcap.read(path: "/nonexistent.pcap") }
     }

@@ -76,9 +76,12 @@ struct GoldenTests {
         #expect(text.contains("evil\\u{1b}[2J"))
     }
 
-    @Test("DOT output is accepted by Graphviz", .enabled(if: (try? Shell.run(["sh", "-c", "command -v dot"]).status) == 0, "graphviz is not installed"))
+    @Test(
+        "DOT output is accepted by Graphviz",
+        .enabled(if: (try? Shell.run(["sh", "-c", "command -v dot"]).status) == 0, "graphviz is not installed"))
     func dot() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(UUID().uuidString).dot").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(UUID().uuidString).dot")
+            .path
         try DotGraph.render(try dump("vlan-host")).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try Shell.run(["dot", "-Tsvg", path])

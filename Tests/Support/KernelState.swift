@@ -6,8 +6,14 @@ public enum KernelState {
     /// - Parameter configuredOnly: leave out what traffic changes by itself (FDB entries the bridges learn), for a
     ///   host whose guests are talking; routes and br_netfilter's switches are included then.
     public static func capture(_ ns: TestNamespace, configuredOnly: Bool = false) throws -> String {
-        var commands = [["ip", "-d", "-j", "link", "show"], ["ip", "-j", "addr", "show"], ["bridge", "-j", "fdb", "show"]]
-        if configuredOnly { commands += [["ip", "-j", "route", "show", "table", "all"], ["ip", "-6", "-j", "route", "show", "table", "all"]] }
+        var commands = [
+            ["ip", "-d", "-j", "link", "show"], ["ip", "-j", "addr", "show"], ["bridge", "-j", "fdb", "show"],
+        ]
+        if configuredOnly {
+            commands += [
+                ["ip", "-j", "route", "show", "table", "all"], ["ip", "-6", "-j", "route", "show", "table", "all"],
+            ]
+        }
         var parts = try commands.map { command in
             var json = try JSONSerialization.jsonObject(with: try ns.exec(command).stdout)
             if configuredOnly, command.contains("fdb"), let entries = json as? [[String: Any]] {
@@ -37,8 +43,10 @@ public enum KernelState {
 
     /// The lines that differ between two captures, for a failure message that says what changed.
     public static func difference(_ before: String, _ after: String) -> String {
-        let old = Set(lines(before)), new = Set(lines(after))
-        return (old.subtracting(new).map { "- " + $0 } + new.subtracting(old).map { "+ " + $0 }).sorted().joined(separator: "\n")
+        let old = Set(lines(before))
+        let new = Set(lines(after))
+        return (old.subtracting(new).map { "- " + $0 } + new.subtracting(old).map { "+ " + $0 }).sorted().joined(
+            separator: "\n")
     }
 
     /// One line per object, so a difference names the link, address or entry that changed.

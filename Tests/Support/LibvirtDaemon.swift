@@ -14,7 +14,8 @@ public enum LibvirtDaemon {
         }
         let result = try? Shell.run([PackageRoot.path + "/scripts/libvirtd-netns", "start", namespace])
         guard let result, result.status == 0 else {
-            let why = result?.stderr.trimmingCharacters(in: .whitespacesAndNewlines) ?? "scripts/libvirtd-netns did not run"
+            let why =
+                result?.stderr.trimmingCharacters(in: .whitespacesAndNewlines) ?? "scripts/libvirtd-netns did not run"
             FileHandle.standardError.write(Data("libvirt guest tests skipped: \(why)\n".utf8))
             return false
         }
@@ -34,7 +35,9 @@ public enum LibvirtDaemon {
             "<interface type='bridge'><mac address='\(nic.mac)'/><source bridge='\(nic.bridge)'/>"
                 + "<model type='virtio'/><rom bar='off' file=''/></interface>"
         }.joined(separator: "\n    ")
-        let sysinfo = cloudStack ? """
+        let sysinfo =
+            cloudStack
+            ? """
             <sysinfo type='smbios'><system><entry name='manufacturer'>Apache Software Foundation</entry>\
             <entry name='product'>CloudStack KVM Hypervisor</entry></system></sysinfo>
             """ : ""

@@ -27,7 +27,8 @@ public final class TestNamespace: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
         for name in names {
             guard let pid = name.wholeMatch(of: /kvmtopo-.+-(\d+)/).flatMap({ Int32($0.1) }), pid != getpid(),
-                  kill(pid, 0) != 0 else { continue }
+                kill(pid, 0) != 0
+            else { continue }
             _ = try? Shell.run(["ip", "netns", "del", name])
         }
     }()
@@ -58,8 +59,10 @@ public enum KVMTopoBinary {
         return bundleDirectory.appendingPathComponent("kvmtopo").path
     }
 
-    public static func run(_ arguments: [String], in namespace: TestNamespace? = nil,
-                           environment: [String: String]? = nil) throws -> CommandResult {
+    public static func run(
+        _ arguments: [String], in namespace: TestNamespace? = nil,
+        environment: [String: String]? = nil
+    ) throws -> CommandResult {
         let command = [path] + arguments
         if let namespace { return try namespace.exec(command) }
         return try Shell.run(command, environment: environment)

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,8 @@ public enum Shell {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t(), all = sigset_t()
+        var none = sigset_t()
+        var all = sigset_t()
         sigemptyset(&none)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
@@ -46,12 +48,19 @@ public enum Shell {
         let environmentLines = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let spawned = withCStrings(["/usr/bin/env"] + arguments) { argv in
-            withCStrings(environmentLines) { envp in posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp) }
+            withCStrings(environmentLines) { envp in
+                posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp)
+            }
         }
         close(output[1])
         close(errors[1])
-        defer { close(output[0]); close(errors[0]) }
-        guard spawned == 0 else { throw FixtureError("spawn \(arguments.first ?? ""): \(String(cString: strerror(spawned)))") }
+        defer {
+            close(output[0])
+            close(errors[0])
+        }
+        guard spawned == 0 else {
+            throw FixtureError("spawn \(arguments.first ?? ""): \(String(cString: strerror(spawned)))")
+        }
 
         // Drain stderr on another thread while stdout is read here, so neither pipe can fill and stall the child.
         let errorData = LockedBox(Data())
@@ -69,8 +78,9 @@ public enum Shell {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         // WIFEXITED/WEXITSTATUS are macros Swift cannot import; a signal shows as 128 + its number, as in a shell.
         let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return CommandResult(status: exitStatus, stdout: outputData,
-                             stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+        return CommandResult(
+            status: exitStatus, stdout: outputData,
+            stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
     }
 
     /// Runs a command that must succeed; a failure throws with the command's own words.
@@ -88,8 +98,11 @@ public enum Shell {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 { data.append(contentsOf: buffer[0..<count]) }
-            else if count == 0 || errno != EINTR { return data }
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                return data
+            }
         }
     }
 

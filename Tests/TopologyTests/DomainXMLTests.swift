@@ -26,7 +26,9 @@ struct DomainXMLTests {
         #expect(ovs.virtualPort == "openvswitch")
         #expect(ovs.vlanTag == 200)
         #expect(!ovs.romBarOff)
-        #expect(description.smbios == SMBIOS(manufacturer: "Apache Software Foundation", product: "CloudStack KVM Hypervisor"))
+        #expect(
+            description.smbios
+                == SMBIOS(manufacturer: "Apache Software Foundation", product: "CloudStack KVM Hypervisor"))
     }
 
     @Test("network, direct and vhostuser interfaces keep their own source fields")
@@ -53,10 +55,13 @@ struct DomainXMLTests {
         #expect(description.smbios == nil)
     }
 
-    @Test("malformed or foreign XML is a one-line error", arguments: [
-        "", "<domain>", "<network><name>default</name></network>", "not xml at all", "<domain><devices><interface",
-        "<domain/><domain/>", "\u{0}", "<domain><devices><interface type='bridge'><mac address='02:00:00:00:00:01'/></devices></domain>",
-    ])
+    @Test(
+        "malformed or foreign XML is a one-line error",
+        arguments: [
+            "", "<domain>", "<network><name>default</name></network>", "not xml at all", "<domain><devices><interface",
+            "<domain/><domain/>", "\u{0}",
+            "<domain><devices><interface type='bridge'><mac address='02:00:00:00:00:01'/></devices></domain>",
+        ])
     func malformed(xml: String) {
         #expect(throws: DomainXMLError.self) { try DomainDescription(xml: xml) }
         do {

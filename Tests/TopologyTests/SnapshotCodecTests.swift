@@ -3,19 +3,34 @@ import Testing
 import Topology
 
 let sampleSnapshot = HostSnapshot(
-    host: Host(hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
-               sources: Sources(netlink: SourceStatus(status: .ok),
-                                libvirt: SourceStatus(status: .ok, uri: "qemu:///system"))),
-    links: [Link(name: "brvx-1001", ifindex: 5, kind: .bridge, mac: "aa:bb:cc:00:00:01"),
-            Link(name: "vxlan1001", ifindex: 6, kind: .vxlan, mac: "aa:bb:cc:00:00:02", mtu: 1450, master: "brvx-1001",
-                 vxlan: VXLAN(vni: 1001, local: "10.0.0.1", port: 4789, device: "eth1"),
-                 bridgePort: BridgePort(state: .forwarding, priority: 32, cost: 100))],
+    host: Host(
+        hostname: "kvm01", collectedAt: "2026-11-22T00:00:00Z",
+        sources: Sources(
+            netlink: SourceStatus(status: .ok),
+            libvirt: SourceStatus(status: .ok, uri: "qemu:///system"))),
+    links: [
+        Link(name: "brvx-1001", ifindex: 5, kind: .bridge, mac: "aa:bb:cc:00:00:01"),
+        Link(
+            name: "vxlan1001", ifindex: 6, kind: .vxlan, mac: "aa:bb:cc:00:00:02", mtu: 1450, master: "brvx-1001",
+            vxlan: VXLAN(vni: 1001, local: "10.0.0.1", port: 4789, device: "eth1"),
+            bridgePort: BridgePort(state: .forwarding, priority: 32, cost: 100)),
+    ],
     bridges: [Bridge(name: "brvx-1001", ports: ["vxlan1001"], stp: false)],
-    fdb: [FDBEntry(mac: "00:00:00:00:00:00", port: "vxlan1001", bridge: nil, vlan: nil, state: .permanent,
-                   isSelf: true, remote: "10.0.0.2")],
-    domains: [Domain(name: "i-2-10-VM", uuid: "u1", state: .running, id: 3,
-                     nics: [NIC(index: 0, mac: "02:00:4c:5e:00:0a", type: .bridge, bridge: "brvx-1001", tap: "vnet3")])],
-    warnings: [Warning(code: .nicTapMissing, subject: Subject("i-2-10-VM eth0"), message: "libvirt says tap vnet3, which does not exist in the kernel")])
+    fdb: [
+        FDBEntry(
+            mac: "00:00:00:00:00:00", port: "vxlan1001", bridge: nil, vlan: nil, state: .permanent,
+            isSelf: true, remote: "10.0.0.2")
+    ],
+    domains: [
+        Domain(
+            name: "i-2-10-VM", uuid: "u1", state: .running, id: 3,
+            nics: [NIC(index: 0, mac: "02:00:4c:5e:00:0a", type: .bridge, bridge: "brvx-1001", tap: "vnet3")])
+    ],
+    warnings: [
+        Warning(
+            code: .nicTapMissing, subject: Subject("i-2-10-VM eth0"),
+            message: "libvirt says tap vnet3, which does not exist in the kernel")
+    ])
 
 @Suite("dump JSON contract")
 struct SnapshotCodecTests {
@@ -29,14 +44,21 @@ struct SnapshotCodecTests {
 
     @Test("the contract's field names, including FDB's `self`")
     func fieldNames() throws {
-        let json = try #require(JSONSerialization.jsonObject(with: SnapshotCodec.encode(sampleSnapshot)) as? [String: Any])
-        #expect(Set(json.keys) == ["schemaVersion", "host", "links", "bridges", "fdb", "domains", "networks", "vpcs", "warnings"])
+        let json = try #require(
+            JSONSerialization.jsonObject(with: SnapshotCodec.encode(sampleSnapshot)) as? [String: Any])
+        #expect(
+            Set(json.keys) == [
+                "schemaVersion", "host", "links", "bridges", "fdb", "domains", "networks", "vpcs", "warnings",
+            ])
         #expect(json["schemaVersion"] as? Int == 1)
         let fdb = try #require((json["fdb"] as? [[String: Any]])?.first)
         #expect(fdb["self"] as? Bool == true)
         let link = try #require((json["links"] as? [[String: Any]])?.last)
-        #expect(Set(link.keys) == ["name", "ifindex", "kind", "mac", "mtu", "operState", "up", "master", "addresses",
-                                   "vxlan", "bridgePort"])
+        #expect(
+            Set(link.keys) == [
+                "name", "ifindex", "kind", "mac", "mtu", "operState", "up", "master", "addresses",
+                "vxlan", "bridgePort",
+            ])
     }
 
     @Test("an unknown schema version is refused and named")
@@ -47,10 +69,12 @@ struct SnapshotCodecTests {
         }
     }
 
-    @Test("garbage gives one line that says what is wrong", arguments: [
-        "", "{", "[]", "null", "\u{0}\u{1}\u{2}", #"{"schemaVersion": "1"}"#, #"{"schemaVersion": 1}"#,
-        #"{"schemaVersion": 1, "host": 5, "links": [], "bridges": [], "fdb": [], "domains": [], "warnings": []}"#,
-    ])
+    @Test(
+        "garbage gives one line that says what is wrong",
+        arguments: [
+            "", "{", "[]", "null", "\u{0}\u{1}\u{2}", #"{"schemaVersion": "1"}"#, #"{"schemaVersion": 1}"#,
+            #"{"schemaVersion": 1, "host": 5, "links": [], "bridges": [], "fdb": [], "domains": [], "warnings": []}"#,
+        ])
     func garbage(text: String) {
         do {
             _ = try SnapshotCodec.decode(Data(text.utf8), source: "bad.json")

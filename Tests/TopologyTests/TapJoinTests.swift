@@ -34,10 +34,14 @@ struct TapJoinTests {
     @Test("every disagreement is kept as a warning, nothing is dropped")
     func faults() {
         let domains = [
-            vm("i-2-10-VM", [bridgeNIC(0, mac: "02:00:00:00:00:01", bridge: "brvx-1001", tap: "vnet1"),   // missing
-                             bridgeNIC(1, mac: "02:00:00:00:00:02", bridge: "brvx-1001", tap: "vnet2"),   // wrong bridge
-                             bridgeNIC(2, mac: "02:00:00:00:00:03", bridge: "brvx-1001", tap: "vnet3"),   // no master
-                             bridgeNIC(3, mac: "02:00:00:00:00:04", bridge: "brvx-1001", tap: "vnet4")]), // name reused
+            vm(
+                "i-2-10-VM",
+                [
+                    bridgeNIC(0, mac: "02:00:00:00:00:01", bridge: "brvx-1001", tap: "vnet1"),  // missing
+                    bridgeNIC(1, mac: "02:00:00:00:00:02", bridge: "brvx-1001", tap: "vnet2"),  // wrong bridge
+                    bridgeNIC(2, mac: "02:00:00:00:00:03", bridge: "brvx-1001", tap: "vnet3"),  // no master
+                    bridgeNIC(3, mac: "02:00:00:00:00:04", bridge: "brvx-1001", tap: "vnet4"),
+                ]),  // name reused
             vm("i-2-11-VM", state: .shutoff, [bridgeNIC(0, mac: "02:00:00:00:00:05", bridge: "brvx-1001", tap: nil)]),
         ]
         let links = [
@@ -61,15 +65,17 @@ struct TapJoinTests {
 
     @Test("without libvirt's full list no tap is called unclaimed")
     func incompleteClaims() {
-        let result = TapJoin.join(domains: [], links: [tap("vnet7", mac: "fe:00:00:00:00:01", master: "br0")],
-                                  claimsAreComplete: false)
+        let result = TapJoin.join(
+            domains: [], links: [tap("vnet7", mac: "fe:00:00:00:00:01", master: "br0")],
+            claimsAreComplete: false)
         #expect(result.warnings.isEmpty)
     }
 
     @Test("a running domain's NIC without a target is reported")
     func noTarget() {
-        let result = TapJoin.join(domains: [vm("v", [bridgeNIC(0, mac: "02:00:00:00:00:09", bridge: "br0", tap: nil)])],
-                                  links: [], claimsAreComplete: true)
+        let result = TapJoin.join(
+            domains: [vm("v", [bridgeNIC(0, mac: "02:00:00:00:00:09", bridge: "br0", tap: nil)])],
+            links: [], claimsAreComplete: true)
         #expect(result.warnings.map(\.code) == [.nicNoTarget])
     }
 }

@@ -19,9 +19,12 @@ struct CorrelatorTests {
         return try #require(plan.sighting(frame, linkType: .linuxSLL2, timestamp: start + microseconds * 1000))
     }
 
-    func echo(_ source: [UInt8], _ destination: [UInt8], ttl: UInt8 = 64, request: Bool = true, id: UInt16 = 0) -> [UInt8] {
-        Frames.ipv4(proto: 1, source: source, destination: destination, id: id, ttl: ttl,
-                    Frames.icmpEcho(id: 7, sequence: 1, request: request))
+    func echo(
+        _ source: [UInt8], _ destination: [UInt8], ttl: UInt8 = 64, request: Bool = true, id: UInt16 = 0
+    ) -> [UInt8] {
+        Frames.ipv4(
+            proto: 1, source: source, destination: destination, id: id, ttl: ttl,
+            Frames.icmpEcho(id: 7, sequence: 1, request: request))
     }
 
     func run(_ sightings: [Sighting], correlator: Correlator? = nil) -> [TracedPacket] {
@@ -36,7 +39,9 @@ struct CorrelatorTests {
 
     @Test("through NAT on the VR's public side, with the translation shown, and the reply back through it")
     func nat() throws {
-        let guest: [UInt8] = [10, 1, 1, 23], outside: [UInt8] = [198, 51, 100, 1], translated: [UInt8] = [203, 0, 113, 10]
+        let guest: [UInt8] = [10, 1, 1, 23]
+        let outside: [UInt8] = [198, 51, 100, 1]
+        let translated: [UInt8] = [203, 0, 113, 10]
         let packets = run([
             try sighting("vnet3", out: false, at: 0, echo(guest, outside)),
             try sighting("vnet0", out: true, at: 20, echo(guest, outside)),
@@ -49,13 +54,16 @@ struct CorrelatorTests {
         ])
         #expect(packets.count == 1)
         let packet = try #require(packets.first)
-        #expect(packet.hops.map { $0.interface ?? $0.meaning } == ["vnet3", "vnet0", "routed by r-4-VM", "vnet2", "eth2"])
+        #expect(
+            packet.hops.map { $0.interface ?? $0.meaning } == ["vnet3", "vnet0", "routed by r-4-VM", "vnet2", "eth2"])
         let router = try #require(packet.hops.first { $0.kind == .router })
         #expect(router.note == "380 µs inside, ttl 64→63, NAT source 10.1.1.23→203.0.113.10")
         #expect(packet.outcome == "left the host on eth2" && !packet.lost)
         let reply = try #require(packet.reply.first)
-        #expect(reply.hops.map { $0.interface ?? $0.meaning } == ["eth2", "vnet2", "routed by r-4-VM", "vnet0", "vnet3"])
-        #expect(reply.hops.first { $0.kind == .router }?.note?.contains("NAT destination 203.0.113.10→10.1.1.23") == true)
+        #expect(
+            reply.hops.map { $0.interface ?? $0.meaning } == ["eth2", "vnet2", "routed by r-4-VM", "vnet0", "vnet3"])
+        #expect(
+            reply.hops.first { $0.kind == .router }?.note?.contains("NAT destination 203.0.113.10→10.1.1.23") == true)
     }
 
     @Test("NAT is only believed on a public side: the same payload elsewhere is another packet")
@@ -96,20 +104,22 @@ struct CorrelatorTests {
         var largest = 0
         // 100,000 packets at 10,000 per second that are not the traced VM's (another VM's tap).
         for index in 0..<100_000 {
-            let packet = Frames.ipv4(proto: 17, source: [10, 1, 1, 24], destination: [10, 1, 1, 1],
-                                     Frames.udp(source: 1000, destination: 53, Frames.be32(UInt32(index))))
+            let packet = Frames.ipv4(
+                proto: 17, source: [10, 1, 1, 24], destination: [10, 1, 1, 1],
+                Frames.udp(source: 1000, destination: 53, Frames.be32(UInt32(index))))
             correlator.add(try sighting("vnet4", out: false, at: UInt64(index) * 100, packet))
             _ = correlator.advance(to: start + UInt64(index) * 100_000)
             largest = max(largest, correlator.openPackets)
         }
-        #expect(largest < 1_200)   // 0.1 s timeout at 10,000 per second, plus the grace
+        #expect(largest < 1_200)  // 0.1 s timeout at 10,000 per second, plus the grace
         #expect(correlator.unrelated > 98_000)
 
         let small = Correlator(plan: plan, timeoutNanoseconds: 10_000_000_000, capacity: 100)
         var written = 0
         for index in 0..<1_000 {
-            let packet = Frames.ipv4(proto: 17, source: [10, 1, 1, 23], destination: [10, 1, 1, 1],
-                                     Frames.udp(source: 1000, destination: 53, Frames.be32(UInt32(index))))
+            let packet = Frames.ipv4(
+                proto: 17, source: [10, 1, 1, 23], destination: [10, 1, 1, 1],
+                Frames.udp(source: 1000, destination: 53, Frames.be32(UInt32(index))))
             small.add(try sighting("vnet3", out: false, at: UInt64(index), packet))
             written += small.advance(to: start).count
         }
@@ -120,13 +130,20 @@ struct CorrelatorTests {
     func percentiles() {
         var statistics = TraceStatistics()
         for microseconds in 1...1000 {
-            statistics.record(TracedPacket(number: microseconds, summary: "", source: nil, destination: nil, length: 0,
-                                           firstSeen: 0, hops: [.init(interface: "vnet0", meaning: "", direction: .out,
-                                                                      state: .seen, offset: Int64(microseconds * 1000))],
-                                           outcome: "", lost: false, reply: [], replyMissing: false))
+            statistics.record(
+                TracedPacket(
+                    number: microseconds, summary: "", source: nil, destination: nil, length: 0,
+                    firstSeen: 0,
+                    hops: [
+                        .init(
+                            interface: "vnet0", meaning: "", direction: .out,
+                            state: .seen, offset: Int64(microseconds * 1000))
+                    ],
+                    outcome: "", lost: false, reply: [], replyMissing: false))
         }
         let hop = statistics.hops[0]
-        let p50 = Double(hop.percentile(0.5)!), p99 = Double(hop.percentile(0.99)!)
+        let p50 = Double(hop.percentile(0.5)!)
+        let p99 = Double(hop.percentile(0.99)!)
         #expect(abs(p50 - 500_000) / 500_000 < 0.016)
         #expect(abs(p99 - 990_000) / 990_000 < 0.016)
         #expect(formatNanoseconds(850) == "850 ns" && formatNanoseconds(14_230) == "14.2 µs")

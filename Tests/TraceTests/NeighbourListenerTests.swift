@@ -26,7 +26,11 @@ struct NeighbourListenerTests {
     @Test("guests' addresses from the ARP recorded on the lab; the control address stays the MAC's")
     func recordedARP() throws {
         var listener = NeighbourListener(snapshot: snapshot)
-        let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/Tests/TraceTests/Fixtures/vpc-tiers.pcapng"))))
+        let saved = try PcapNG.read(
+            [UInt8](
+                try Data(
+                    contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/Tests/TraceTests/Fixtures/vpc-tiers.pcapng")))
+        )
         for record in saved.records {
             listener.hear(record.bytes, linkType: .linuxSLL2, interface: saved.interfaces[record.interface].name)
         }
@@ -45,10 +49,14 @@ struct NeighbourListenerTests {
     func conflict() {
         var listener = NeighbourListener(snapshot: snapshot)
         let arp = { (mac: [UInt8], ip: [UInt8]) in
-            Frames.sll2(ifindex: 0, outgoing: false, 0x0806, [0, 1, 8, 0, 6, 4, 0, 2] + mac + ip + Frames.vmMAC + [10, 1, 1, 9])
+            Frames.sll2(
+                ifindex: 0, outgoing: false, 0x0806,
+                [0, 1, 8, 0, 6, 4, 0, 2] + mac + ip + Frames.vmMAC + [10, 1, 1, 9])
         }
-        let tap10 = ifindex("vnet3"), stray = ifindex("vnet4")
-        listener.hear(patch(arp([0x02, 0x00, 0x4c, 0x5e, 0x00, 0x0a], [10, 1, 1, 23]), ifindex: tap10), linkType: .linuxSLL2)
+        let tap10 = ifindex("vnet3")
+        let stray = ifindex("vnet4")
+        listener.hear(
+            patch(arp([0x02, 0x00, 0x4c, 0x5e, 0x00, 0x0a], [10, 1, 1, 23]), ifindex: tap10), linkType: .linuxSLL2)
         listener.hear(patch(arp([0x02, 0xde, 0xad, 0, 0, 1], [10, 1, 1, 23]), ifindex: stray), linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
         let warning = result.warnings.first { $0.code == .ipConflict }
@@ -61,9 +69,11 @@ struct NeighbourListenerTests {
     func dhcp() throws {
         var listener = NeighbourListener(snapshot: snapshot)
         // An offer to i-2-10-VM (MAC 02:00:4c:5e:00:0a) from a guest's tap, not from the VR r-4-VM.
-        let offer = Frames.ipv4(proto: 17, source: [10, 1, 1, 24], destination: [255, 255, 255, 255],
-                                Frames.udp(source: 67, destination: 68,
-                                           Frames.dhcp(operation: 2, type: 2, server: [10, 1, 1, 24], router: [10, 1, 1, 254])))
+        let offer = Frames.ipv4(
+            proto: 17, source: [10, 1, 1, 24], destination: [255, 255, 255, 255],
+            Frames.udp(
+                source: 67, destination: 68,
+                Frames.dhcp(operation: 2, type: 2, server: [10, 1, 1, 24], router: [10, 1, 1, 254])))
         listener.hear(Frames.sll2(ifindex: ifindex("vnet4"), outgoing: false, 0x0800, offer), linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
         #expect(nic(result, "i-2-10-VM")?.ip == "10.1.1.23" && nic(result, "i-2-10-VM")?.ipSource == .dhcp)
@@ -78,8 +88,9 @@ struct NeighbourListenerTests {
         var listener = NeighbourListener(snapshot: snapshot)
         let global: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [0x23]
         let advert = [136, 0, 0, 0, 0x60, 0, 0, 0] + global + [2, 1, 0x02, 0x00, 0x4c, 0x5e, 0x00, 0x14]
-        listener.hear(Frames.sll2(ifindex: ifindex("vnet9"), outgoing: false, 0x86dd, Frames.ipv6(next: 58, advert)),
-                      linkType: .linuxSLL2)
+        listener.hear(
+            Frames.sll2(ifindex: ifindex("vnet9"), outgoing: false, 0x86dd, Frames.ipv6(next: 58, advert)),
+            linkType: .linuxSLL2)
         let result = listener.apply(to: snapshot)
         #expect(nic(result, "i-3-20-VM")?.ip == "2001:db8::23" && nic(result, "i-3-20-VM")?.ipSource == .nd)
     }

@@ -32,7 +32,8 @@ private func checkGolden(_ packets: [TracedPacket], name: String) throws {
     let text = TraceText(style: DiagramStyle(unicode: true, color: false, width: 400))
     var statistics = TraceStatistics()
     packets.forEach { statistics.record($0) }
-    let output = packets.map(text.packet).joined() + text.summary(statistics, capture: nil)
+    let output =
+        packets.map(text.packet).joined() + text.summary(statistics, capture: nil)
         + packets.map(TraceJSON.line).joined()
     try expectGolden(output, file: "Tests/TraceTests/Golden/\(name).txt")
 }
@@ -45,7 +46,9 @@ private func matching(_ packets: [TracedPacket], _ prefix: String) throws -> [Tr
 }
 
 private func hops(_ packet: TracedPacket) -> [String] {
-    packet.hops.map { "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction?.rawValue ?? "")" }
+    packet.hops.map {
+        "\($0.state == .lost ? "lost " : "")\($0.interface ?? $0.meaning) \($0.direction?.rawValue ?? "")"
+    }
 }
 
 @Suite("trace replays of captures recorded on the lab")
@@ -58,7 +61,10 @@ struct ReplayTests {
             #expect(hops(ping) == ["vnet9 in", "vnet7 out", "routed by r-7-VM ", "vnet8 in", "vnet10 out"])
             #expect(ping.outcome == "delivered to i-3-21-VM eth0" && !ping.lost)
             #expect(ping.hops.first { $0.kind == .router }?.note?.contains("ttl 64→63") == true)
-            #expect(hops(try #require(ping.reply.first)) == ["vnet10 in", "vnet8 out", "routed by r-7-VM ", "vnet7 in", "vnet9 out"])
+            #expect(
+                hops(try #require(ping.reply.first)) == [
+                    "vnet10 in", "vnet8 out", "routed by r-7-VM ", "vnet7 in", "vnet9 out",
+                ])
             // Path order, not time order; offsets grow along this path.
             let offsets = ping.hops.compactMap(\.offset)
             #expect(offsets == offsets.sorted() && offsets.first == 0)
@@ -75,9 +81,15 @@ struct ReplayTests {
             #expect(hops(ping) == ["vnet3 in", "vnet0 out", "routed by r-4-VM ", "vnet2 in", "eth2 out"])
             #expect(ping.outcome == "left the host on eth2")
             // The VR translates its guests' addresses to its public one, as CloudStack's does.
-            #expect(ping.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true)
-            #expect(ping.reply.first?.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT destination 203.0.113.10→10.1.1.23") == true)
-            #expect(hops(try #require(ping.reply.first)) == ["eth2 in", "vnet2 out", "routed by r-4-VM ", "vnet0 in", "vnet3 out"])
+            #expect(
+                ping.hops.first { $0.kind == .router }?.note?.hasSuffix("NAT source 10.1.1.23→203.0.113.10") == true)
+            #expect(
+                ping.reply.first?.hops.first { $0.kind == .router }?.note?.hasSuffix(
+                    "NAT destination 203.0.113.10→10.1.1.23") == true)
+            #expect(
+                hops(try #require(ping.reply.first)) == [
+                    "eth2 in", "vnet2 out", "routed by r-4-VM ", "vnet0 in", "vnet3 out",
+                ])
         }
         let toRouter = try matching(packets, "ICMP echo request 10.1.1.23 > 10.1.1.1")
         #expect(toRouter.allSatisfy { $0.outcome == "delivered to r-4-VM" && $0.reply.count == 1 })
