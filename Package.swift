@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "TopologyTests", dependencies: ["Topology"],
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
@@ -56,13 +56,15 @@ let package = Package(
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "Packets", "TestSupport"]),
         .testTarget(name: "CloudStackTests", dependencies: ["CloudStack", "Topology"]),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render", "CloudStack", "Topology", "TestSupport"],
+        .testTarget(name: "RenderTests",
+                    dependencies: ["Render", "Diagnose", "CloudStack", "Topology", "TestSupport"],
                     exclude: ["Golden"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "CloudStack", "Topology", "TestSupport"]),
         .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
                     exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
-        .target(name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
+                exclude: ["newer-kvmtopo.json"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

@@ -226,7 +226,8 @@ public struct TextDiagram {
         case .vpcTier?: "VPC tier of \(clean(network.router ?? "?"))"
         case .shared?: "Shared network"
         case .guest?: "Guest network"
-        case .unknown?, nil: "Bridge"
+        case .unknown?: "Bridge"
+        case nil: clean(network.kind.rawValue)  // a newer kvmtopo's word, shown as it is
         }
     }
 
@@ -316,7 +317,8 @@ public struct TextDiagram {
         case .consoleProxy?: "console proxy VM"
         case .internalLB?: "internal load balancer VM"
         case .elasticLB?: "elastic load balancer VM"
-        case .other?, nil: "VM"
+        case .other?: "VM"
+        case nil: domain.role.map { "\(clean($0.rawValue)) VM" } ?? "VM"
         }
     }
 

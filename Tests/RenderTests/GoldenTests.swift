@@ -1,4 +1,5 @@
 import CloudStack
+import Diagnose
 import Foundation
 import Render
 import TestSupport
@@ -88,5 +89,21 @@ struct GoldenTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.output.contains("<svg"))
         #expect(result.output.contains("<title>cluster_vpc_r&#45;7&#45;VM</title>"))
+    }
+}
+
+@Suite("a dump from a newer kvmtopo")
+struct NewerDumpTests {
+    @Test("values this build does not know are shown as they are, and diagnose says it does not know the code")
+    func unknownValues() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/\(UnknownValues.path)"))
+        let snapshot = try SnapshotCodec.decode(bytes, source: "newer")
+        let text = TextDiagram(snapshot, style: DiagramStyle(unicode: false)).host()
+        #expect(text.contains("netris-vpc  cloudbr0"), "\(text)")
+        #expect(try TextDiagram(snapshot, style: DiagramStyle()).vm("s-1-VM").contains("dns-appliance VM"))
+        let finding = try #require(
+            Diagnose.run(snapshot).first { $0.code == WarningCode(rawValue: "tap-rate-limited") })
+        #expect(finding.severity == .warning && finding.why.contains("does not know the code"))
+        #expect(text.contains("! tap vnet-stray on brvx-1001 belongs to no libvirt domain"))
     }
 }

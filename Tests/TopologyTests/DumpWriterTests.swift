@@ -1,0 +1,46 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+/// The writer and the reader of the dump, against each other: every dump in the repository reads and writes
+/// back to the same bytes, so neither can drift from the contract without a test failing.
+@Suite("the dump's writer against its reader")
+struct DumpWriterTests {
+    static let dumps = [
+        "examples/dumps/lab-faults", "examples/dumps/lab-vxlan", "examples/dumps/vlan-host",
+        "examples/dumps/vr-elsewhere", "Tests/TraceTests/Fixtures/lab",
+        "Tests/TraceTests/Fixtures/router-tap-down",
+    ]
+
+    @Test("every dump in the repository is written back byte for byte", arguments: dumps)
+    func byteForByte(path: String) throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/\(path).json"))
+        let snapshot = try SnapshotCodec.decode(bytes, source: path)
+        #expect(SnapshotCodec.encode(snapshot) == bytes)
+    }
+
+    @Test("what is written reads back as the same snapshot, control characters and quotes included")
+    func readsBack() throws {
+        var snapshot = try SnapshotCodec.decode(
+            try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/examples/dumps/lab-faults.json")),
+            source: "lab-faults")
+        snapshot.host.hostname = "a\"b\\c/d\u{0}\u{1}\u{8}\u{9}\u{a}\u{c}\u{d}\u{1f}\u{7f}é✗"
+        snapshot.domains[0].xmlError = ""
+        let written = SnapshotCodec.encode(snapshot)
+        #expect(try SnapshotCodec.decode(written, source: "written") == snapshot)
+        #expect(try JSONSerialization.jsonObject(with: written) is [String: Any])
+    }
+
+    @Test("a dump from a newer kvmtopo (values this build has never heard of) loads, keeps them, and writes them back")
+    func unknownValues() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/\(UnknownValues.path)"))
+        let snapshot = try SnapshotCodec.decode(bytes, source: "newer")
+        #expect(snapshot.links.contains { $0.kind == LinkKind(rawValue: "wireguard") && $0.kind.known == nil })
+        #expect(snapshot.domains.contains { $0.role == DomainRole(rawValue: "dns-appliance") && $0.role?.known == nil })
+        #expect(
+            snapshot.warnings.contains { $0.code == WarningCode(rawValue: "tap-rate-limited") && $0.code.known == nil })
+        #expect(snapshot.networks.contains { $0.kind == NetworkKind(rawValue: "netris-vpc") })
+        #expect(SnapshotCodec.encode(snapshot) == bytes)
+    }
+}
