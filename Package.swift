@@ -4,7 +4,8 @@ import PackageDescription
 // Layers, bottom up:
 //   C*        system libraries found through pkg-config
 //   Netlink, Libvirt, Pcap
-//             one Swift module per C library; the only code that touches C pointers
+//             one Swift module per C library; the only code that touches C pointers; C constants become
+//             Topology's typed values here
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Render    text diagrams and DOT, reading only the finished snapshot
@@ -31,8 +32,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
 
-        .target(name: "Netlink", dependencies: ["CNetlink"]),
-        .target(name: "Libvirt", dependencies: ["CLibvirt"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
         .target(name: "Pcap", dependencies: ["CPcap"]),
 
         .target(name: "Topology"),
@@ -50,7 +51,7 @@ let package = Package(
 
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Topology"]),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "Packets", "TestSupport"]),

@@ -73,7 +73,7 @@ public struct HostCollector: Sendable {
 
     static func domain(_ record: LibvirtDomainRecord) -> Domain {
         var domain = Domain(
-            name: record.name, uuid: record.uuid, state: DomainState(rawValue: record.state), id: record.id,
+            name: record.name, uuid: record.uuid, state: record.state, id: record.id,
             persistent: record.persistent, xmlError: record.xmlError)
         guard let xml = record.xml else { return domain }
         do {

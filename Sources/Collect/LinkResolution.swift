@@ -25,7 +25,7 @@ public enum LinkResolution {
         let names = Dictionary(dump.links.map { ($0.ifindex, $0.name) }, uniquingKeysWith: { first, _ in first })
         return dump.routes.map { raw in
             Route(
-                family: AddressFamily(rawValue: raw.family),
+                family: raw.family,
                 destination: raw.destination.map { "\($0)/\(raw.prefixLength)" } ?? "default",
                 device: raw.ifindex.flatMap { names[$0] }, gateway: raw.gateway, source: raw.source)
         }
@@ -48,7 +48,7 @@ public enum LinkResolution {
             return FDBEntry(
                 mac: entry.mac, port: names[entry.ifindex] ?? "ifindex \(entry.ifindex)",
                 bridge: entry.masterIndex.flatMap { names[$0] }, vlan: entry.vlan,
-                state: FDBState(rawValue: entry.state),
+                state: entry.state,
                 isSelf: entry.isSelf, remote: entry.remote)
         }
     }
@@ -58,10 +58,10 @@ public enum LinkResolution {
         let sameNamespaceLink = raw.linkNetnsid == nil ? raw.linkIndex.flatMap { names[$0] } : nil
         var link = Link(
             name: raw.name, ifindex: raw.ifindex, kind: kind(of: raw), mac: raw.mac, mtu: raw.mtu,
-            operState: OperState(rawValue: raw.operState), up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
+            operState: raw.operState, up: raw.isUp, master: raw.masterIndex.flatMap { names[$0] },
             addresses: addresses.map {
                 Address(
-                    family: AddressFamily(rawValue: $0.family), address: $0.address, prefixLength: $0.prefixLength,
+                    family: $0.family, address: $0.address, prefixLength: $0.prefixLength,
                     scope: $0.scope)
             })
         if let vlan = raw.vlan {
@@ -78,7 +78,7 @@ public enum LinkResolution {
         }
         if let port = raw.bridgePort {
             link.bridgePort = BridgePort(
-                state: PortState(rawValue: port.state), priority: port.priority, cost: port.cost)
+                state: port.state, priority: port.priority, cost: port.cost)
         }
         return link
     }

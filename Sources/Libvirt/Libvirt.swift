@@ -1,3 +1,4 @@
+import Topology
 import CLibvirt
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 public struct LibvirtDomainRecord: Sendable, Equatable {
     public var name: String
     public var uuid: String
-    public var state: String
+    public var state: DomainState
     /// The running instance's id; nil when the domain is not running.
     public var id: Int?
     public var persistent: Bool
@@ -68,7 +69,7 @@ public final class LibvirtConnection: @unchecked Sendable {
         let uuidText = virDomainGetUUIDString(domain, &uuid) == 0 ? Self.string(uuid) : ""
         var state: Int32 = 0
         var reason: Int32 = 0
-        let stateName = virDomainGetState(domain, &state, &reason, 0) == 0 ? Self.stateName(state) : "unknown"
+        let stateName = virDomainGetState(domain, &state, &reason, 0) == 0 ? Self.stateName(state) : .unknown
         let id = virDomainGetID(domain)
         var record = LibvirtDomainRecord(
             name: name, uuid: uuidText, state: stateName,
@@ -86,16 +87,16 @@ public final class LibvirtConnection: @unchecked Sendable {
         return record
     }
 
-    private static func stateName(_ state: Int32) -> String {
+    private static func stateName(_ state: Int32) -> DomainState {
         switch UInt32(state) {
-        case VIR_DOMAIN_RUNNING.rawValue: "running"
-        case VIR_DOMAIN_BLOCKED.rawValue: "blocked"
-        case VIR_DOMAIN_PAUSED.rawValue: "paused"
-        case VIR_DOMAIN_SHUTDOWN.rawValue: "shutting-down"
-        case VIR_DOMAIN_SHUTOFF.rawValue: "shutoff"
-        case VIR_DOMAIN_CRASHED.rawValue: "crashed"
-        case VIR_DOMAIN_PMSUSPENDED.rawValue: "pmsuspended"
-        default: "unknown"
+        case VIR_DOMAIN_RUNNING.rawValue: .running
+        case VIR_DOMAIN_BLOCKED.rawValue: .blocked
+        case VIR_DOMAIN_PAUSED.rawValue: .paused
+        case VIR_DOMAIN_SHUTDOWN.rawValue: .shuttingDown
+        case VIR_DOMAIN_SHUTOFF.rawValue: .shutoff
+        case VIR_DOMAIN_CRASHED.rawValue: .crashed
+        case VIR_DOMAIN_PMSUSPENDED.rawValue: .pmsuspended
+        default: .unknown
         }
     }
 

@@ -1,3 +1,4 @@
+import Topology
 import CNetlink
 
 /// libnl objects (borrowed from the parse callback, never freed here) to Swift records.
@@ -36,7 +37,7 @@ enum RecordConverter {
     static func address(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkAddress? {
         let address = object
         guard let local = rtnl_addr_get_local(address), let text = AddressFormat.ip(local) else { return nil }
-        let family = rtnl_addr_get_family(address) == AF_INET6 ? "inet6" : "inet"
+        let family: AddressFamily = rtnl_addr_get_family(address) == AF_INET6 ? .inet6 : .inet
         return NetlinkAddress(
             ifindex: Int(rtnl_addr_get_ifindex(address)), family: family, address: text,
             prefixLength: Int(rtnl_addr_get_prefixlen(address)),
@@ -64,8 +65,8 @@ enum RecordConverter {
             masterIndex: master > 0 ? Int(master) : nil,
             vlan: vlan > 0 ? Int(vlan) : nil,
             state: state & Int32(NUD_PERMANENT) != 0
-                ? "permanent"
-                : state & Int32(NUD_NOARP) != 0 ? "static" : "dynamic",
+                ? .permanent
+                : state & Int32(NUD_NOARP) != 0 ? .static : .dynamic,
             isSelf: isSelf,
             remote: remote)
     }
@@ -109,26 +110,26 @@ enum RecordConverter {
     }
 
     /// RFC 2863 operational states, numbered as in <linux/if.h> (which cannot be included beside glibc's <net/if.h>).
-    private static func operStateName(_ state: UInt8) -> String {
+    private static func operStateName(_ state: UInt8) -> OperState {
         switch state {
-        case 1: "not-present"
-        case 2: "down"
-        case 3: "lower-layer-down"
-        case 4: "testing"
-        case 5: "dormant"
-        case 6: "up"
-        default: "unknown"
+        case 1: .notPresent
+        case 2: .down
+        case 3: .lowerLayerDown
+        case 4: .testing
+        case 5: .dormant
+        case 6: .up
+        default: .unknown
         }
     }
 
-    private static func portStateName(_ state: Int32) -> String {
+    private static func portStateName(_ state: Int32) -> PortState {
         switch state {
-        case Int32(BR_STATE_DISABLED): "disabled"
-        case Int32(BR_STATE_LISTENING): "listening"
-        case Int32(BR_STATE_LEARNING): "learning"
-        case Int32(BR_STATE_FORWARDING): "forwarding"
-        case Int32(BR_STATE_BLOCKING): "blocking"
-        default: "unknown"
+        case Int32(BR_STATE_DISABLED): .disabled
+        case Int32(BR_STATE_LISTENING): .listening
+        case Int32(BR_STATE_LEARNING): .learning
+        case Int32(BR_STATE_FORWARDING): .forwarding
+        case Int32(BR_STATE_BLOCKING): .blocking
+        default: .unknown
         }
     }
 
@@ -156,7 +157,7 @@ extension RecordConverter {
         let hop = rtnl_route_get_nnexthops(route) > 0 ? rtnl_route_nexthop_n(route, 0) : nil
         let ifindex = hop.map { Int(rtnl_route_nh_get_ifindex($0)) }
         return NetlinkRoute(
-            family: rtnl_route_get_family(route) == UInt8(AF_INET6) ? "inet6" : "inet",
+            family: rtnl_route_get_family(route) == UInt8(AF_INET6) ? .inet6 : .inet,
             destination: prefix == 0 ? nil : destination.flatMap(AddressFormat.ip),
             prefixLength: prefix,
             ifindex: ifindex.flatMap { $0 > 0 ? $0 : nil },

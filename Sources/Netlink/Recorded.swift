@@ -1,3 +1,4 @@
+import Topology
 import CNetlink
 
 /// Parses rtnetlink messages recorded from a host (the bytes the kernel sends in answer to a dump) through

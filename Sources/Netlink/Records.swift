@@ -1,3 +1,5 @@
+import Topology
+
 /// What one rtnetlink dump says, as Swift values. Relations are still kernel ifindexes here; the
 /// collector resolves them to names once every link is known.
 public struct NetlinkLink: Sendable, Equatable {
@@ -7,7 +9,7 @@ public struct NetlinkLink: Sendable, Equatable {
     public var kind: String?
     public var mac: String?
     public var mtu: Int
-    public var operState: String
+    public var operState: OperState
     public var isUp: Bool
     public var isLoopback: Bool
     public var masterIndex: Int?
@@ -24,7 +26,7 @@ public struct NetlinkLink: Sendable, Equatable {
 
     /// A bridge port's STP state and cost, from the port's own link message.
     public struct BridgePort: Sendable, Equatable {
-        public var state: String
+        public var state: PortState
         public var priority: Int?
         public var cost: Int?
     }
@@ -46,8 +48,7 @@ public struct NetlinkLink: Sendable, Equatable {
 
 public struct NetlinkAddress: Sendable, Equatable {
     public var ifindex: Int
-    /// "inet" or "inet6".
-    public var family: String
+    public var family: AddressFamily
     public var address: String
     public var prefixLength: Int
     public var scope: String
@@ -60,7 +61,7 @@ public struct NetlinkFDBEntry: Sendable, Equatable {
     public var masterIndex: Int?
     public var vlan: Int?
     /// "permanent" (the port's own address), "static" (added by hand or by libvirt/CloudStack) or "dynamic" (learned).
-    public var state: String
+    public var state: FDBState
     /// NTF_SELF: the entry belongs to the device itself (vxlan remotes, NIC filters), not to a bridge.
     public var isSelf: Bool
     /// NDA_DST: the remote VTEP of a vxlan entry.
@@ -69,8 +70,7 @@ public struct NetlinkFDBEntry: Sendable, Equatable {
 
 /// One route of the main table (unicast), from the route dump.
 public struct NetlinkRoute: Sendable, Equatable {
-    /// "inet" or "inet6".
-    public var family: String
+    public var family: AddressFamily
     /// The destination network's address; nil for a default route.
     public var destination: String?
     public var prefixLength: Int

@@ -175,17 +175,17 @@ public struct OperState: Vocabulary {
 
 /// A bridge port's STP state.
 public struct PortState: Vocabulary {
-    public enum Known: String, CaseIterable, Sendable { case disabled, listening, learning, forwarding, blocking }
+    public enum Known: String, CaseIterable, Sendable { case disabled, listening, learning, forwarding, blocking, unknown }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let disabled = Self(.disabled), listening = Self(.listening), learning = Self(.learning)
-    public static let forwarding = Self(.forwarding), blocking = Self(.blocking)
+    public static let forwarding = Self(.forwarding), blocking = Self(.blocking), unknown = Self(.unknown)
 
     /// STP keeps the port from forwarding (still starting, or blocking a loop); a disabled port is down anyway.
     public var withholdsFrames: Bool {
         switch known {
         case .listening?, .learning?, .blocking?: true
-        case .disabled?, .forwarding?, nil: false
+        case .disabled?, .forwarding?, .unknown?, nil: false
         }
     }
 }

@@ -17,7 +17,7 @@ struct TestDriverTests {
         let connection = try LibvirtConnection.openReadOnly(uri: try nodeURI())
         let records = try connection.domains()
         #expect(records.map(\.name).sorted() == ["i-2-10-VM", "r-4-VM"])
-        #expect(records.allSatisfy { $0.state == "running" && $0.id != nil && $0.xml != nil })
+        #expect(records.allSatisfy { $0.state == .running && $0.id != nil && $0.xml != nil })
 
         let router = HostCollector.domain(try #require(records.first { $0.name == "r-4-VM" }))
         #expect(router.uuid == "6f1c2a7e-3d0b-4b7e-9a51-0c6d2f0e4a11")

@@ -1,4 +1,5 @@
 import Netlink
+import Topology
 import Testing
 
 private let up: UInt32 = 0x1 | 0x40  // IFF_UP | IFF_RUNNING
@@ -33,7 +34,7 @@ struct RecordedLinkTests {
         #expect(parsed.vlan?.protocol_ == "802.1Q")
         #expect(parsed.linkIndex == 2)
         #expect(parsed.masterIndex == 8)
-        #expect(parsed.operState == "up")
+        #expect(parsed.operState == .up)
         #expect(parsed.isUp)
         #expect(parsed.mac == "52:54:00:12:34:56")
         let device = try #require(links.first { $0.name == "eth0" })
@@ -61,7 +62,7 @@ struct RecordedLinkTests {
         #expect(links[0].kind == "bond")
         #expect(links[1].kind == nil)
         #expect(links[1].masterIndex == 5)
-        #expect(links[1].operState == "down")
+        #expect(links[1].operState == .down)
     }
 
     @Test("a bridge port's link message carries its STP state, priority and cost")
@@ -85,7 +86,7 @@ struct RecordedLinkTests {
         let link = try #require(RecordedNetlink.links([port.bytes]).first)
         #expect(link.kind == "tun")
         #expect(link.masterIndex == 8)
-        #expect(link.bridgePort?.state == "blocking")
+        #expect(link.bridgePort?.state == .blocking)
         #expect(link.bridgePort?.priority == 32)
         #expect(link.bridgePort?.cost == 100)
         #expect(RecordedNetlink.links([eth0.bytes]).first?.bridgePort == nil)
@@ -111,13 +112,13 @@ struct RecordedLinkTests {
             ])
         let entries = RecordedNetlink.fdb([learned.bytes, stat.bytes, remote.bytes])
         #expect(entries.count == 3)
-        #expect(entries[0].state == "dynamic")
+        #expect(entries[0].state == .dynamic)
         #expect(entries[0].vlan == 100)
         #expect(entries[0].masterIndex == 8)
         #expect(entries[0].mac == "02:00:4c:5e:00:0a")
-        #expect(entries[1].state == "static")
+        #expect(entries[1].state == .static)
         #expect(entries[1].vlan == nil)
-        #expect(entries[2].state == "permanent")
+        #expect(entries[2].state == .permanent)
         #expect(entries[2].remote == "10.99.0.2")
         #expect(entries[2].isSelf)
     }
