@@ -378,27 +378,25 @@ extension Network: DumpValue {
 
 extension Network.Member: DumpValue {
     func write(to json: inout JSONWriter) {
-        json.object {
-            $0.field("domain", domain)
-            $0.field("ip", ip)
-            $0.field("ipSource", ipSource)
-            $0.field("mac", mac)
-            $0.field("nic", nic)
-            $0.field("tap", tap)
-        }
+        json.object { writeNIC(&$0, domain: domain, ip: ip, ipSource: ipSource, mac: mac, nic: nic, tap: tap) }
     }
 }
 
 extension Network.Gateway: DumpValue {
     func write(to json: inout JSONWriter) {
-        json.object {
-            $0.field("domain", domain)
-            $0.field("ip", ip)
-            $0.field("ipSource", ipSource)
-            $0.field("mac", mac)
-            $0.field("nic", nic)
-        }
+        json.object { writeNIC(&$0, domain: domain, ip: ip, ipSource: ipSource, mac: mac, nic: nic, tap: nil) }
     }
+}
+
+/// A network's member and its gateway name a NIC alike (a gateway without its tap).
+private func writeNIC(_ json: inout JSONWriter, domain: String, ip: String?, ipSource: AddressSource?, mac: String?,
+                      nic: Int, tap: String?) {
+    json.field("domain", domain)
+    json.field("ip", ip)
+    json.field("ipSource", ipSource)
+    json.field("mac", mac)
+    json.field("nic", nic)
+    json.field("tap", tap)
 }
 
 extension VPC: DumpValue {
