@@ -180,7 +180,8 @@ public enum CloudStackModel {
                     Warning(
                         code: .bridgeNameMismatch, subject: .named(subject),
                         message:
-                            "\(subject) is named for \(claim.label) \(claim.id) but its uplink \(uplink.name) is \(claim.label) \(kernel)"
+                            "\(subject) is named for \(claim.label) \(claim.id) but its uplink \(uplink.name) "
+                                + "is \(claim.label) \(kernel)"
                     ))
             }
         } else {

@@ -19,7 +19,8 @@ extension Diagnose {
                     finding(
                         .guestBridgeEmpty, .named(bridge), "guest bridge \(bridge) has no VM on it",
                         why:
-                            "normal for a persistent network, or one whose VMs all stopped; the agent removes it otherwise",
+                            "normal for a persistent network, or one whose VMs all stopped; the agent removes "
+                                + "it otherwise",
                         action: "ip -d link show master \(bridge)", related: [bridge]))
             }
         }
@@ -58,7 +59,8 @@ extension Diagnose {
                     .nameAtLimit, .named(link.name),
                     "\(link.name) is \(link.name.count) characters, the kernel's limit",
                     why:
-                        "names CloudStack builds from it (VLAN devices, bridges) will not fit and the agent fails to plug VMs",
+                        "names CloudStack builds from it (VLAN devices, bridges) will not fit and the agent "
+                            + "fails to plug VMs",
                     action: "ip -d link show \(link.name)", related: [link.name] + [link.master].compactMap { $0 }))
         }
         return findings
@@ -160,13 +162,15 @@ extension Diagnose {
         guard host.isCloudStack else { return [] }
         let control = host.roles.control
         let why =
-            "the management server reaches routers and system VMs over 169.254.0.0/16 from this host: without it they cannot be configured"
+            "the management server reaches routers and system VMs over 169.254.0.0/16 from this host: without "
+                + "it they cannot be configured"
         guard let link = host.links[control] else {
             return [
                 finding(
                     .controlBridgeMissing, .named(control), "there is no \(control) bridge", why: why,
                     action:
-                        "restart the agent (it creates \(control)), or: ip link add \(control) type bridge; ip link set \(control) up; ip addr add 169.254.0.1/16 dev \(control)",
+                        "restart the agent (it creates \(control)), or: ip link add \(control) type bridge; ip "
+                            + "link set \(control) up; ip addr add 169.254.0.1/16 dev \(control)",
                     related: [control])
             ]
         }
@@ -218,7 +222,8 @@ extension Diagnose {
                     finding(
                         .routerNoPublic, .named(router.name), "\(router.name) has no public NIC",
                         why:
-                            "right for a shared network's DHCP/DNS server; an isolated network's VR without it leaves its VMs no way out",
+                            "right for a shared network's DHCP/DNS server; an isolated network's VR without it "
+                                + "leaves its VMs no way out",
                         action: "virsh domiflist \(router.name)", related: [router.name]))
             }
             guard router.routerKind == .vpc else { continue }
@@ -229,7 +234,8 @@ extension Diagnose {
                 findings.append(
                     finding(
                         .vpcTierBridge, .nic(NICRef(domain: router.name, index: nic.index)),
-                        "tier bridge \(bridge ?? "?") of \(router.name) eth\(nic.index) is \(link == nil ? "missing" : "down")",
+                        "tier bridge \(bridge ?? "?") of \(router.name) eth\(nic.index) is "
+                            + "\(link == nil ? "missing" : "down")",
                         why: "the tier's VMs lose their gateway: nothing leaves the tier",
                         action: "ip -d link show \(bridge ?? "master <bridge>"); virsh domiflist \(router.name)",
                         related: [router.name] + [bridge, nic.tap].compactMap { $0 }))
@@ -241,7 +247,8 @@ extension Diagnose {
                 finding(
                     .routerNotSeen, .named(network.bridge),
                     listened
-                        ? "no router for \(network.bridge) is here, and none was heard through \(network.uplink ?? "its uplink")"
+                        ? "no router for \(network.bridge) is here, and none was heard through "
+                            + "\(network.uplink ?? "its uplink")"
                         : "the router of \(network.bridge) is not on this host",
                     why: listened
                         ? "its VMs may have no gateway: the VR is down, or the uplink does not reach it"
@@ -279,7 +286,8 @@ extension Diagnose {
                     .brNetfilter, .named("br_netfilter"),
                     "bridged IPv4 goes through iptables but not through \(disabled.joined(separator: ", "))",
                     why:
-                        "security groups filter IPv4 and miss the rest: \(disabled.contains("ip6tables") ? "IPv6 escapes them" : "ARP spoofing is not stopped")",
+                        "security groups filter IPv4 and miss the rest: "
+                            + "\(disabled.contains("ip6tables") ? "IPv6 escapes them" : "ARP spoofing is not stopped")",
                     action: "sysctl net.bridge.bridge-nf-call-\(disabled[0])=1", related: [], severity: .warning)
             ]
         }
@@ -291,9 +299,11 @@ extension Diagnose {
                     : "bridged traffic goes through \(enabled.joined(separator: ", "))",
                 why: enabled.isEmpty
                     ? "security groups cannot filter VM traffic on this host"
-                    : "what security groups need; it also means a DROP in FORWARD, or a bad checksum, drops bridged frames (kvmtopo trace shows where)",
+                    : "what security groups need; it also means a DROP in FORWARD, or a bad checksum, drops "
+                        + "bridged frames (kvmtopo trace shows where)",
                 action:
-                    "sysctl net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.bridge.bridge-nf-call-arptables",
+                    "sysctl net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables "
+                        + "net.bridge.bridge-nf-call-arptables",
                 related: [])
         ]
     }

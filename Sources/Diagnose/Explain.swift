@@ -13,7 +13,8 @@ extension Diagnose {
             switch warning.code.known {
             case .nicTapMissing?:
                 (
-                    "the guest sees a NIC, but nothing on the host carries its frames: the VM is cut off on this network",
+                    "the guest sees a NIC, but nothing on the host carries its frames: the VM is cut off on "
+                        + "this network",
                     "virsh domiflist \(domain); ip -d link show \(tap)"
                 )
             case .nicNoTarget?:
@@ -38,7 +39,8 @@ extension Diagnose {
                 )
             case .tapUnclaimed?:
                 (
-                    "a leftover tap from a VM that is gone, or one made by hand; on a bridge it sees the network's traffic",
+                    "a leftover tap from a VM that is gone, or one made by hand; on a bridge it sees the "
+                        + "network's traffic",
                     "ip -d link show \(subject); ip link del \(subject) when nothing uses it"
                 )
             case .domainXMLUnreadable?:
@@ -51,8 +53,10 @@ extension Diagnose {
                 )
             case .guestBridgeNoUplink?:
                 (
-                    "VMs on this bridge reach each other but nothing off this host: no router elsewhere, no VM on other hosts",
-                    "ip -d link show master \(subject); the agent creates the uplink on the next VM start (modifyvlan.sh/modifyvxlan.sh)"
+                    "VMs on this bridge reach each other but nothing off this host: no router elsewhere, no VM "
+                        + "on other hosts",
+                    "ip -d link show master \(subject); the agent creates the uplink on the next VM start "
+                        + "(modifyvlan.sh/modifyvxlan.sh)"
                 )
             case .bridgeNameMismatch?:
                 (

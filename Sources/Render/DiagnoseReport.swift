@@ -84,6 +84,7 @@ public enum DiagnoseReport {
     private static func summary(_ counts: [String: Int]) -> String {
         let plural = { (count: Int, word: String) in "\(count) \(word)\(count == 1 ? "" : "s")" }
         return
-            "\(plural(counts["error"] ?? 0, "error")), \(plural(counts["warning"] ?? 0, "warning")), \(counts["info"] ?? 0) info"
+            "\(plural(counts["error"] ?? 0, "error")), \(plural(counts["warning"] ?? 0, "warning")), "
+                + "\(counts["info"] ?? 0) info"
     }
 }

@@ -122,7 +122,8 @@ public struct TextDiagram {
         let system = snapshot.domains.filter { $0.role?.isSystemVM == true }.count
         let vms = snapshot.domains.count - routers - system
         parts.append(
-            "\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), \(count(system, "system VM")), \(count(vms, "VM")))"
+            "\(count(snapshot.domains.count, "domain")) (\(count(routers, "router")), "
+                + "\(count(system, "system VM")), \(count(vms, "VM")))"
         )
         parts.append(count(snapshot.bridges.count, "bridge"))
         var line: Line = [Segment(text: parts.joined(separator: style.dot), tone: .heading)]

@@ -72,7 +72,8 @@ public struct TraceText {
                 Segment(text: "Summary", tone: .heading),
                 Segment(
                     text:
-                        "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") (\(statistics.replies) with their reply), "
+                        "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") "
+                            + "(\(statistics.replies) with their reply), "
                         + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply"),
             ]
         ]

@@ -44,7 +44,8 @@ public enum TapJoin {
                         Warning(
                             code: .tapMACMismatch, subject: subject,
                             message:
-                                "tap \(tapName) has MAC \(tap.mac ?? "none"), expected \(expectedHostMAC(forGuest: mac)): the name belongs to another device"
+                                "tap \(tapName) has MAC \(tap.mac ?? "none"), expected "
+                                    + "\(expectedHostMAC(forGuest: mac)): the name belongs to another device"
                         ))
                     continue
                 }

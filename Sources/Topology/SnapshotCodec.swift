@@ -25,7 +25,8 @@ public enum SnapshotCodec {
             throw SnapshotError(
                 source: source,
                 reason:
-                    "schemaVersion \(version) is not supported (this kvmtopo reads version \(HostSnapshot.currentSchemaVersion)); use a kvmtopo release that matches the dump"
+                    "schemaVersion \(version) is not supported (this kvmtopo reads version "
+                        + "\(HostSnapshot.currentSchemaVersion)); use a kvmtopo release that matches the dump"
             )
         }
         do {

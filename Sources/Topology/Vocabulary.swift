@@ -175,7 +175,9 @@ public struct OperState: Vocabulary {
 
 /// A bridge port's STP state.
 public struct PortState: Vocabulary {
-    public enum Known: String, CaseIterable, Sendable { case disabled, listening, learning, forwarding, blocking, unknown }
+    public enum Known: String, CaseIterable, Sendable {
+        case disabled, listening, learning, forwarding, blocking, unknown
+    }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let disabled = Self(.disabled), listening = Self(.listening), learning = Self(.learning)

@@ -156,6 +156,7 @@ public struct NeighbourListener {
         guard server.port.name != network.uplink else { return nil }
         let owner = nics[server.mac].map { snapshot.domains[$0.domain].name }
         return
-            "DHCP answers from \(who) on \(server.port.name)\(owner.map { " (\($0))" } ?? ""), not from beyond the uplink where the network's router is"
+            "DHCP answers from \(who) on \(server.port.name)\(owner.map { " (\($0))" } ?? ""), not from beyond "
+                + "the uplink where the network's router is"
     }
 }

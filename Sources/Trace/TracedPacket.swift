@@ -145,17 +145,20 @@ extension Packet {
                 1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM",
             ]
             return
-                "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid 0x\(String(dhcp.transactionID, radix: 16))"
+                "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid "
+                    + "0x\(String(dhcp.transactionID, radix: 16))"
         }
         if let tcp {
             let flagNames: [(UInt8, String)] = [(0x02, "S"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x10, ".")]
             let flags = flagNames.filter { tcp.flags & $0.0 != 0 }.map(\.1).joined()
             return
-                "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) [\(flags)] seq \(tcp.sequence)"
+                "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) "
+                    + "[\(flags)] seq \(tcp.sequence)"
         }
         if let udp {
             return
-                "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length \(udp.length)"
+                "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length "
+                    + "\(udp.length)"
         }
         if let ipv4 { return "IP proto \(ipv4.protocolNumber) \(ends)" }
         if let ipv6 { return "IP6 next header \(ipv6.nextHeader) \(ends)" }

@@ -25,7 +25,8 @@ struct SourceOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' addresses (needs root).",
+            "Also listen this long for ARP, DHCP and neighbour discovery on the bridge ports, to learn guests' "
+                + "addresses (needs root).",
             valueName: "seconds"))
     var listen: Double?
 
