@@ -19,18 +19,21 @@ let package = Package(
     name: "kvmtopo",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "kvmtopo", targets: ["kvmtopo"]),
+        .executable(name: "kvmtopo", targets: ["kvmtopo"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
-        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0",
-                       providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
-        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt",
-                       providers: [.apt(["libvirt-dev"])]),
-        .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
-                       providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(
+            name: "CNetlink", pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(
+            name: "CLibvirt", pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(
+            name: "CPcap", pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]),
 
         .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
@@ -44,28 +47,38 @@ let package = Package(
         .target(name: "Diagnose", dependencies: ["Topology"]),
         .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
         .target(name: "Capture", dependencies: ["Topology", "CloudStack", "Packets", "Pcap", "Trace"]),
-        .executableTarget(name: "kvmtopo", dependencies: [
-            "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "kvmtopo",
+            dependencies: [
+                "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
-        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "TopologyTests", dependencies: ["Topology", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Topology"]),
-        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "LibvirtTests", dependencies: ["Libvirt", "Collect", "Topology"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "PcapTests", dependencies: ["Pcap", "Packets", "TestSupport"]),
         .testTarget(name: "CloudStackTests", dependencies: ["CloudStack", "Topology"]),
         .testTarget(name: "PacketsTests", dependencies: ["Packets", "TestSupport"]),
-        .testTarget(name: "RenderTests",
-                    dependencies: ["Render", "Diagnose", "CloudStack", "Topology", "TestSupport"],
-                    exclude: ["Golden"]),
+        .testTarget(
+            name: "RenderTests",
+            dependencies: ["Render", "Diagnose", "CloudStack", "Topology", "TestSupport"],
+            exclude: ["Golden"]),
         .testTarget(name: "DiagnoseTests", dependencies: ["Diagnose", "CloudStack", "Topology", "TestSupport"]),
-        .testTarget(name: "TraceTests", dependencies: ["Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
-                    exclude: ["Golden", "Fixtures"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
-        .target(name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
-                exclude: ["newer-kvmtopo.json"]),
+        .testTarget(
+            name: "TraceTests",
+            dependencies: ["Capture", "Trace", "Render", "CloudStack", "Topology", "Packets", "TestSupport"],
+            exclude: ["Golden", "Fixtures"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
+        .target(
+            name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
+            exclude: ["newer-kvmtopo.json"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

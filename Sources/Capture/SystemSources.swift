@@ -29,7 +29,8 @@ public struct LiveFrames: FrameSource {
     public var isFinished: Bool { false }
 
     public mutating func frames(until deadline: UInt64) -> [Frame] {
-        let left = deadline > clock.now() ? deadline - clock.now() : 0
+        let now = clock.now()
+        let left = deadline > now ? deadline - now : 0
         return capture.packets(until: .now + .nanoseconds(Int64(min(left, UInt64(Int64.max))))).map { packet in
             Frame(
                 bytes: packet.bytes, linkType: .linuxSLL2, timestamp: packet.timestamp,

@@ -188,20 +188,4 @@ extension TracePlan {
             point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
             linkType: linkType, keys: keys)
     }
-
-    /// The sightings of a saved capture (`trace -w`, or tcpdump -i any), each interface of the file matched to a
-    /// capture point by name, else by the SLL2 interface index; `include` can leave records out (a filter).
-    public func sightings(
-        in capture: PcapNG.Capture,
-        include: @escaping (PcapNG.Record) -> Bool = { _ in true }
-    ) -> some Sequence<Sighting> {
-        let points = capture.interfaces.map { $0.name.flatMap(point(named:)) }
-        let linkTypes = capture.interfaces.map { LinkType(rawValue: $0.linkType) }
-        return capture.records.lazy.compactMap { record -> Sighting? in
-            guard let linkType = linkTypes[record.interface], include(record) else { return nil }
-            return sighting(
-                record.bytes, linkType: linkType, timestamp: record.timestamp, originalLength: record.originalLength,
-                point: points[record.interface])
-        }
-    }
 }

@@ -141,7 +141,6 @@ struct TraceCommand: ParsableCommand {
                 }
                 result = try run(session: &session, source: &frames, presence: LinkPresence.current)
             }
-            let text = TraceText(style: display.style)
             let summary =
                 json
                 ? TraceJSON.summary(result.statistics, capture: result.capture, evicted: result.evicted)
@@ -150,13 +149,16 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
+    /// How packets and the summary are drawn as text.
+    private var text: TraceText { TraceText(style: display.style) }
+
     /// The session on a source, each batch of packets written in one go (one write per packet would cost more
     /// than the packet).
     private func run<Source: FrameSource>(
         session: inout TraceSession, source: inout Source,
         presence: (() -> Set<Int>?)?
     ) throws -> TraceSession.Result {
-        let text = TraceText(style: display.style)
+        let text = text
         do {
             return try session.run(
                 &source, clock: SystemClock(), shouldStop: StopSignals.requested,

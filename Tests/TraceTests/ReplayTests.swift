@@ -1,3 +1,4 @@
+import Capture
 import CloudStack
 import Foundation
 import Packets
@@ -16,16 +17,13 @@ func loadPlan(vm: String, dump: String = "lab") throws -> TracePlan {
     try TracePlan(snapshot: try recordedDump(dump, in: "Tests/TraceTests/Fixtures"), vm: vm)
 }
 
+/// The capture replayed as `trace --read` replays it: its frames through a trace session.
 func replay(_ capture: String, vm: String, dump: String = "lab") throws -> [TracedPacket] {
-    let plan = try loadPlan(vm: vm, dump: dump)
-    let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/\(capture).pcapng"))))
-    let correlator = Correlator(plan: plan, timeoutNanoseconds: 1_000_000_000)
+    var frames = try ReplayFrames(path: "\(fixtures)/\(capture).pcapng", filter: nil)
+    var session = TraceSession(plan: try loadPlan(vm: vm, dump: dump), options: .init(timeout: 1_000_000_000))
     var packets: [TracedPacket] = []
-    for sighting in plan.sightings(in: saved) {
-        correlator.add(sighting)
-        packets += correlator.advance(to: sighting.timestamp)
-    }
-    return packets + correlator.finish()
+    _ = try session.run(&frames, clock: SystemClock(), shouldStop: { false }) { packets += $0 }
+    return packets
 }
 
 private func checkGolden(_ packets: [TracedPacket], name: String) throws {
