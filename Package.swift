@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom up:
-//   C*        system libraries found through pkg-config
+//   C*        system libraries found through pkg-config (libpcap: loaded at run time, see CPcap)
 //   Netlink, Libvirt, Pcap
 //             one Swift module per C library; the only code that touches C pointers; C constants become
 //             Topology's typed values here
@@ -31,12 +31,11 @@ let package = Package(
         .systemLibrary(
             name: "CLibvirt", pkgConfig: "libvirt",
             providers: [.apt(["libvirt-dev"])]),
-        .systemLibrary(
-            name: "CPcap", pkgConfig: "libpcap",
-            providers: [.apt(["libpcap-dev"])]),
 
         .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
+        // libpcap is loaded at run time under either distribution's soname (Sources/CPcap/loader.c).
+        .target(name: "CPcap", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Pcap", dependencies: ["CPcap"]),
 
         .target(name: "Topology"),

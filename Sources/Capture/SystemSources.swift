@@ -57,14 +57,15 @@ public struct ReplayFrames: FrameSource {
         case unreadable(String)
         /// It is not a capture kvmtopo reads, or the filter does not compile for it.
         case invalid(String)
+        /// A filter needs libpcap, which this host lacks.
+        case libpcapMissing(String)
 
         public var description: String {
             switch self {
-            case .unreadable(let reason), .invalid(let reason): reason
+            case .unreadable(let reason), .invalid(let reason), .libpcapMissing(let reason): reason
             }
         }
 
-        public var isUnreadable: Bool { if case .unreadable = self { true } else { false } }
     }
 
     public init(path: String, filter: String?) throws(Failure) {
@@ -85,6 +86,8 @@ public struct ReplayFrames: FrameSource {
             filters = try saved.interfaces.map { interface in
                 try filter.map { try OfflineFilter(expression: $0, linkType: Int32(interface.linkType)) }
             }
+        } catch let error as PcapError where error.libraryMissing {
+            throw .libpcapMissing(error.message)
         } catch {
             throw .invalid("\(error)")
         }

@@ -29,15 +29,25 @@ extension CapturedPacket {
 
 public struct PcapError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    /// libpcap itself could not be loaded: the host lacks it, which is not the input's fault.
+    public var libraryMissing = false
     public var description: String { message }
 }
 
 public enum Pcap {
 
+    /// Loads libpcap (once); every entry point here calls it first, so a host without libpcap gets this reason
+    /// from the commands that capture and everything else still runs.
+    static func load() throws(PcapError) {
+        var reason = [CChar](repeating: 0, count: 512)
+        guard kvmtopo_pcap_load(&reason, reason.count) == 0 else { throw PcapError(message: text(reason), libraryMissing: true) }
+    }
+
     /// Reads a saved capture (pcap or pcapng), keeping the frames that match a pcap-filter expression.
     public static func read(
         path: String, filter: String? = nil
     ) throws(PcapError) -> (linkType: Int32, packets: [CapturedPacket]) {
+        try load()
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
@@ -63,6 +73,7 @@ public enum Pcap {
     public static func writeEthernet(
         path: String, packets: [CapturedPacket], snapLength: Int32 = 262_144
     ) throws(PcapError) {
+        try load()
         guard
             let dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, snapLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
         else {
@@ -116,6 +127,7 @@ public final class LiveCapture {
         interface: String = "any", filter: String?, snapLength: Int32 = 256, bufferBytes: Int32 = 32 << 20,
         timeoutMilliseconds: Int32 = 20
     ) throws(PcapError) {
+        try Pcap.load()
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errbuf) else {
             throw PcapError(message: "\(interface): \(Pcap.text(errbuf))")
@@ -188,8 +200,11 @@ private final class PacketSink {
 /// A pcap-filter expression compiled once and run in user space on frames already captured (`trace --read`).
 public final class OfflineFilter {
     private var program = bpf_program()
+    /// A throwing init still runs deinit; only a compiled program is freed (and libpcap may not be loaded).
+    private var compiled = false
 
     public init(expression: String, linkType: Int32, snapLength: Int32 = 262_144) throws(PcapError) {
+        try Pcap.load()
         guard let dead = pcap_open_dead(linkType, snapLength) else {
             throw PcapError(message: "cannot compile filters")
         }
@@ -197,9 +212,10 @@ public final class OfflineFilter {
         guard pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
             throw PcapError(message: "invalid filter '\(expression)': \(String(cString: pcap_geterr(dead)))")
         }
+        compiled = true
     }
 
-    deinit { pcap_freecode(&program) }
+    deinit { if compiled { pcap_freecode(&program) } }
 
     public func matches(_ bytes: [UInt8], originalLength: Int) -> Bool {
         var header = pcap_pkthdr()

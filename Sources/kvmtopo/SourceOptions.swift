@@ -90,6 +90,8 @@ struct CommandFailure: Error {
         case usage = 64
         case badInput = 65
         case cannotOpenInput = 66
+        /// A library the command needs (libpcap) is not installed.
+        case unavailable = 69
         case cannotCreateOutput = 73
     }
 

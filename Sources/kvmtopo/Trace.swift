@@ -82,8 +82,10 @@ struct TraceCommand: ParsableCommand {
         if let expression = filterExpression {
             do {
                 _ = try OfflineFilter(expression: expression, linkType: Int32(LinkType.linuxSLL2.rawValue))
-            } catch {
+            } catch where !error.libraryMissing {
                 throw ValidationError("\(error)")
+            } catch {
+                // Not the user's input: run() reports it where it needs libpcap.
             }
         }
         if let to, IPAddress(to) == nil, to.wholeMatch(of: /[\w.-]+/) == nil {
@@ -122,13 +124,21 @@ struct TraceCommand: ParsableCommand {
                 do throws(ReplayFrames.Failure) {
                     frames = try ReplayFrames(path: read, filter: filterExpression)
                 } catch {
-                    throw CommandFailure(error.isUnreadable ? .cannotOpenInput : .badInput, error.description)
+                    let status: CommandFailure.Status =
+                        switch error {
+                        case .unreadable: .cannotOpenInput
+                        case .invalid: .badInput
+                        case .libpcapMissing: .unavailable
+                        }
+                    throw CommandFailure(status, error.description)
                 }
                 result = try run(session: &session, source: &frames, presence: nil)
             } else {
                 var frames: LiveFrames
                 do throws(PcapError) {
                     frames = try LiveFrames(filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength)
+                } catch where error.libraryMissing {
+                    throw CommandFailure(.unavailable, "cannot capture: \(error)")
                 } catch {
                     let hint =
                         geteuid() == 0

@@ -1,3 +1,0 @@
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <pcap/pcap.h>
