@@ -40,7 +40,9 @@ public enum Pcap {
     /// from the commands that capture and everything else still runs.
     static func load() throws(PcapError) {
         var reason = [CChar](repeating: 0, count: 512)
-        guard kvmtopo_pcap_load(&reason, reason.count) == 0 else { throw PcapError(message: text(reason), libraryMissing: true) }
+        guard kvmtopo_pcap_load(&reason, reason.count) == 0 else {
+            throw PcapError(message: text(reason), libraryMissing: true)
+        }
     }
 
     /// Reads a saved capture (pcap or pcapng), keeping the frames that match a pcap-filter expression.

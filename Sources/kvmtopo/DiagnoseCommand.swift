@@ -12,7 +12,8 @@ struct DiagnoseCommand: ParsableCommand {
         discussion: """
             Runs every check of kvmtopo-diagnose(1) on the live host or a saved dump, or only those about one VM \
             (diagnose vm NAME) or one network (diagnose network BRIDGE|vlan:N|vni:N). Exit status: 0 nothing above \
-            info, 1 warnings, 2 errors; 64 usage (an unknown VM or network among them); 65, 66, 73 as for dump.
+            info, 1 warnings, 2 errors; 64 usage (an unknown VM or network among them); 65, 66, 73 as for dump. \
+            With --health-check it is the CloudStack agent's host health check (kvmtopo-diagnose(1), HEALTH CHECK).
             """)
 
     @Argument(help: ArgumentHelp("Optional scope: vm NAME, or network BRIDGE|vlan:N|vni:N.", valueName: "scope"))
@@ -28,14 +29,19 @@ struct DiagnoseCommand: ParsableCommand {
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
+    @OptionGroup(title: "CloudStack agent health check") var healthCheck: HealthCheckOptions
 
     func validate() throws {
+        if healthCheck.enabled, !scope.isEmpty || json || prometheus != nil {
+            throw ValidationError("--health-check checks the whole host and answers in its own lines")
+        }
         guard scope.isEmpty || (scope.count == 2 && ["vm", "network"].contains(scope[0])) else {
             throw ValidationError("the scope is 'vm NAME' or 'network BRIDGE|vlan:N|vni:N'")
         }
     }
 
     func run() throws {
+        if healthCheck.enabled { throw ExitCode(HealthCheckRun.run(healthCheck, source: source).rawValue) }
         var worst: Severity?
         try reportingFailures {
             let snapshot = try source.snapshot(savedModel: .reinfer)

@@ -82,7 +82,7 @@ struct TraceCommand: ParsableCommand {
         if let expression = filterExpression {
             do {
                 _ = try OfflineFilter(expression: expression, linkType: Int32(LinkType.linuxSLL2.rawValue))
-            } catch where !error.libraryMissing {
+            } catch  where !error.libraryMissing {
                 throw ValidationError("\(error)")
             } catch {
                 // Not the user's input: run() reports it where it needs libpcap.
@@ -137,7 +137,7 @@ struct TraceCommand: ParsableCommand {
                 var frames: LiveFrames
                 do throws(PcapError) {
                     frames = try LiveFrames(filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength)
-                } catch where error.libraryMissing {
+                } catch  where error.libraryMissing {
                     throw CommandFailure(.unavailable, "cannot capture: \(error)")
                 } catch {
                     let hint =

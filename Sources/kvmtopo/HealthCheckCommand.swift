@@ -1,0 +1,122 @@
+import ArgumentParser
+import Diagnose
+import Foundation
+import Topology
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `kvmtopo diagnose --health-check`: the CloudStack agent's host health check, as
+/// /usr/libexec/kvmtopo/cloudstack-health-check runs it. The agent sees only the exit status, so every line also
+/// goes to the system log, where the operator looks.
+struct HealthCheckOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("health-check"),
+        help: "Answer as the CloudStack agent's host health check: exit 0 healthy, 1 unhealthy, 2 no verdict.")
+    var enabled = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --health-check: consecutive runs an error must be seen on (default 2).", valueName: "n"))
+    var runs: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --health-check: seconds before it gives up with no verdict (default 10).", valueName: "seconds"))
+    var deadline: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --health-check: the file that remembers the last runs' errors (default \(Self.defaultState)).",
+            valueName: "file"),
+        completion: .file())
+    var state: String?
+
+    static let defaultState = "/var/lib/kvmtopo/cloudstack-health-check.state"
+
+    func validate() throws {
+        guard enabled || (runs == nil && deadline == nil && state == nil) else {
+            throw ValidationError("--runs, --deadline and --state go with --health-check")
+        }
+        guard (runs ?? 1) >= 1, (deadline ?? 1) > 0 else {
+            throw ValidationError("--runs takes a whole number of at least 1, --deadline a positive number of seconds")
+        }
+    }
+}
+
+enum HealthCheckRun {
+    enum Exit: Int32 {
+        case healthy = 0, unhealthy = 1, noVerdict = 2
+    }
+
+    static func run(_ options: HealthCheckOptions, source: SourceOptions) -> Exit {
+        openlog("kvmtopo-health-check", LOG_PID, LOG_DAEMON)
+        let deadline = options.deadline ?? 10
+        // The agent waits for this process on its ping: a wedged libvirtd must not hold it past the deadline.
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: deadline)
+            report("no verdict: not done within \(seconds(deadline)) (is libvirtd answering?)", priority: LOG_WARNING)
+            _exit(Exit.noVerdict.rawValue)
+        }
+        let snapshot: HostSnapshot
+        do {
+            snapshot = try source.snapshot(savedModel: .reinfer)
+        } catch {
+            let reason = (error as? CommandFailure)?.message ?? "\(error)"
+            report("no verdict: \(reason)", priority: LOG_WARNING)
+            return .noVerdict
+        }
+        let stateFile = options.state ?? HealthCheckOptions.defaultState
+        let findings = Diagnose.run(snapshot)
+        var outcome = HealthCheck(runs: options.runs ?? 2).evaluate(
+            findings, sources: snapshot.host.sources, remembering: remembered(in: stateFile))
+        do {
+            try OutputFile.write(try JSONEncoder().encode(outcome.memory), to: stateFile)
+        } catch {
+            let reason = (error as? CommandFailure)?.message ?? "\(error)"
+            outcome.verdict = .noVerdict("cannot remember this run (\(reason))")
+        }
+
+        let runs = options.runs ?? 2
+        for (finding, streak) in outcome.errors {
+            let seen =
+                streak >= runs ? "seen on \(streak) runs in a row" : "seen on \(streak) of the \(runs) runs needed"
+            report(
+                "\(streak >= runs ? "unhealthy" : "not yet unhealthy"): \(finding.subject): \(finding.message) "
+                    + "[\(finding.code), \(seen)]", priority: streak >= runs ? LOG_ERR : LOG_WARNING)
+        }
+        switch outcome.verdict {
+        case .unhealthy:
+            return .unhealthy
+        case .noVerdict(let reason):
+            report("no verdict: \(reason)", priority: LOG_WARNING)
+            return .noVerdict
+        case .healthy:
+            if outcome.recovered { report("healthy again: the errors of the last run are gone", priority: LOG_NOTICE) }
+            if outcome.errors.isEmpty {
+                let warnings = findings.filter { $0.severity == .warning }.count
+                print("healthy" + (warnings > 0 ? " (\(warnings) warnings, which never fail the check)" : ""))
+            }
+            return .healthy
+        }
+    }
+
+    /// The last runs' streaks; a file that is missing or unreadable starts the count again.
+    private static func remembered(in path: String) -> HealthCheck.Memory {
+        guard let data = FileManager.default.contents(atPath: path),
+            let memory = try? JSONDecoder().decode(HealthCheck.Memory.self, from: data)
+        else { return HealthCheck.Memory() }
+        return memory
+    }
+
+    /// One line on standard output and in the system log. Written at once: the deadline may end the process.
+    private static func report(_ line: String, priority: Int32) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        withVaList([line]) { vsyslog(priority, "%s", $0) }
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+    }
+}
