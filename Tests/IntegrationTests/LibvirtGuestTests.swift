@@ -56,8 +56,9 @@ private func ours(_ warning: Warning) -> Bool {
         || warning.message.contains("kt-br90")
 }
 
-/// Everything that drives the one real libvirtd (in the lab's namespace) runs one test at a time.
-@Suite("real libvirtd and QEMU guests", .serialized)
+/// Everything that drives the one real libvirtd (in the lab's namespace) runs one test at a time, and so do the
+/// package tests, whose release build would otherwise take both cores from the lab's guests.
+@Suite("real libvirtd and QEMU guests, and the packages", .serialized)
 struct RealLibvirtTests {}
 
 extension RealLibvirtTests {
