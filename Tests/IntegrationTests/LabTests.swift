@@ -144,3 +144,43 @@ extension RealLibvirtTests {
         }
     }
 }
+
+/// The lab on an ordinary Debian host, whose kernel package is installed and whose apt cache is clean: apt-get
+/// install -d fetches nothing then, and the lab must get the kernel anyway. Played in a private mount namespace
+/// whose /var is an overlay (dpkg's status gains the kernel package there), so the machine itself is not changed.
+@Suite(
+    "examples/lab on a host with its kernel package installed",
+    .enabled(if: Host.isRoot, "needs root for a private mount namespace"),
+    .enabled(
+        if: (try? Shell.run(["bash", "-c", "command -v apt-cache dpkg"]).status) == 0, "needs Debian's apt and dpkg"))
+struct LabKernelInstalledTests {
+    @Test("lab image builds the guest kernel and initramfs when the kernel package is installed and not cached")
+    func kernelInstalled() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-overlay-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let script = """
+            set -eu
+            kernel=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+            version=$(apt-cache policy "$kernel" | awk '/Candidate:/ { print $2 }')
+            mkdir -p \(work)/upper \(work)/work
+            mount -t overlay overlay -o lowerdir=/var,upperdir=\(work)/upper,workdir=\(work)/work /var
+            printf '\\nPackage: %s\\nStatus: install ok installed\\nPriority: optional\\nSection: kernel\\n' "$kernel" \\
+                >> /var/lib/dpkg/status
+            printf 'Maintainer: test\\nArchitecture: amd64\\nVersion: %s\\nDescription: the kernel\\n' "$version" \\
+                >> /var/lib/dpkg/status
+            rm -rf /var/cache/kvmtopo-lab /var/lib/kvmtopo-lab
+            rm -f /var/cache/apt/archives/linux-image-*.deb
+            apt-cache policy "$kernel" | grep -q "Installed: $version" && echo "installed: $kernel"
+            \(Lab.script) image
+            test -s /var/lib/kvmtopo-lab/vmlinuz && test -s /var/lib/kvmtopo-lab/initrd.gz && echo "image built"
+            """
+        let result = try Shell.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script])
+        #expect(result.output.contains("installed: linux-image-"), "the premise: \(result.output) \(result.stderr)")
+        #expect(result.status == 0 && result.output.contains("image built"), "\(result.output) \(result.stderr)")
+        #expect(
+            FileManager.default.fileExists(atPath: "\(work)/upper/lib/kvmtopo-lab/vmlinuz"),
+            "what it built went to the overlay, not to the machine's /var")
+        let status = try String(contentsOfFile: "/var/lib/dpkg/status", encoding: .utf8)
+        #expect(!status.contains("Description: the kernel\n"), "the machine's dpkg status is untouched")
+    }
+}
