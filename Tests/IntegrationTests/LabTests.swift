@@ -164,10 +164,10 @@ struct LabKernelInstalledTests {
             version=$(apt-cache policy "$kernel" | awk '/Candidate:/ { print $2 }')
             mkdir -p \(work)/upper \(work)/work
             mount -t overlay overlay -o lowerdir=/var,upperdir=\(work)/upper,workdir=\(work)/work /var
-            printf '\\nPackage: %s\\nStatus: install ok installed\\nPriority: optional\\nSection: kernel\\n' "$kernel" \\
-                >> /var/lib/dpkg/status
-            printf 'Maintainer: test\\nArchitecture: amd64\\nVersion: %s\\nDescription: the kernel\\n' "$version" \\
-                >> /var/lib/dpkg/status
+            status=/var/lib/dpkg/status
+            printf '\\nPackage: %s\\nStatus: install ok installed\\nPriority: optional\\n' "$kernel" >> $status
+            printf 'Section: kernel\\nMaintainer: test\\nArchitecture: amd64\\nVersion: %s\\n' "$version" >> $status
+            printf 'Description: the kernel\\n' >> $status
             rm -rf /var/cache/kvmtopo-lab /var/lib/kvmtopo-lab
             rm -f /var/cache/apt/archives/linux-image-*.deb
             apt-cache policy "$kernel" | grep -q "Installed: $version" && echo "installed: $kernel"
