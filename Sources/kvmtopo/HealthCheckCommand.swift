@@ -51,7 +51,8 @@ enum HealthCheckRun {
     }
 
     static func run(_ options: HealthCheckOptions, source: SourceOptions) -> Exit {
-        openlog("kvmtopo-health-check", LOG_PID, LOG_DAEMON)
+        // openlog keeps the pointer it is given: a copy that is never freed.
+        openlog(strdup("kvmtopo-health-check"), LOG_PID, LOG_DAEMON)
         let deadline = options.deadline ?? 10
         // The agent waits for this process on its ping: a wedged libvirtd must not hold it past the deadline.
         Thread.detachNewThread {
@@ -113,7 +114,7 @@ enum HealthCheckRun {
     /// One line on standard output and in the system log. Written at once: the deadline may end the process.
     private static func report(_ line: String, priority: Int32) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
-        withVaList([line]) { vsyslog(priority, "%s", $0) }
+        line.withCString { text in withVaList([text]) { vsyslog(priority, "%s", $0) } }
     }
 
     private static func seconds(_ value: Double) -> String {

@@ -52,6 +52,42 @@ struct HealthCheckTests {
             try KVMTopoBinary.run(["diagnose", "--runs", "3"]).status == 64, "--runs without --health-check is usage")
     }
 
+    @Test(
+        "each error goes to the system log too (facility daemon, tag kvmtopo-health-check), where operators look",
+        .enabled(if: Host.isRoot, "needs root for a private /dev with a /dev/log of its own"))
+    func systemLog() throws {
+        let received = directory.appendingPathComponent("syslog").path
+        let state = directory.appendingPathComponent("state").path
+        // A private mount namespace whose /dev holds only null and a /dev/log socket that writes what it gets.
+        let script = """
+            set -eu
+            mount -t tmpfs none /dev
+            mknod -m 666 /dev/null c 1 3
+            python3 -c '
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind("/dev/log"); s.settimeout(3)
+            with open(sys.argv[1], "w") as out:
+                try:
+                    while True: out.write(s.recv(4096).decode() + "\\n")
+                except socket.timeout: pass
+            ' \(received) &
+            while [ ! -S /dev/log ]; do sleep 0.05; done
+            for run in 1 2; do
+                \(KVMTopoBinary.path) diagnose --health-check --state \(state) \\
+                    --from \(PackageRoot.path)/examples/dumps/lab-faults.json || true
+            done
+            wait
+            """
+        let result = try Shell.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        let logged = try String(contentsOfFile: received, encoding: .utf8)
+        // <27> is daemon.err, <28> daemon.warning.
+        #expect(logged.contains("kvmtopo-health-check["), "\(logged)")
+        #expect(
+            logged.contains(#/<28>.*kvmtopo-health-check\[\d+\]: not yet unhealthy: i-2-11-VM eth0: /#), "\(logged)")
+        #expect(logged.contains(#/<27>.*kvmtopo-health-check\[\d+\]: unhealthy: i-2-11-VM eth0: /#), "\(logged)")
+    }
+
     @Test("a libvirt that accepts the connection and never answers: no verdict within the deadline")
     func libvirtHangs() throws {
         let socketPath = directory.appendingPathComponent("libvirt-sock").path
@@ -115,4 +151,45 @@ struct SilentListener {
     }
 
     func close() { _ = Glibc.close(descriptor) }
+}
+
+/// The health check on the live lab, through the wrapper, as the agent would run it there.
+struct LabHealthCheck {
+    let settings: URL
+
+    init() throws {
+        settings = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-lab-health-\(UUID())")
+        try FileManager.default.createDirectory(at: settings, withIntermediateDirectories: true)
+        try ["KVMTOPO=\(KVMTopoBinary.path)", "STATE=\(settings.path)/state"].joined(separator: "\n")
+            .write(to: settings.appendingPathComponent("settings.conf"), atomically: true, encoding: .utf8)
+    }
+
+    func run() throws -> CommandResult {
+        try Lab.run(
+            "exec", "env", "KVMTOPO_HEALTH_CHECK_CONF=\(settings.path)/settings.conf", "/bin/bash",
+            HealthCheckTests.wrapper)
+    }
+
+    /// The clean lab: healthy.
+    func healthy() throws {
+        let result = try run()
+        #expect(result.status == 0 && result.output.hasPrefix("healthy"), "\(result.output) \(result.stderr)")
+    }
+
+    /// With i-2-11-VM's tap off its bridge (and the other faults): healthy once, unhealthy on the second run.
+    func cutOff() throws {
+        let first = try run()
+        #expect(first.status == 0, "one run is not enough: \(first.output) \(first.stderr)")
+        #expect(first.output.contains("not yet unhealthy: i-2-11-VM eth0"), "\(first.output)")
+        let second = try run()
+        #expect(second.status == 1, "\(second.output) \(second.stderr)")
+        #expect(second.output.contains("unhealthy: i-2-11-VM eth0: tap "), "the VM is named: \(second.output)")
+    }
+
+    /// Healed: healthy again, at once.
+    func healed() throws {
+        let result = try run()
+        #expect(result.status == 0 && result.output.contains("healthy again"), "\(result.output) \(result.stderr)")
+        try? FileManager.default.removeItem(at: settings)
+    }
 }

@@ -85,6 +85,8 @@ extension RealLibvirtTests {
             try LabTrace.listen()
             try LabTrace.diagnose(faulty: false, snapshot)
             try LabTrace.readOnly()
+            let health = try LabHealthCheck()
+            try health.healthy()
 
             // Faults, one after the other, as the tests of show, trace and diagnose will use them.
             let routerTap = try #require(router.nics[0].tap)
@@ -116,8 +118,10 @@ extension RealLibvirtTests {
             let dropped = rule.firstMatch(of: /counter packets (\d+)/).flatMap { Int($0.1) } ?? 0
             #expect(dropped > 0, "\(rule)")
             try LabTrace.diagnose(faulty: true, snapshot)
+            try health.cutOff()
 
             #expect(try Lab.run("heal").status == 0)
+            try health.healed()
             snapshot = try Lab.dump()
             #expect(snapshot.warnings.isEmpty, "\(snapshot.warnings)")
             let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
