@@ -17,7 +17,7 @@ struct CaptureLoop {
         while !shouldStop(), !source.isFinished {
             let now = clock.now()
             if let end, now >= end { break }
-            let goOn = frames(source.frames(until: min(now + Self.batch, end ?? .max)))
+            let goOn = frames(source.frames(until: min(now.saturatingAdd(Self.batch), end ?? .max)))
             guard tick(clock.now()), goOn else { break }
         }
     }

@@ -36,6 +36,14 @@ public protocol FrameSource {
 }
 
 /// The session's sense of time: nanoseconds since the epoch.
+/// Seconds as a user gives them (`--timeout 0.5`, `--timeout inf`) in nanoseconds, saturating at the top of the
+/// range: a Double that does not fit UInt64 would trap.
+public func nanoseconds(_ seconds: Double) -> UInt64 {
+    let value = seconds * 1e9
+    guard value < Double(UInt64.max) else { return .max }
+    return value > 0 ? UInt64(value) : 0
+}
+
 public protocol SessionClock {
     func now() -> UInt64
 }

@@ -10,7 +10,7 @@ public enum NeighbourListening {
     public static func listen(_ snapshot: HostSnapshot, seconds: Double) -> HostSnapshot {
         do {
             var source = try LiveFrames(filter: NeighbourListener.kernelFilter)
-            return listen(snapshot, source: &source, clock: SystemClock(), nanoseconds: UInt64(seconds * 1e9))
+            return listen(snapshot, source: &source, clock: SystemClock(), nanoseconds: nanoseconds(seconds))
         } catch {
             var result = snapshot
             result.host.sources.packets = SourceStatus(status: .unavailable, error: error.description)

@@ -90,7 +90,7 @@ public final class Correlator {
                 awaitingReply[expects] = cluster.id
             }
         }
-        due.append((cluster.id, cluster.last + grace))
+        due.append((cluster.id, cluster.last.saturatingAdd(grace)))
     }
 
     /// The packets that are done by `now` (nanoseconds since the epoch, the capture's clock).
@@ -100,7 +100,7 @@ public final class Correlator {
             let (id, time) = due[dueHead]
             dueHead += 1
             let forced = time > now
-            guard let cluster = clusters[id], forced || time >= cluster.last + grace else { continue }
+            guard let cluster = clusters[id], forced || time >= cluster.last.saturatingAdd(grace) else { continue }
             if forced { evicted += 1 }
             if let packet = settle(cluster, now: forced ? UInt64.max : now) { done.append(packet) }
         }
@@ -121,37 +121,39 @@ public final class Correlator {
     private func settle(_ cluster: Cluster, now: UInt64) -> TracedPacket? {
         if let requestID = cluster.requestID, let request = clusters[requestID] {
             // A reply is written with its request; let the request look again now.
-            due.append((request.id, now == UInt64.max ? request.last : max(request.last + grace, now)))
+            due.append((request.id, now == UInt64.max ? request.last : max(request.last.saturatingAdd(grace), now)))
             if now == UInt64.max { return settle(request, now: now) }
             return nil
         }
-        let expired = now >= cluster.last &+ timeout
+        let expired = now >= cluster.last.saturatingAdd(timeout)
         guard cluster.touchesOrigin || cluster.requestID != nil else {
             if expired {
                 remove(cluster)
                 unrelated += 1
             } else {
-                due.append((cluster.id, cluster.last + timeout))
+                due.append((cluster.id, cluster.last.saturatingAdd(timeout)))
             }
             return nil
         }
         let reply = cluster.replyID.flatMap { clusters[$0] }
         // Still waiting for a reply, and there is time: no need to walk the path yet.
         if cluster.expectsReply != nil, reply == nil, !expired {
-            due.append((cluster.id, cluster.last &+ timeout))
+            due.append((cluster.id, cluster.last.saturatingAdd(timeout)))
             return nil
         }
         let walked = walker.walk(cluster.sightings, addresses: addresses, answered: reply != nil)
         let replyWalked = reply.map { walker.walk($0.sightings, addresses: addresses, answered: false) }
         let waitingForReply = cluster.expectsReply != nil && reply == nil
         let replyDone =
-            reply.map { now >= $0.last &+ grace && (!replyWalked!.lost || now >= $0.last &+ timeout) } ?? true
+            reply.map {
+                now >= $0.last.saturatingAdd(grace) && (!replyWalked!.lost || now >= $0.last.saturatingAdd(timeout))
+            } ?? true
         let finished = !walked.lost && !waitingForReply && replyDone
-        guard finished || (expired && (reply.map { now >= $0.last &+ timeout } ?? true)) else {
+        guard finished || (expired && (reply.map { now >= $0.last.saturatingAdd(timeout) } ?? true)) else {
             let next =
                 [
-                    cluster.last &+ timeout, reply.map { $0.last &+ grace } ?? UInt64.max,
-                    reply.map { $0.last &+ timeout } ?? UInt64.max,
+                    cluster.last.saturatingAdd(timeout), reply.map { $0.last.saturatingAdd(grace) } ?? UInt64.max,
+                    reply.map { $0.last.saturatingAdd(timeout) } ?? UInt64.max,
                 ]
                 .filter { $0 > now }.min() ?? now
             due.append((cluster.id, next))
@@ -218,4 +220,12 @@ struct AddressBook {
     }
 
     func owner(of address: IPAddress?) -> Int? { address.flatMap { owners[$0] } }
+}
+
+extension UInt64 {
+    /// A capture's timestamps are input: near the top of the range a deadline saturates, never wraps or traps.
+    public func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
 }

@@ -13,10 +13,13 @@ struct CorrelatorTests {
 
     init() throws { plan = try loadPlan(vm: "i-2-10-VM") }
 
-    func sighting(_ interface: String, out: Bool, at microseconds: UInt64, _ packet: [UInt8]) throws -> Sighting {
+    func sighting(
+        _ interface: String, out: Bool, at microseconds: UInt64, from base: UInt64? = nil, _ packet: [UInt8]
+    ) throws -> Sighting {
         let point = try #require(plan.point(named: interface))
         let frame = Frames.sll2(ifindex: UInt32(plan.points[point].ifindex), outgoing: out, 0x0800, packet)
-        return try #require(plan.sighting(frame, linkType: .linuxSLL2, timestamp: start + microseconds * 1000))
+        return try #require(
+            plan.sighting(frame, linkType: .linuxSLL2, timestamp: (base ?? start) + microseconds * 1000))
     }
 
     func echo(
@@ -96,6 +99,17 @@ struct CorrelatorTests {
         let packet = try #require(packets.first)
         #expect(packet.lost && packet.outcome == "lost in r-4-VM" && packet.replyMissing)
         #expect(packet.hops.last?.note?.hasPrefix("not seen leaving r-4-VM") == true)
+    }
+
+    @Test("timestamps at the top of the 64-bit range: deadlines saturate, nothing traps, the packets come out")
+    func timestampsAtTheLimit() throws {
+        let top = UInt64.max - 5_000
+        let packets = run([
+            try sighting("vnet3", out: false, at: 0, from: top, echo([10, 1, 1, 23], [198, 51, 100, 1])),
+            try sighting("vnet0", out: true, at: 2, from: top, echo([10, 1, 1, 23], [198, 51, 100, 1])),
+        ])
+        #expect(packets.count == 1)
+        #expect(packets.first?.hops.first?.interface == "vnet3")
     }
 
     @Test("memory follows the packet rate, not the length of the trace")
