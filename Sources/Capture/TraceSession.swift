@@ -34,6 +34,7 @@ public struct TraceSession {
         public var statistics: TraceStatistics
         public var capture: CaptureCounters?
         public var evicted: Int
+        public var frames: FrameCounts
     }
 
     /// Live frames wait up to the kernel's block timeout (20 ms) in the ring: the correlator looks this far behind.
@@ -45,6 +46,7 @@ public struct TraceSession {
     let options: Options
     let correlator: Correlator
     private var statistics = TraceStatistics()
+    private var frameCounts = FrameCounts()
     private var shown = 0
     private var writer: (file: PcapNG.Writer, path: String, interfaces: [Int: Int])?
 
@@ -78,7 +80,8 @@ public struct TraceSession {
         emit: ([TracedPacket]) -> Void
     ) throws(Failure) -> Result {
         let start = clock.now()
-        let loop = CaptureLoop(clock: clock, end: options.duration.map { start + $0 }, shouldStop: shouldStop)
+        let loop = CaptureLoop(
+            clock: clock, end: options.duration.map { start.saturatingAdd($0) }, shouldStop: shouldStop)
         var nextPresenceCheck = start + Self.presenceInterval
         var gone: Set<Int> = []
         var failure: Failure?
@@ -87,7 +90,9 @@ public struct TraceSession {
             &source,
             frames: { frames in
                 for frame in frames {
+                    frameCounts.read += 1
                     guard let sighting = sighting(frame) else { continue }
+                    frameCounts.onCapturePoints += 1
                     do throws(Failure) { try take(sighting) } catch {
                         failure = error
                         return false
@@ -112,7 +117,9 @@ public struct TraceSession {
                 throw Failure(description: "\(writer.path): cannot write (\(describe(error)))")
             }
         }
-        return Result(statistics: statistics, capture: source.counters, evicted: correlator.evicted)
+        frameCounts.otherTraffic = correlator.unrelated
+        return Result(
+            statistics: statistics, capture: source.counters, evicted: correlator.evicted, frames: frameCounts)
     }
 
     private var countReached: Bool { options.count.map { shown >= $0 } ?? false }

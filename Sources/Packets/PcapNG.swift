@@ -8,15 +8,45 @@ public enum PcapNG {
         public var snapLength: Int
         public var name: String?
         public var comment: String?
-        /// Nanoseconds per timestamp unit.
-        public var nanosecondsPerTick: Double
+        /// The timestamp unit (if_tsresol): 10^-n or 2^-n seconds; pcapng's default is microseconds.
+        public var resolution: Resolution
 
-        public init(linkType: Int, snapLength: Int, name: String?, comment: String?, nanosecondsPerTick: Double = 1) {
+        public init(
+            linkType: Int, snapLength: Int, name: String?, comment: String?, resolution: Resolution = .decimal(9)
+        ) {
             self.linkType = linkType
             self.snapLength = snapLength
             self.name = name
             self.comment = comment
-            self.nanosecondsPerTick = nanosecondsPerTick
+            self.resolution = resolution
+        }
+    }
+
+    public enum Resolution: Sendable, Equatable {
+        case decimal(UInt8)
+        case binary(UInt8)
+
+        /// Ticks in nanoseconds, in integers (a Double would put microsecond stamps off by tens of nanoseconds);
+        /// nil past the top of the range.
+        public func nanoseconds(_ ticks: UInt64) -> UInt64? {
+            switch self {
+            case .decimal(let exponent) where exponent <= 9:
+                let (value, overflow) = ticks.multipliedReportingOverflow(by: Self.powerOfTen(9 - Int(exponent)))
+                return overflow ? nil : value
+            case .decimal(let exponent):
+                return exponent - 9 >= 20 ? 0 : ticks / Self.powerOfTen(Int(exponent) - 9)
+            case .binary(let exponent):
+                let (high, low) = ticks.multipliedFullWidth(by: 1_000_000_000)
+                guard exponent < 64 else { return exponent >= 128 ? 0 : high >> (UInt64(exponent) - 64) }
+                guard exponent > 0 else { return high == 0 ? low : nil }
+                let shifted = high >> UInt64(exponent)
+                guard shifted == 0 else { return nil }
+                return high << (64 - UInt64(exponent)) | low >> UInt64(exponent)
+            }
+        }
+
+        private static func powerOfTen(_ exponent: Int) -> UInt64 {
+            (0..<exponent).reduce(1) { value, _ in value * 10 }
         }
     }
 
@@ -43,116 +73,135 @@ public enum PcapNG {
     public struct FormatError: Error, CustomStringConvertible, Sendable {
         public var offset: Int
         public var reason: String
-        public var description: String { "not a valid pcapng file at byte \(offset): \(reason)" }
+        public var description: String { "not a pcap or pcapng capture kvmtopo reads (at byte \(offset): \(reason))" }
     }
 
     // MARK: reading
 
-    /// Reads every block; a block that lies about its length, or one that cannot be in a pcapng file, is an error
-    /// naming its offset. Blocks of unknown types are skipped, as the format asks.
+    /// Reads a whole pcapng file in memory, strictly: damage anywhere is an error naming its offset. Blocks of
+    /// unknown types are skipped, as the format asks. (`trace --read` streams with CaptureReader instead.)
     public static func read(_ bytes: [UInt8]) throws(FormatError) -> Capture {
-        var interfaces: [Interface] = []
+        var reader = try CaptureReader(InMemoryBytes(bytes))
+        guard reader.format == .pcapng else {
+            throw FormatError(offset: 0, reason: "does not start with a section header block")
+        }
         var records: [Record] = []
-        var offset = 0
-        var bigEndian = false
-        // Interface ids restart in each section; records keep one list across sections.
-        var sectionBase = 0
-        while offset < bytes.count {
-            guard bytes.count - offset >= 12 else {
-                throw FormatError(offset: offset, reason: "truncated block header")
+        while let record = reader.next() { records.append(record) }
+        if let damage = reader.damage { throw damage }
+        return Capture(interfaces: reader.interfaces, records: records)
+    }
+
+    /// What one block was.
+    enum Block {
+        case record(Record)
+        /// An obsolete packet block (type 2), which kvmtopo does not place.
+        case obsolete
+        case other
+    }
+
+    /// Parses pcapng blocks one at a time, keeping what the blocks before declared: the byte order of the
+    /// section, its interfaces.
+    struct BlockParser {
+        private(set) var interfaces: [Interface] = []
+        private var bigEndian = false
+        private var started = false
+        /// Interface ids restart in each section; records keep one list across sections.
+        private var sectionBase = 0
+
+        mutating func beginSection(magic: UInt32, at offset: Int) throws(FormatError) {
+            guard magic == 0x1A2B_3C4D || magic == 0x4D3C_2B1A else {
+                throw FormatError(offset: offset, reason: "bad byte-order magic")
             }
-            let rawType = UInt32(littleEndianAt: offset, in: bytes)
-            if rawType == 0x0A0D_0D0A {
-                guard bytes.count - offset >= 28 else {
-                    throw FormatError(offset: offset, reason: "truncated section header")
-                }
-                let magic = UInt32(littleEndianAt: offset + 8, in: bytes)
-                guard magic == 0x1A2B_3C4D || magic == 0x4D3C_2B1A else {
-                    throw FormatError(offset: offset, reason: "bad byte-order magic")
-                }
-                bigEndian = magic == 0x4D3C_2B1A
-                sectionBase = interfaces.count
-            } else if offset == 0 {
-                throw FormatError(offset: 0, reason: "does not start with a section header block")
-            }
-            let read32 = { (position: Int) -> UInt32 in
-                let value = UInt32(littleEndianAt: position, in: bytes)
-                return bigEndian ? value.byteSwapped : value
-            }
-            let read16 = { (position: Int) -> UInt16 in
-                let value = UInt16(bytes[position]) | UInt16(bytes[position + 1]) << 8
-                return bigEndian ? value.byteSwapped : value
-            }
-            let type = read32(offset)
-            let length = Int(read32(offset + 4))
-            guard length >= 12, length % 4 == 0, length <= bytes.count - offset else {
-                throw FormatError(offset: offset, reason: "block length \(length) does not fit")
-            }
-            guard read32(offset + length - 4) == UInt32(length) else {
+            bigEndian = magic == 0x4D3C_2B1A
+            sectionBase = interfaces.count
+            started = true
+        }
+
+        func read32(_ bytes: [UInt8], _ position: Int) -> UInt32 {
+            let value = UInt32(littleEndianAt: position, in: bytes)
+            return bigEndian ? value.byteSwapped : value
+        }
+
+        func read16(_ bytes: [UInt8], _ position: Int) -> UInt16 {
+            let value = UInt16(bytes[position]) | UInt16(bytes[position + 1]) << 8
+            return bigEndian ? value.byteSwapped : value
+        }
+
+        /// One whole block (its length already checked against what is there), at file offset `offset`.
+        mutating func parse(_ bytes: [UInt8], block: Range<Int>, at offset: Int) throws(FormatError) -> Block {
+            guard started else { throw FormatError(offset: 0, reason: "does not start with a section header block") }
+            let type = read32(bytes, block.lowerBound)
+            let length = block.count
+            guard read32(bytes, block.upperBound - 4) == UInt32(length) else {
                 throw FormatError(offset: offset, reason: "trailing block length differs")
             }
-            let body = offset + 8..<offset + length - 4
+            let body = block.lowerBound + 8..<block.upperBound - 4
             switch type {
+            case 0x0A0D_0D0A:
+                guard body.count >= 16 else { throw FormatError(offset: offset, reason: "truncated section header") }
+                let major = read16(bytes, body.lowerBound + 4)
+                guard major == 1 else {
+                    throw FormatError(offset: offset, reason: "section version \(major) is not 1")
+                }
+                return .other
             case 1:
                 guard body.count >= 8 else { throw FormatError(offset: offset, reason: "short interface block") }
                 var interface = Interface(
-                    linkType: Int(read16(body.lowerBound)), snapLength: Int(read32(body.lowerBound + 4)),
-                    name: nil, comment: nil, nanosecondsPerTick: 1000)
-                for (code, value) in options(bytes, body.lowerBound + 8..<body.upperBound, read16) {
+                    linkType: Int(read16(bytes, body.lowerBound)), snapLength: Int(read32(bytes, body.lowerBound + 4)),
+                    name: nil, comment: nil, resolution: .decimal(6))
+                for (code, value) in PcapNG.options(bytes, body.lowerBound + 8..<body.upperBound, { read16(bytes, $0) })
+                {
                     switch code {
                     case 1: interface.comment = String(decoding: value, as: UTF8.self)
                     case 2: interface.name = String(decoding: value, as: UTF8.self)
                     case 9 where value.count == 1:
                         let resolution = value[value.startIndex]
-                        let exponent = Double(resolution & 0x7f)
-                        interface.nanosecondsPerTick =
-                            resolution & 0x80 == 0
-                            ? 1e9 / pow(10, exponent) : 1e9 / pow(2, exponent)
+                        interface.resolution =
+                            resolution & 0x80 == 0 ? .decimal(resolution) : .binary(resolution & 0x7f)
                     default: break
                     }
                 }
                 interfaces.append(interface)
+                return .other
             case 6:
                 guard body.count >= 20 else { throw FormatError(offset: offset, reason: "short packet block") }
-                let id = sectionBase + Int(read32(body.lowerBound))
+                let id = sectionBase + Int(read32(bytes, body.lowerBound))
                 guard id < interfaces.count else {
                     throw FormatError(offset: offset, reason: "packet for undeclared interface \(id)")
                 }
-                let ticks = UInt64(read32(body.lowerBound + 4)) << 32 | UInt64(read32(body.lowerBound + 8))
-                let captured = Int(read32(body.lowerBound + 12))
-                let original = Int(read32(body.lowerBound + 16))
+                let ticks =
+                    UInt64(read32(bytes, body.lowerBound + 4)) << 32 | UInt64(read32(bytes, body.lowerBound + 8))
+                let captured = Int(read32(bytes, body.lowerBound + 12))
+                let original = Int(read32(bytes, body.lowerBound + 16))
                 guard captured <= body.count - 20 else {
                     throw FormatError(offset: offset, reason: "captured length \(captured) does not fit")
                 }
-                let data = body.lowerBound + 20
-                let scaled = Double(ticks) * interfaces[id].nanosecondsPerTick
                 // A damaged timestamp resolution can put the time past any clock: an error, not a trap.
-                guard interfaces[id].nanosecondsPerTick == 1 || (scaled.isFinite && scaled >= 0 && scaled < 1.8e19)
-                else {
+                guard let nanoseconds = interfaces[id].resolution.nanoseconds(ticks) else {
                     throw FormatError(offset: offset, reason: "timestamp out of range")
                 }
-                let nanoseconds = interfaces[id].nanosecondsPerTick == 1 ? ticks : UInt64(scaled)
-                records.append(
+                let data = body.lowerBound + 20
+                return .record(
                     Record(
-                        interface: id, timestamp: nanoseconds, originalLength: original,
+                        interface: id, timestamp: nanoseconds, originalLength: max(original, captured),
                         bytes: Array(bytes[data..<data + captured])))
             case 3:
                 guard body.count >= 4, sectionBase < interfaces.count else {
                     throw FormatError(offset: offset, reason: "bad simple packet block")
                 }
-                let original = Int(read32(body.lowerBound))
+                let original = Int(read32(bytes, body.lowerBound))
                 let snap = interfaces[sectionBase].snapLength
                 let captured = min(original, body.count - 4, snap > 0 ? snap : Int.max)
-                records.append(
+                return .record(
                     Record(
                         interface: sectionBase, timestamp: 0, originalLength: original,
                         bytes: Array(bytes[body.lowerBound + 4..<body.lowerBound + 4 + captured])))
+            case 2:
+                return .obsolete
             default:
-                break
+                return .other
             }
-            offset += length
         }
-        return Capture(interfaces: interfaces, records: records)
     }
 
     private static func options(
@@ -233,7 +282,7 @@ public enum PcapNG {
 }
 
 extension UInt32 {
-    fileprivate init(littleEndianAt position: Int, in bytes: [UInt8]) {
+    init(littleEndianAt position: Int, in bytes: [UInt8]) {
         self =
             UInt32(bytes[position]) | UInt32(bytes[position + 1]) << 8 | UInt32(bytes[position + 2]) << 16
             | UInt32(bytes[position + 3]) << 24

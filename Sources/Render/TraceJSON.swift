@@ -8,13 +8,18 @@ public enum TraceJSON {
         typed("packet", packet)
     }
 
-    public static func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int) -> String {
+    public static func summary(
+        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int, frames: FrameCounts? = nil
+    ) -> String {
         typed(
             "summary",
             Summary(
                 packets: statistics.packets, replies: statistics.replies, lost: statistics.lostPackets,
                 repliesMissing: statistics.repliesMissing,
                 evicted: evicted,
+                frames: frames.map {
+                    .init(read: $0.read, onCapturePoints: $0.onCapturePoints, otherTraffic: $0.otherTraffic)
+                },
                 capture: capture.map {
                     .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface)
                 },
@@ -28,6 +33,7 @@ public enum TraceJSON {
 
     private struct Summary: Encodable {
         struct Capture: Encodable { var received, dropped, droppedByInterface: Int }
+        struct Frames: Encodable { var read, onCapturePoints, otherTraffic: Int }
         struct Hop: Encodable {
             var interface: String?
             var meaning: String
@@ -36,6 +42,7 @@ public enum TraceJSON {
             var p50Nanoseconds, p99Nanoseconds: Int64?
         }
         var packets, replies, lost, repliesMissing, evicted: Int
+        var frames: Frames?
         var capture: Capture?
         var hops: [Hop]
     }

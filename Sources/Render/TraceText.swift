@@ -66,14 +66,16 @@ public struct TraceText {
     }
 
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
-    public func summary(_ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0) -> String {
+    public func summary(
+        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0, frames: FrameCounts? = nil
+    ) -> String {
         var lines: [Line] = [
             [
                 Segment(text: "Summary", tone: .heading),
                 Segment(
                     text:
                         "\(style.dot)\(statistics.packets) packet\(statistics.packets == 1 ? "" : "s") "
-                            + "(\(statistics.replies) with their reply), "
+                        + "(\(statistics.replies) with their reply), "
                         + "\(statistics.lostPackets) lost, \(statistics.repliesMissing) without reply"),
             ]
         ]
@@ -83,6 +85,14 @@ public struct TraceText {
                 Segment(
                     text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
                         + "\(capture.droppedByInterface) by the interfaces", tone: tone)
+            ])
+        }
+        if let frames {
+            let tone: Segment.Tone = frames.read > 0 && frames.onCapturePoints == 0 ? .warning : .plain
+            lines.append([
+                Segment(
+                    text: "  frames: \(frames.read) read, \(frames.onCapturePoints) on capture points; "
+                        + "\(frames.otherTraffic) packets of other traffic", tone: tone)
             ])
         }
         if evicted > 0 {

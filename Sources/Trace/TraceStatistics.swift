@@ -82,6 +82,20 @@ public struct TraceStatistics: Sendable {
 }
 
 /// What libpcap says about the capture as a whole (pcap_stats): drops are never hidden.
+/// What a session did with the frames it got: how many it read, how many were on a capture point, and how many
+/// packets on the capture points were other traffic than the traced VM's.
+public struct FrameCounts: Sendable, Equatable {
+    public var read = 0
+    public var onCapturePoints = 0
+    public var otherTraffic = 0
+
+    public init(read: Int = 0, onCapturePoints: Int = 0, otherTraffic: Int = 0) {
+        self.read = read
+        self.onCapturePoints = onCapturePoints
+        self.otherTraffic = otherTraffic
+    }
+}
+
 public struct CaptureCounters: Sendable, Equatable {
     public var received: Int
     public var dropped: Int

@@ -60,10 +60,12 @@ struct TraceCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Replay a capture saved with -w instead of capturing (with --from for its host's topology).",
+            "Replay saved captures instead of capturing (with --from for its host's topology): pcap or pcapng, - for "
+                + "standard input; NAME=FILE names the interface a file was captured on. Repeat it for captures "
+                + "taken per interface; they are merged by time.",
             valueName: "file"),
-        completion: .file(extensions: ["pcapng"]))
-    var read: String?
+        completion: .file(extensions: ["pcapng", "pcap"]))
+    var read: [String] = []
 
     @Flag(help: "One JSON object per packet (JSON lines), then a summary object.")
     var json = false
@@ -109,8 +111,8 @@ struct TraceCommand: ParsableCommand {
             var session = TraceSession(
                 plan: plan,
                 options: .init(
-                    timeout: UInt64(timeout * 1e9), count: count,
-                    duration: read == nil ? duration.map { UInt64($0 * 1e9) } : nil,
+                    timeout: nanoseconds(timeout), count: count,
+                    duration: read.isEmpty ? duration.map(nanoseconds) : nil,
                     toVM: toVM))
             if let writeFile {
                 do throws(TraceSession.Failure) { try session.write(to: writeFile, snapLength: Int(snapLength)) } catch
@@ -119,10 +121,11 @@ struct TraceCommand: ParsableCommand {
                 }
             }
             let result: TraceSession.Result
-            if let read {
+            if !read.isEmpty {
                 var frames: ReplayFrames
                 do throws(ReplayFrames.Failure) {
-                    frames = try ReplayFrames(path: read, filter: filterExpression)
+                    frames = try ReplayFrames(
+                        inputs: read.map(ReplayFrames.Input.init(argument:)), filter: filterExpression)
                 } catch {
                     let status: CommandFailure.Status =
                         switch error {
@@ -133,6 +136,13 @@ struct TraceCommand: ParsableCommand {
                     throw CommandFailure(status, error.description)
                 }
                 result = try run(session: &session, source: &frames, presence: nil)
+                // A replay that finds little says why: what in the files kvmtopo could not place, and where.
+                for line in frames.problems(plan: plan) { Terminal.warn(line) }
+                if result.frames.read > 0, result.frames.onCapturePoints == 0 {
+                    Terminal.warn(
+                        "none of the \(result.frames.read) frames read was on a capture point of \(plan.vm)'s path "
+                            + "(captured on another host, or before this dump?)")
+                }
             } else {
                 var frames: LiveFrames
                 do throws(PcapError) {
@@ -153,8 +163,10 @@ struct TraceCommand: ParsableCommand {
             }
             let summary =
                 json
-                ? TraceJSON.summary(result.statistics, capture: result.capture, evicted: result.evicted)
-                : text.summary(result.statistics, capture: result.capture, evicted: result.evicted)
+                ? TraceJSON.summary(
+                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames)
+                : text.summary(
+                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames)
             FileHandle.standardOutput.write(Data(summary.utf8))
         }
     }

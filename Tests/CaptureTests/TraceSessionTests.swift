@@ -155,7 +155,7 @@ struct TraceSessionTests {
         var live: [TracedPacket] = []
         _ = try session.run(&source, clock: clock, shouldStop: { false }) { live += $0 }
 
-        var saved = try ReplayFrames(path: path, filter: nil)
+        var saved = try ReplayFrames(inputs: [.init(path: path)], filter: nil)
         #expect(!saved.isLive && saved.counters == nil)
         var replayed = TraceSession(plan: plan, options: .init(timeout: 1_000_000_000))
         var packets: [TracedPacket] = []

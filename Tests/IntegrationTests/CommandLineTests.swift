@@ -191,7 +191,7 @@ struct TraceCommandTests {
         "bad input: one line, the documented status",
         arguments: [
             (["nosuch-VM"], Int32(2), "no VM named 'nosuch-VM'"),
-            (["i-3-20-VM", "--read", "/etc/hostname"], Int32(65), "not a valid pcapng file"),
+            (["i-3-20-VM", "--read", "/etc/hostname"], Int32(65), "not a pcap or pcapng capture"),
             (["i-3-20-VM", "--read", "/nonexistent.pcapng"], Int32(66), "cannot read"),
             (["i-3-20-VM", "--nic", "eth7"], Int32(1), "has no NIC eth7"),
             (["i-3-20-VM", "icmp", "and", "("], Int32(64), "invalid filter"),

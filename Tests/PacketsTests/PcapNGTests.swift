@@ -36,7 +36,7 @@ struct PcapNGTests {
         #expect(capture.records == records)
         #expect(capture.interfaces.map(\.name) == ["vnet13", "vnet10"])
         #expect(capture.interfaces[0].comment == "i-2-10-VM eth0 (isolated network, VXLAN 1001)")
-        #expect(capture.interfaces.allSatisfy { $0.nanosecondsPerTick == 1 && $0.linkType == 1 })
+        #expect(capture.interfaces.allSatisfy { $0.resolution == .decimal(9) && $0.linkType == 1 })
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

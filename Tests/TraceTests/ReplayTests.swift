@@ -19,7 +19,7 @@ func loadPlan(vm: String, dump: String = "lab") throws -> TracePlan {
 
 /// The capture replayed as `trace --read` replays it: its frames through a trace session.
 func replay(_ capture: String, vm: String, dump: String = "lab") throws -> [TracedPacket] {
-    var frames = try ReplayFrames(path: "\(fixtures)/\(capture).pcapng", filter: nil)
+    var frames = try ReplayFrames(inputs: [.init(path: "\(fixtures)/\(capture).pcapng")], filter: nil)
     var session = TraceSession(plan: try loadPlan(vm: vm, dump: dump), options: .init(timeout: 1_000_000_000))
     var packets: [TracedPacket] = []
     _ = try session.run(&frames, clock: SystemClock(), shouldStop: { false }) { packets += $0 }

@@ -1,0 +1,274 @@
+import Foundation
+import Packets
+import Pcap
+import Topology
+import Trace
+
+/// The frames of saved captures (`trace --read`, once or per interface), classic pcap or pcapng, merged by time
+/// and streamed: memory is bounded by the reordering window, not by the files. Each frame carries its file
+/// interface's name (or the one given with NAME=FILE) and link type; a pcap-filter, run in user space per
+/// interface's link type, keeps what it lets through.
+public struct ReplayFrames: FrameSource {
+    /// One `--read`: a file (`-` is standard input), and the interface it was captured on when the file does not
+    /// say (`vnet3=a.pcap`).
+    public struct Input: Sendable, Equatable {
+        public var path: String
+        public var interface: String?
+
+        public init(path: String, interface: String? = nil) {
+            self.path = path
+            self.interface = interface
+        }
+
+        /// `NAME=FILE` names the interface; a path with a slash before any '=' is a path.
+        public init(argument: String) {
+            if let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
+                !argument[..<equals].contains("/")
+            {
+                self.init(
+                    path: String(argument[argument.index(after: equals)...]), interface: String(argument[..<equals]))
+            } else {
+                self.init(path: argument)
+            }
+        }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        /// The file cannot be read at all.
+        case unreadable(String)
+        /// It is not a capture kvmtopo reads, or the filter does not compile for it.
+        case invalid(String)
+        /// A filter needs libpcap, which this host lacks.
+        case libpcapMissing(String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let reason), .invalid(let reason), .libpcapMissing(let reason): reason
+            }
+        }
+    }
+
+    /// How far out of order frames may come (files concatenated with `mergecap -a`) and still be put in order.
+    public static let window = 65_536
+
+    private var files: [OpenFile]
+    private let filter: String?
+    private var pending = FrameHeap()
+    private var lastEmitted: UInt64 = 0
+    /// Frames that came later than the window could reorder: each can show as a false loss.
+    public private(set) var outOfOrder = 0
+    public private(set) var framesRead = 0
+
+    public init(inputs: [Input], filter: String?) throws(Failure) {
+        self.filter = filter
+        files = []
+        for input in inputs {
+            files.append(try OpenFile(input))
+        }
+        // A filter that does not compile says so before anything is read.
+        if let filter {
+            do { _ = try OfflineFilter(expression: filter, linkType: Int32(LinkType.linuxSLL2.rawValue)) } catch {
+                throw error.libraryMissing ? .libpcapMissing(error.message) : .invalid("\(error)")
+            }
+        }
+    }
+
+    public var isLive: Bool { false }
+    public var isFinished: Bool { pending.isEmpty && files.allSatisfy(\.exhausted) }
+    public var counters: CaptureCounters? { nil }
+
+    /// A replay is not paced: frames in time order, in chunks so a stop is noticed.
+    public mutating func frames(until deadline: UInt64) -> [Frame] {
+        var out: [Frame] = []
+        while out.count < 4096 {
+            // Read from the file that is furthest behind, so files taken at the same time merge in order.
+            while pending.count <= Self.window,
+                let index = files.indices.filter({ !files[$0].exhausted })
+                    .min(by: { files[$0].lastTimestamp < files[$1].lastTimestamp })
+            {
+                if let frame = files[index].next(filter: filter) {
+                    framesRead += 1
+                    pending.push(frame)
+                }
+            }
+            guard let frame = pending.pop() else { break }
+            if frame.timestamp < lastEmitted { outOfOrder += 1 } else { lastEmitted = frame.timestamp }
+            out.append(frame)
+        }
+        return out
+    }
+
+    /// What the files say that explains a replay which finds nothing: one line per file or interface kvmtopo
+    /// cannot place on a capture point, with what to do; a file cut short, where it stopped.
+    public func problems(plan: TracePlan) -> [String] {
+        var lines: [String] = []
+        for file in files {
+            for interface in file.interfaces {
+                let name = file.name(of: interface)
+                let what: String? =
+                    switch LinkType(rawValue: interface.linkType) {
+                    case nil:
+                        "link type \(interface.linkType) is not one kvmtopo decodes (Ethernet, Linux cooked v1 and "
+                            + "v2, raw IP)"
+                    case .linuxSLL2?:
+                        name.flatMap { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
+                    case .linuxSLL? where name == nil:
+                        "a Linux cooked v1 capture (tcpdump -i any) does not say which interface each frame was on: "
+                            + "re-capture with -y LINUX_SLL2, or name the interface with --read vnet3=\(file.path)"
+                    case .ethernet?, .raw?, .linuxSLL?:
+                        name.map { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
+                            ?? "the capture does not name its interface: name it with --read vnet3=\(file.path)"
+                    }
+                if let what { lines.append("\(file.path): \(what)") }
+            }
+            if let damage = file.damage {
+                lines.append("\(file.path): read up to byte \(damage.offset), where it stops: \(damage.reason)")
+            }
+            if let failure = file.readFailure { lines.append("\(file.path): \(failure)") }
+            if file.skippedBlocks > 0 {
+                lines.append("\(file.path): \(file.skippedBlocks) obsolete packet blocks skipped")
+            }
+        }
+        if outOfOrder > 0 {
+            lines.append(
+                "\(outOfOrder) frames came more than \(Self.window) frames out of time order (files concatenated "
+                    + "with mergecap -a?): they may show as lost; merge them with mergecap -w instead")
+        }
+        return lines
+    }
+
+    private func notOnPath(_ name: String, _ plan: TracePlan) -> String {
+        "interface \(name) is not on \(plan.vm)'s path (its capture points: "
+            + plan.points.map(\.interface).joined(separator: ", ") + ")"
+    }
+}
+
+/// One capture file being read.
+private struct OpenFile {
+    let path: String
+    let given: String?
+    private var reader: CaptureReader<FileBytes>
+    private var filters: [Int: OfflineFilter] = [:]
+    private(set) var exhausted = false
+    private(set) var lastTimestamp: UInt64 = 0
+
+    init(_ input: ReplayFrames.Input) throws(ReplayFrames.Failure) {
+        path = input.path
+        given = input.interface
+        let bytes = try FileBytes(path: input.path)
+        do {
+            reader = try CaptureReader(bytes)
+        } catch {
+            throw .invalid("\(input.path): \(error)")
+        }
+    }
+
+    var interfaces: [PcapNG.Interface] { reader.interfaces }
+    var damage: PcapNG.FormatError? { reader.damage }
+    var skippedBlocks: Int { reader.skippedBlocks }
+    var readFailure: String? { reader.source.failure }
+
+    /// The interface a frame was captured on: the one given, else the file's (an `any` capture names none).
+    func name(of interface: PcapNG.Interface) -> String? {
+        given ?? interface.name.flatMap { $0 == "any" ? nil : $0 }
+    }
+
+    /// The next frame the filter lets through; frames of link types kvmtopo does not decode are skipped.
+    mutating func next(filter: String?) -> Frame? {
+        while let record = reader.next() {
+            lastTimestamp = record.timestamp
+            let interface = reader.interfaces[record.interface]
+            guard let linkType = LinkType(rawValue: interface.linkType) else { continue }
+            if let filter {
+                if filters[record.interface] == nil {
+                    filters[record.interface] = try? OfflineFilter(
+                        expression: filter, linkType: Int32(interface.linkType))
+                }
+                guard filters[record.interface]?.matches(record.bytes, originalLength: record.originalLength) == true
+                else { continue }
+            }
+            return Frame(
+                bytes: record.bytes, linkType: linkType, timestamp: record.timestamp,
+                originalLength: record.originalLength, interface: name(of: interface))
+        }
+        exhausted = true
+        return nil
+    }
+}
+
+/// A capture file, a FIFO or standard input (`-`), read in chunks.
+struct FileBytes: ByteSource {
+    private let handle: FileHandle
+    /// A read that failed part way: the stream ends there, and this says why.
+    private(set) var failure: String?
+
+    init(path: String) throws(ReplayFrames.Failure) {
+        if path == "-" {
+            handle = .standardInput
+            return
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .unreadable("\(path): cannot read (no such file)")
+        }
+        guard !isDirectory.boolValue else { throw .unreadable("\(path): is a directory, not a capture file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .unreadable("\(path): cannot read (permission denied?)")
+        }
+        self.handle = handle
+    }
+
+    mutating func read(upTo count: Int) -> [UInt8] {
+        guard failure == nil else { return [] }
+        do {
+            return [UInt8](try handle.read(upToCount: count) ?? Data())
+        } catch {
+            failure = "cannot read further (\(describe(error)))"
+            return []
+        }
+    }
+}
+
+/// The frames read but not yet given out, smallest timestamp first (a binary heap; equal stamps keep their
+/// reading order).
+private struct FrameHeap {
+    private var items: [(frame: Frame, order: Int)] = []
+    private var counter = 0
+
+    var count: Int { items.count }
+    var isEmpty: Bool { items.isEmpty }
+
+    mutating func push(_ frame: Frame) {
+        counter += 1
+        items.append((frame, counter))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(child, parent) else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Frame? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast().frame
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < items.count, less(left, smallest) { smallest = left }
+            if right < items.count, less(right, smallest) { smallest = right }
+            guard smallest != parent else { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        (items[a].frame.timestamp, items[a].order) < (items[b].frame.timestamp, items[b].order)
+    }
+}
