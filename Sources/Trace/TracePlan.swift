@@ -43,6 +43,12 @@ public struct TracePlan: Sendable {
     public var origins: Set<Int>
     let indexByIfindex: [Int: Int]
     let indexByName: [String: Int]
+    /// What tells the direction of an Ethernet frame captured on one interface (`tcpdump -i vnet3`), which has no
+    /// SLL2 header to say it: the guest's MAC at a tap, the interface's own MAC at a bridge device, and every
+    /// MAC of this host (guests' and devices') elsewhere.
+    let guestMACs: [Int: UInt64]
+    let ownMACs: [Int: UInt64]
+    let hostMACs: Set<UInt64>
 
     public struct PlanError: Error, CustomStringConvertible, Sendable {
         public var description: String
@@ -146,6 +152,38 @@ public struct TracePlan: Sendable {
             points.enumerated().map { ($1.ifindex, $0) }, uniquingKeysWith: { first, _ in first })
         indexByName = Dictionary(
             points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
+        var guestMACs: [Int: UInt64] = [:]
+        var ownMACs: [Int: UInt64] = [:]
+        for (index, point) in points.enumerated() {
+            ownMACs[index] = links[point.interface]?.mac.flatMap(Self.macNumber)
+            guestMACs[index] = taps[point.interface]?.nic.mac.flatMap(Self.macNumber)
+        }
+        self.guestMACs = guestMACs
+        self.ownMACs = ownMACs
+        hostMACs = Set(
+            snapshot.links.compactMap { $0.mac.flatMap(Self.macNumber) }
+                + snapshot.domains.flatMap { $0.nics.compactMap { $0.mac.flatMap(Self.macNumber) } })
+    }
+
+    static func macNumber(_ text: String) -> UInt64? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 6 else { return nil }
+        var value: UInt64 = 0
+        for part in parts {
+            guard let byte = UInt8(part, radix: 16) else { return nil }
+            value = value << 8 | UInt64(byte)
+        }
+        return value
+    }
+
+    /// An Ethernet frame's direction at a point, from its source MAC: at a tap, from the guest is in (the host
+    /// receives it); at a bridge device, from the bridge itself is out; elsewhere, from this host is out.
+    func outgoing(ethernetSource source: UInt64, at point: Int) -> Bool {
+        switch points[point].role {
+        case .nic: guestMACs[point].map { source != $0 } ?? false
+        case .bridge: ownMACs[point] == source
+        case .uplink, .physical, .port: hostMACs.contains(source)
+        }
     }
 
     public func point(ifindex: Int) -> Int? { indexByIfindex[ifindex] }
@@ -182,8 +220,12 @@ extension TracePlan {
         _ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int? = nil,
         point: Int? = nil
     ) -> Sighting? {
-        let keys = FrameKeys(bytes, linkType: linkType)
+        var keys = FrameKeys(bytes, linkType: linkType)
         guard let point = point ?? keys.interfaceIndex.flatMap(self.point(ifindex:)) else { return nil }
+        if linkType == .ethernet, bytes.count >= 12 {
+            let source = bytes[6..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            keys.outgoing = outgoing(ethernetSource: source, at: point)
+        }
         return Sighting(
             point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
             linkType: linkType, keys: keys)
