@@ -88,15 +88,15 @@ public struct FrameKeys: Sendable, Equatable {
             (etherType, offset) = (type, start)
         case .linuxSLL2:
             guard bytes.count >= 20 else { return }
-            etherType = Self.u16(bytes, 0)
             interfaceIndex = Int(Self.u32(bytes, 4))
             outgoing = bytes[10] == 4
-            offset = 20
+            guard let (type, start) = Self.skipTags(bytes, type: Self.u16(bytes, 0), payload: 20) else { return }
+            (etherType, offset) = (type, start)
         case .linuxSLL:
             guard bytes.count >= 16 else { return }
-            etherType = Self.u16(bytes, 14)
             outgoing = Self.u16(bytes, 0) == 4
-            offset = 16
+            guard let (type, start) = Self.skipTags(bytes, type: Self.u16(bytes, 14), payload: 16) else { return }
+            (etherType, offset) = (type, start)
         case .raw:
             guard let first = bytes.first else { return }
             etherType = first >> 4 == 6 ? 0x86dd : 0x0800
@@ -105,16 +105,21 @@ public struct FrameKeys: Sendable, Equatable {
     }
 
     private static func skipEthernet(_ bytes: [UInt8], at start: Int) -> (UInt16, Int)? {
-        var offset = start + 12
-        var vlans = 0
-        while offset + 2 <= bytes.count {
-            let type = u16(bytes, offset)
-            offset += 2
-            guard type == 0x8100 || type == 0x88a8, vlans < 4 else { return (type, offset) }
-            vlans += 1
-            offset += 2
+        guard start + 14 <= bytes.count else { return nil }
+        return skipTags(bytes, type: u16(bytes, start + 12), payload: start + 14)
+    }
+
+    /// 802.1Q and 802.1ad tags after an EtherType, at most four deep, whatever carried them (an Ethernet header,
+    /// or a Linux cooked one): the inner EtherType and where its payload starts.
+    private static func skipTags(_ bytes: [UInt8], type: UInt16, payload: Int) -> (UInt16, Int)? {
+        var (type, offset, tags) = (type, payload, 0)
+        while type == 0x8100 || type == 0x88a8 {
+            guard tags < 4, offset + 4 <= bytes.count else { return nil }
+            type = u16(bytes, offset + 2)
+            offset += 4
+            tags += 1
         }
-        return nil
+        return (type, offset)
     }
 
     private mutating func keyNetwork(_ bytes: [UInt8], etherType: UInt16, at start: Int, depth: Int) {

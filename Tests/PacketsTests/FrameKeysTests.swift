@@ -85,6 +85,19 @@ struct FrameKeysTests {
         #expect(onUnderlay.destination == IPAddress("198.51.100.1"))
     }
 
+    @Test("a Linux cooked frame that still carries its 802.1Q or 802.1ad tags keys as the untagged frame does")
+    func taggedCookedFrames() {
+        let ip = Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1))
+        let untagged = FrameKeys(Frames.sll2(ifindex: 5, outgoing: false, 0x0800, ip), linkType: .linuxSLL2)
+        let tagged = FrameKeys(
+            Frames.sll2(ifindex: 5, outgoing: false, 0x8100, [0, 100, 0x08, 0x00] + ip), linkType: .linuxSLL2)
+        let doubleTagged = FrameKeys(
+            Frames.sll2(ifindex: 5, outgoing: false, 0x88a8, [0, 10, 0x81, 0x00, 0, 100, 0x08, 0x00] + ip),
+            linkType: .linuxSLL2)
+        #expect(untagged.packet != 0 && tagged.packet == untagged.packet && doubleTagged.packet == untagged.packet)
+        #expect(tagged.destination == untagged.destination && tagged.interfaceIndex == 5)
+    }
+
     @Test("addresses as text and back")
     func addresses() {
         for text in ["10.1.1.23", "0.0.0.0", "fe80::4c:5eff:fe00:a", "2001:db8::1", "::1", "ff02::1:ff00:1"] {
