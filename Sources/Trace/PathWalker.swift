@@ -171,6 +171,10 @@ struct PathWalker {
                     || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true
                 {
                     end(&self, "delivered to \(router)")
+                } else if let (exit, problem) = brokenExit(of: router, entry: exit.sighting.point) {
+                    // The cause is on the host: the router's way out toward the destination is not working.
+                    let nic = if case .nic(_, let index, _) = plan.points[exit].role { " by eth\(index)" } else { "" }
+                    markLost(at: exit, direction: .in, note: "not seen leaving \(router)\(nic): \(problem)")
                 } else {
                     var lostInside = TracedPacket.Hop(
                         kind: .router, interface: nil, meaning: "routed by \(router)",
@@ -225,6 +229,22 @@ struct PathWalker {
                 .map { ($0, false) }
         }
 
+        /// The router NIC a packet should have left by, when the host side of it is what is wrong (tap down, not
+        /// forwarding, MTU): the NIC on the destination's segment (by its address, learned from the traffic), else
+        /// the router's only other NIC with such a problem.
+        func brokenExit(of router: String, entry: Int) -> (Int, String)? {
+            let exits = plan.points.indices.filter { index in
+                plan.points[index].domain == router && index != entry && plan.points[index].bridge != nil
+            }
+            if let owner = addresses.owner(of: keys.destination), let bridge = plan.points[owner].bridge {
+                return exits.first { plan.points[$0].bridge == bridge }.flatMap { exit in
+                    problem(at: exit).map { (exit, $0) }
+                }
+            }
+            let broken = exits.compactMap { exit in problem(at: exit).map { (exit, $0) } }
+            return broken.count == 1 ? broken[0] : nil
+        }
+
         /// What the topology says about a point where a packet vanished.
         func reason(_ index: Int, bridge: String?) -> String {
             problem(at: index)
@@ -249,12 +269,17 @@ struct PathWalker {
 
         static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"
 
-        mutating func markLost(at index: Int?, meaning: String? = nil, interface: String? = nil, note: String) {
+        /// - Parameter direction: how it was expected there; by default out of a port toward a device, into a
+        ///   bridge device.
+        mutating func markLost(
+            at index: Int?, meaning: String? = nil, interface: String? = nil,
+            direction: TracedPacket.Hop.Direction? = nil, note: String
+        ) {
             lost = true
             let point = index.map { plan.points[$0] }
             var hop = TracedPacket.Hop(
                 interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
-                direction: point.map { $0.role == .bridge ? .in : .out }, state: .lost,
+                direction: direction ?? point.map { $0.role == .bridge ? .in : .out }, state: .lost,
                 offset: nil, note: note)
             hop.domain = point?.domain
             hops.append(hop)

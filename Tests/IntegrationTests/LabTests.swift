@@ -82,6 +82,7 @@ extension RealLibvirtTests {
             let vmView = try Lab.run("exec", KVMTopoBinary.path, "show", "vm", "i-3-20-VM").output
             #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
             try LabTrace.cleanPaths(snapshot)
+            try LabTrace.routerExitDown(snapshot)
             try LabTrace.listen()
             try LabTrace.diagnose(faulty: false, snapshot)
             try LabTrace.readOnly()

@@ -176,6 +176,22 @@ enum LabTrace {
         }
     }
 
+    /// r-7-VM's tier-2 tap down on the host, live: the ping into the router is lost at that tap, with its reason,
+    /// not "in r-7-VM". The tap comes back up before the other checks.
+    static func routerExitDown(_ snapshot: HostSnapshot) throws {
+        let exit = try #require(taps(snapshot)["r-7-VM eth3"])
+        _ = try Shell.must(["ip", "-n", LibvirtDaemon.namespace, "link", "set", exit, "down"])
+        defer { _ = try? Shell.run(["ip", "-n", LibvirtDaemon.namespace, "link", "set", exit, "up"]) }
+        let traced = try run(["i-3-20-VM", "-c", "2", "icmp and src 10.0.1.10 and dst 10.0.2.10"])
+        #expect(traced.packets.count == 2, "\(traced.stderr)")
+        for packet in traced.packets {
+            let lost = packet.hops.first { $0.state == .lost }
+            #expect(lost?.interface == exit, "\(packet.hops)")
+            #expect(lost?.note == "not seen leaving r-7-VM by eth3: \(exit) is down", "\(packet.hops)")
+            #expect(!packet.hops.contains { $0.kind == .router }, "the router's inside is not blamed")
+        }
+    }
+
     /// With the lab's faults in: the trace names the hop where packets vanish.
     static func faults(_ snapshot: HostSnapshot) throws {
         let tap = taps(snapshot)

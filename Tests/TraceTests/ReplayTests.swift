@@ -118,4 +118,18 @@ struct ReplayTests {
         }
         try checkGolden(packets, name: "router-tap-down")
     }
+
+    @Test("a VPC router's exit tap down on the host: the lost hop is that tap, with its reason, not the router")
+    func routerExitDown() throws {
+        let packets = try replay("router-exit-down", vm: "i-3-20-VM", dump: "router-exit-down")
+        let pings = try matching(packets, "ICMP echo request 10.0.1.10 > 10.0.2.10")
+        for ping in pings {
+            #expect(hops(ping) == ["vnet21 in", "vnet19 out", "lost vnet20 in"])
+            let lost = try #require(ping.hops.last)
+            #expect(lost.note == "not seen leaving r-7-VM by eth3: vnet20 is down")
+            #expect(ping.outcome == "lost at vnet20 (r-7-VM eth3 (vpc-tier brvx-2002))")
+            #expect(!ping.hops.contains { $0.kind == .router }, "the router's inside is not blamed")
+        }
+        try checkGolden(packets, name: "router-exit-down")
+    }
 }
