@@ -33,6 +33,12 @@ public protocol FrameSource {
     mutating func frames(until deadline: UInt64) -> [Frame]
     /// What the kernel says about the capture as a whole; nil for a replay.
     var counters: CaptureCounters? { get }
+    /// Where and when a replay's files captured; nil: everywhere, all the time (live).
+    var coverage: CaptureCoverage? { get }
+}
+
+extension FrameSource {
+    public var coverage: CaptureCoverage? { nil }
 }
 
 /// The session's sense of time: nanoseconds since the epoch.

@@ -53,6 +53,8 @@ public struct ReplayFrames: FrameSource {
 
     private var files: [OpenFile]
     private let filter: String?
+    private let captured = CaptureCoverage()
+    public var coverage: CaptureCoverage? { captured }
     private var pending = FrameHeap()
     private var lastEmitted: UInt64 = 0
     /// Frames that came later than the window could reorder: each can show as a false loss.
@@ -86,7 +88,7 @@ public struct ReplayFrames: FrameSource {
                 let index = files.indices.filter({ !files[$0].exhausted })
                     .min(by: { files[$0].lastTimestamp < files[$1].lastTimestamp })
             {
-                if let frame = files[index].next(filter: filter) {
+                if let frame = files[index].next(filter: filter, coverage: captured) {
                     framesRead += 1
                     pending.push(frame)
                 }
@@ -113,8 +115,8 @@ public struct ReplayFrames: FrameSource {
                     case .linuxSLL2?:
                         name.flatMap { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
                     case .linuxSLL? where name == nil:
-                        "a Linux cooked v1 capture (tcpdump -i any) does not say which interface each frame was on: "
-                            + "re-capture with -y LINUX_SLL2, or name the interface with --read vnet3=\(file.path)"
+                        "a Linux cooked v1 capture (of the any device) does not say which interface each frame was "
+                            + "on: re-capture with -y LINUX_SLL2, or name the interface with --read vnet3=\(file.path)"
                     case .ethernet?, .raw?, .linuxSLL?:
                         name.map { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
                             ?? "the capture does not name its interface: name it with --read vnet3=\(file.path)"
@@ -173,12 +175,18 @@ private struct OpenFile {
         given ?? interface.name.flatMap { $0 == "any" ? nil : $0 }
     }
 
-    /// The next frame the filter lets through; frames of link types kvmtopo does not decode are skipped.
-    mutating func next(filter: String?) -> Frame? {
+    /// The next frame the filter lets through; frames of link types kvmtopo does not decode are skipped. Every
+    /// frame read says the file was capturing its interface then (SLL2 frames: every interface).
+    mutating func next(filter: String?, coverage: CaptureCoverage) -> Frame? {
         while let record = reader.next() {
             lastTimestamp = record.timestamp
             let interface = reader.interfaces[record.interface]
             guard let linkType = LinkType(rawValue: interface.linkType) else { continue }
+            if linkType == .linuxSLL2 {
+                coverage.saw(nil, at: record.timestamp)
+            } else if let name = name(of: interface) {
+                coverage.saw(name, at: record.timestamp)
+            }
             if let filter {
                 if filters[record.interface] == nil {
                     filters[record.interface] = try? OfflineFilter(
@@ -192,6 +200,8 @@ private struct OpenFile {
                 originalLength: record.originalLength, interface: name(of: interface))
         }
         exhausted = true
+        coverage.ended(
+            reader.interfaces.map { LinkType(rawValue: $0.linkType) == .linuxSLL2 ? nil : name(of: $0) })
         return nil
     }
 }

@@ -79,6 +79,7 @@ public struct TraceSession {
         presentInterfaces: (() -> Set<Int>?)? = nil, notice: (String) -> Void = { _ in },
         emit: ([TracedPacket]) -> Void
     ) throws(Failure) -> Result {
+        if let coverage = source.coverage { correlator.judge(by: coverage) }
         let start = clock.now()
         let loop = CaptureLoop(
             clock: clock, end: options.duration.map { start.saturatingAdd($0) }, shouldStop: shouldStop)

@@ -47,6 +47,11 @@ public struct TraceText {
                 line.append(Segment(text: pad(hop.direction?.rawValue ?? "", 5)))
                 line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11)))
                 line.append(Segment(text: clean(hop.meaning)))
+            case (.interface, .uncaptured):
+                line[0].text = indent + String(repeating: " ", count: 9) + "?  "
+                line.append(Segment(text: pad(hop.direction?.rawValue ?? "", 5), tone: .dim))
+                line.append(Segment(text: pad(clean(hop.interface ?? "?"), 11), tone: .dim))
+                line.append(Segment(text: clean(hop.meaning), tone: .dim))
             case (.interface, .lost):
                 line[0].text = indent + String(repeating: " ", count: 9) + "\(style.errorMark)  "
                 line[0].tone = .error

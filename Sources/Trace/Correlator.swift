@@ -23,7 +23,7 @@ public final class Correlator {
     private var nextID = 0
     private var emitted = 0
     var addresses = AddressBook()
-    private let walker: PathWalker
+    private var walker: PathWalker
 
     /// Packets seen only where the traced VM's traffic could pass, never at the VM: not its traffic.
     public private(set) var unrelated = 0
@@ -92,6 +92,9 @@ public final class Correlator {
         }
         due.append((cluster.id, cluster.last.saturatingAdd(grace)))
     }
+
+    /// Where and when a replay captured: hops expected elsewhere are not captured, not lost.
+    public func judge(by coverage: CaptureCoverage) { walker.coverage = coverage }
 
     /// The packets that are done by `now` (nanoseconds since the epoch, the capture's clock).
     public func advance(to now: UInt64) -> [TracedPacket] {

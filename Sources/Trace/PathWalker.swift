@@ -5,6 +5,7 @@ import Packets
 /// packet was expected next and never seen.
 struct PathWalker {
     let plan: TracePlan
+    var coverage = CaptureCoverage()
 
     struct Walked {
         var hops: [TracedPacket.Hop]
@@ -44,7 +45,8 @@ struct PathWalker {
         let all = seen.values.sorted { ($0.sighting.timestamp, $0.key) < ($1.sighting.timestamp, $1.key) }
         let first = all[0].sighting.timestamp
         var state = WalkState(
-            plan: plan, first: first, addresses: addresses, answered: answered, keys: all[0].sighting.keys)
+            plan: plan, coverage: coverage, first: first, addresses: addresses, answered: answered,
+            keys: all[0].sighting.keys)
 
         let entries = all.filter { isEntry($0.sighting) }
         let entry =
@@ -75,6 +77,7 @@ struct PathWalker {
     /// The walk through the segments, hop by hop.
     private struct WalkState {
         let plan: TracePlan
+        let coverage: CaptureCoverage
         let first: UInt64
         let addresses: AddressBook
         let answered: Bool
@@ -85,8 +88,12 @@ struct PathWalker {
         var outcome: String?
         var segments: Set<String> = []
 
-        init(plan: TracePlan, first: UInt64, addresses: AddressBook, answered: Bool, keys: FrameKeys) {
+        init(
+            plan: TracePlan, coverage: CaptureCoverage, first: UInt64, addresses: AddressBook, answered: Bool,
+            keys: FrameKeys
+        ) {
             self.plan = plan
+            self.coverage = coverage
             self.first = first
             self.addresses = addresses
             self.answered = answered
@@ -167,14 +174,22 @@ struct PathWalker {
                     routed.domain = router
                     hops.append(routed)
                     segment(plan.points[leaving.sighting.point].bridge, entry: leaving, seen: seen)
-                } else if answered
-                    || addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true
-                {
+                } else if addresses.owner(of: keys.destination).map({ plan.points[$0].domain == router }) == true {
                     end(&self, "delivered to \(router)")
                 } else if let (exit, problem) = brokenExit(of: router, entry: exit.sighting.point) {
                     // The cause is on the host: the router's way out toward the destination is not working.
                     let nic = if case .nic(_, let index, _) = plan.points[exit].role { " by eth\(index)" } else { "" }
                     markLost(at: exit, direction: .in, note: "not seen leaving \(router)\(nic): \(problem)")
+                } else if !exitsCaptured(of: router, entry: exit.sighting.point, at: exit.sighting.timestamp) {
+                    var unseen = TracedPacket.Hop(
+                        kind: .router, interface: nil, meaning: "routed by \(router)", direction: nil,
+                        state: .uncaptured, offset: nil,
+                        note: "none of \(router)'s other NICs was captured at the time")
+                    unseen.domain = router
+                    hops.append(unseen)
+                    end(&self, "not captured beyond \(router)")
+                } else if answered {
+                    end(&self, "delivered to \(router)")
                 } else {
                     var lostInside = TracedPacket.Hop(
                         kind: .router, interface: nil, meaning: "routed by \(router)",
@@ -229,6 +244,15 @@ struct PathWalker {
                 .map { ($0, false) }
         }
 
+        /// Whether any other NIC of the router was being captured at `time` (a replay of per-interface captures
+        /// may not have had one).
+        func exitsCaptured(of router: String, entry: Int, at time: UInt64) -> Bool {
+            plan.points.indices.contains { index in
+                plan.points[index].domain == router && index != entry
+                    && coverage.covers(plan.points[index].interface, at: time)
+            }
+        }
+
         /// The router NIC a packet should have left by, when the host side of it is what is wrong (tap down, not
         /// forwarding, MTU): the NIC on the destination's segment (by its address, learned from the traffic), else
         /// the router's only other NIC with such a problem.
@@ -275,15 +299,24 @@ struct PathWalker {
             at index: Int?, meaning: String? = nil, interface: String? = nil,
             direction: TracedPacket.Hop.Direction? = nil, note: String
         ) {
-            lost = true
             let point = index.map { plan.points[$0] }
+            // Expected about when it was last seen: a replay that was not capturing there then cannot tell.
+            let expected = first.saturatingAdd(UInt64(max(0, hops.compactMap(\.offset).max() ?? 0)))
+            let captured = point.map { coverage.covers($0.interface, at: expected) } ?? true
             var hop = TracedPacket.Hop(
                 interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
-                direction: direction ?? point.map { $0.role == .bridge ? .in : .out }, state: .lost,
-                offset: nil, note: note)
+                direction: direction ?? point.map { $0.role == .bridge ? .in : .out },
+                state: captured ? .lost : .uncaptured, offset: nil,
+                note: captured ? note : "not captured there at the time (no capture of it covers that moment)")
             hop.domain = point?.domain
             hops.append(hop)
-            outcome = outcome ?? "lost at \(point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?")"
+            let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"
+            if captured {
+                lost = true
+                outcome = outcome ?? "lost at \(place)"
+            } else {
+                outcome = outcome ?? "not captured beyond \(place)"
+            }
         }
 
         mutating func append(_ seen: Seen, note: String? = nil, offPath: Bool = false) {

@@ -76,6 +76,8 @@ public struct TraceStatistics: Sendable {
                 hops[index].histogram[HopStatistics.bucket(UInt64(max(0, hop.offset ?? 0))), default: 0] += 1
             case .lost:
                 hops[index].lost += 1
+            case .uncaptured:
+                break
             }
         }
     }

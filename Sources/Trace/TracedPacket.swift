@@ -66,7 +66,8 @@ public struct TracedPacket: Codable, Sendable, Equatable {
     }
 
     public struct Hop: Codable, Sendable, Equatable {
-        public enum State: String, Codable, Sendable { case seen, lost }
+        /// `uncaptured`: expected where a replay had no capture at the time, so neither seen nor lost.
+        public enum State: String, Codable, Sendable { case seen, lost, uncaptured }
         public enum Kind: String, Codable, Sendable { case interface, router }
         /// `in`: received from the device (from the guest, from the wire); `out`: sent to it.
         public enum Direction: String, Codable, Sendable { case `in`, out }

@@ -196,6 +196,9 @@ struct TraceCommandTests {
             (["i-3-20-VM", "--nic", "eth7"], Int32(1), "has no NIC eth7"),
             (["i-3-20-VM", "icmp", "and", "("], Int32(64), "invalid filter"),
             (["i-3-20-VM", "--listen", "1"], Int32(64), "cannot be used with --from"),
+            (["i-3-20-VM", "--read", PackageRoot.path], Int32(66), "is a directory, not a capture file"),
+            (["i-3-20-VM", "--read", "/dev/zero"], Int32(65), "neither pcap nor pcapng (it starts with 0x0)"),
+            (["i-3-20-VM", "--read", "/dev/null"], Int32(65), "the file is empty"),
         ])
     func badInput(arguments: [String], status: Int32, message: String) throws {
         let result = try KVMTopoBinary.run(["trace"] + arguments + ["--from", dump])
@@ -225,6 +228,22 @@ struct TraceCommandTests {
         #expect(
             result.stderr == "kvmtopo: \(directory)/trace.pcapng: cannot write (No space left on device)\n",
             "\(result.stderr)")
+    }
+
+    @Test("--read from a pipe (-) and a FIFO; --timeout inf and 1e11 saturate instead of trapping")
+    func pipesAndLimits() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-fifo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        let trace = "\(KVMTopoBinary.path) trace i-3-20-VM --from \(dump)"
+        let script = """
+            cat \(capture) | \(trace) --read - | grep -c '^#'
+            mkfifo \(fifo) && (cat \(capture) > \(fifo) &) && \(trace) --read \(fifo) | grep -c '^#'
+            \(trace) --read \(capture) --timeout inf | grep -c '^#'
+            \(trace) --read \(capture) --timeout 1e11 | grep -c '^#'
+            """
+        let result = try Shell.run(["bash", "-c", script])
+        #expect(result.output.split(separator: "\n") == ["5", "5", "5", "5"], "\(result.output) \(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Backtrace"), "\(result.stderr)")
     }
 
     @Test("--read with a filter and --json: JSON lines, packets then one summary")

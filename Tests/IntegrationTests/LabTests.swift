@@ -83,6 +83,7 @@ extension RealLibvirtTests {
             #expect(vmView.contains("router  r-7-VM eth2"), "\(vmView)")
             try LabTrace.cleanPaths(snapshot)
             try LabTrace.routerExitDown(snapshot)
+            try LabTrace.otherTools(snapshot)
             try LabTrace.listen()
             try LabTrace.diagnose(faulty: false, snapshot)
             try LabTrace.readOnly()

@@ -176,6 +176,55 @@ enum LabTrace {
         }
     }
 
+    /// What operators capture with on the live lab, while i-3-20-VM pings across the tiers: tcpdump -i any (SLL2
+    /// in µs and ns, and SLL v1), dumpcap -i any, and tcpdump -i on each tap of the path, replayed with the lab's
+    /// dump. Each usable capture traces the pings; each unusable one says why and what to do.
+    static func otherTools(_ snapshot: HostSnapshot) throws {
+        let tap = taps(snapshot)
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-lab-tools-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let path = ["i-3-20-VM eth0", "r-7-VM eth2", "r-7-VM eth3", "i-3-21-VM eth0"].map { tap[$0]! }
+        var captures: [String: [String]] = [
+            "sll2": ["tcpdump", "-i", "any", "-y", "LINUX_SLL2"],
+            "sll2-ns": ["tcpdump", "-i", "any", "-y", "LINUX_SLL2", "--time-stamp-precision=nano"],
+            "sll1": ["tcpdump", "-i", "any", "-y", "LINUX_SLL"],
+            "dumpcap": ["dumpcap", "-q", "-i", "any"],
+        ]
+        for interface in path { captures[interface] = ["tcpdump", "-i", interface] }
+        // All at once, for three seconds: the guests ping every second.
+        let script =
+            captures.map { name, command in
+                "timeout 3 \(command.joined(separator: " ")) -w \(work)/\(name).cap icmp 2>/dev/null &"
+            }.joined(separator: "\n") + "\nwait\n"
+        try Lab.run(["exec", "bash", "-c", script])
+        let dump = "\(work)/lab.json"
+        try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dump])
+        func replay(_ reads: [String]) throws -> CommandResult {
+            try Shell.run(
+                [KVMTopoBinary.path, "trace", "i-3-20-VM", "--from", dump] + reads.flatMap { ["--read", $0] }
+                    + ["icmp and src 10.0.1.10 and dst 10.0.2.10"])
+        }
+        func traced(_ result: CommandResult) -> Bool {
+            result.status == 0 && result.output.contains("→ delivered to i-3-21-VM eth0")
+                && !result.output.contains("✗")
+        }
+        for usable in ["sll2", "sll2-ns"] {
+            let result = try replay(["\(work)/\(usable).cap"])
+            #expect(traced(result), "tcpdump \(usable): \(result.output) \(result.stderr)")
+        }
+        let perTap = try replay(path.map { "\($0)=\(work)/\($0).cap" })
+        #expect(traced(perTap), "tcpdump -i per tap, named: \(perTap.output) \(perTap.stderr)")
+        let unnamed = try replay(["\(work)/\(path[0]).cap"])
+        #expect(unnamed.stderr.contains("does not name its interface: name it with --read vnet3="), "\(unnamed.stderr)")
+        for cooked in ["sll1", "dumpcap"] {
+            let result = try replay(["\(work)/\(cooked).cap"])
+            #expect(
+                result.stderr.contains("re-capture with -y LINUX_SLL2") && result.stderr.contains("none of the"),
+                "\(cooked): \(result.stderr)")
+        }
+    }
+
     /// r-7-VM's tier-2 tap down on the host, live: the ping into the router is lost at that tap, with its reason,
     /// not "in r-7-VM". The tap comes back up before the other checks.
     static func routerExitDown(_ snapshot: HostSnapshot) throws {
