@@ -79,7 +79,12 @@ public struct FrameKeys: Sendable, Equatable {
     /// even inside a VXLAN frame on the underlay (70 bytes of outer headers), so every sighting hashes alike.
     public static let keyedBytes = 128
 
-    public init(_ bytes: [UInt8], linkType: LinkType) {
+    /// This key's share of the network layer: less than `keyedBytes` when a short snap length keeps less on the
+    /// underlay, so that every copy hashes the bytes all copies kept.
+    private var keyed = FrameKeys.keyedBytes
+
+    public init(_ bytes: [UInt8], linkType: LinkType, keyedBytes: Int = FrameKeys.keyedBytes) {
+        keyed = keyedBytes
         var offset = 0
         let etherType: UInt16
         switch linkType {
@@ -129,7 +134,7 @@ public struct FrameKeys: Sendable, Equatable {
         case 0x0800 where captured >= 20 && bytes[start] >> 4 == 4:
             let headerLength = Int(bytes[start] & 0x0f) * 4
             networkLength = Int(Self.u16(bytes, start + 2))
-            let end = start + min(captured, networkLength, Self.keyedBytes)
+            let end = start + min(captured, networkLength, keyed)
             packet = Self.hash(bytes, start, end, skipping: [start + 8, start + 10, start + 11])
             source = IPAddress(bytes, at: start + 12, count: 4)
             destination = IPAddress(bytes, at: start + 16, count: 4)
@@ -143,7 +148,7 @@ public struct FrameKeys: Sendable, Equatable {
                 end: start + min(captured, networkLength), version: 4, depth: depth)
         case 0x86dd where captured >= 40 && bytes[start] >> 4 == 6:
             networkLength = 40 + Int(Self.u16(bytes, start + 4))
-            let end = start + min(captured, networkLength, Self.keyedBytes)
+            let end = start + min(captured, networkLength, keyed)
             packet = Self.hash(bytes, start, end, skipping: [start + 7])
             source = IPAddress(bytes, at: start + 8, count: 16)
             destination = IPAddress(bytes, at: start + 24, count: 16)
@@ -166,7 +171,7 @@ public struct FrameKeys: Sendable, Equatable {
             if operation == 2 { answers = Self.mix(Self.mix(0x0806, targetIP.low), senderIP.low) }
         default:
             networkLength = captured
-            packet = Self.hash(bytes, start, start + min(captured, Self.keyedBytes), skipping: [])
+            packet = Self.hash(bytes, start, start + min(captured, keyed), skipping: [])
         }
     }
 
@@ -175,7 +180,7 @@ public struct FrameKeys: Sendable, Equatable {
         depth: Int
     ) {
         let length = end - start
-        let keyEnd = min(end, start + Self.keyedBytes)
+        let keyEnd = min(end, start + keyed)
         let endpoints = Self.mix(source!.high ^ source!.low &* 31, destination!.high ^ destination!.low)
         let reversed = Self.mix(destination!.high ^ destination!.low &* 31, source!.high ^ source!.low)
         switch proto {
@@ -203,7 +208,7 @@ public struct FrameKeys: Sendable, Equatable {
                 // VXLAN: key the frame inside, so it matches its sightings on the bridge and VXLAN device.
                 let vni = Int(Self.u32(bytes, start + 12) >> 8)
                 guard let (innerType, innerStart) = Self.skipEthernet(bytes, at: start + 16) else { return }
-                self = FrameKeys(interfaceIndex: interfaceIndex, outgoing: outgoing)
+                self = FrameKeys(interfaceIndex: interfaceIndex, outgoing: outgoing, keyed: keyed)
                 keyNetwork(bytes, etherType: innerType, at: innerStart, depth: depth + 1)
                 self.vni = vni
             }
@@ -212,9 +217,10 @@ public struct FrameKeys: Sendable, Equatable {
         }
     }
 
-    private init(interfaceIndex: Int?, outgoing: Bool) {
+    private init(interfaceIndex: Int?, outgoing: Bool, keyed: Int) {
         self.interfaceIndex = interfaceIndex
         self.outgoing = outgoing
+        self.keyed = keyed
     }
 
     // MARK: bytes

@@ -302,12 +302,17 @@ struct PathWalker {
             let point = index.map { plan.points[$0] }
             // Expected about when it was last seen: a replay that was not capturing there then cannot tell.
             let expected = first.saturatingAdd(UInt64(max(0, hops.compactMap(\.offset).max() ?? 0)))
-            let captured = point.map { coverage.covers($0.interface, at: expected) } ?? true
+            let blind = index.map { plan.tooShortToSee.contains($0) } ?? false
+            let captured = !blind && (point.map { coverage.covers($0.interface, at: expected) } ?? true)
             var hop = TracedPacket.Hop(
                 interface: point?.interface ?? interface, meaning: point?.meaning ?? meaning ?? "?",
                 direction: direction ?? point.map { $0.role == .bridge ? .in : .out },
                 state: captured ? .lost : .uncaptured, offset: nil,
-                note: captured ? note : "not captured there at the time (no capture of it covers that moment)")
+                note: captured
+                    ? note
+                    : blind
+                        ? "not judged: the snap length keeps too little of the packet here"
+                        : "not captured there at the time (no capture of it covers that moment)")
             hop.domain = point?.domain
             hops.append(hop)
             let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"

@@ -46,6 +46,11 @@ public struct TracePlan: Sendable {
     /// What tells the direction of an Ethernet frame captured on one interface (`tcpdump -i vnet3`), which has no
     /// SLL2 header to say it: the guest's MAC at a tap, the interface's own MAC at a bridge device, and every
     /// MAC of this host (guests' and devices') elsewhere.
+    /// How much of the network layer a packet key hashes: what every copy keeps at the session's snap length
+    /// (`fit(snapLength:)`).
+    public private(set) var keyedBytes = FrameKeys.keyedBytes
+    /// Points where the snap length keeps nothing of the packet (inside VXLAN on the underlay): not judged.
+    public private(set) var tooShortToSee: Set<Int> = []
     let guestMACs: [Int: UInt64]
     let ownMACs: [Int: UInt64]
     let hostMACs: Set<UInt64>
@@ -165,6 +170,30 @@ public struct TracePlan: Sendable {
                 + snapshot.domains.flatMap { $0.nics.compactMap { $0.mac.flatMap(Self.macNumber) } })
     }
 
+    /// Fits packet keys to a snap length: keys hash only what every capture point keeps (a VXLAN frame on the
+    /// underlay keeps 20 + 50 or 70 bytes less of its packet than its copy on a tap). Returns a line for the
+    /// user when some points keep too little to be judged at all.
+    public mutating func fit(snapLength: Int) -> String? {
+        let cooked = 20
+        var outer: [Int: Int] = [:]
+        for (index, point) in points.enumerated() {
+            if case .physical(_, let overhead) = point.role { outer[index] = overhead ?? 4 }
+        }
+        let kept = snapLength - cooked - (outer.values.max() ?? 0)
+        // An IPv4 header and the first bytes after it (ICMP's identifier, ports) tell packets apart.
+        let needed = 28
+        if kept >= needed {
+            keyedBytes = min(FrameKeys.keyedBytes, kept)
+            return nil
+        }
+        keyedBytes = min(FrameKeys.keyedBytes, snapLength - cooked)
+        tooShortToSee = Set(outer.filter { snapLength - cooked - $0.value < needed }.keys)
+        let names = tooShortToSee.sorted().map { points[$0].interface }.joined(separator: ", ")
+        let least = cooked + (outer.values.max() ?? 0) + needed
+        return "-s \(snapLength) keeps too little of the packets inside \(names) to follow them there; "
+            + "those hops are not judged (-s \(least) or more keeps enough)"
+    }
+
     static func macNumber(_ text: String) -> UInt64? {
         let parts = text.split(separator: ":")
         guard parts.count == 6 else { return nil }
@@ -220,7 +249,7 @@ extension TracePlan {
         _ bytes: [UInt8], linkType: LinkType, timestamp: UInt64, originalLength: Int? = nil,
         point: Int? = nil
     ) -> Sighting? {
-        var keys = FrameKeys(bytes, linkType: linkType)
+        var keys = FrameKeys(bytes, linkType: linkType, keyedBytes: keyedBytes)
         guard let point = point ?? keys.interfaceIndex.flatMap(self.point(ifindex:)) else { return nil }
         if linkType == .ethernet, bytes.count >= 12 {
             let source = bytes[6..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

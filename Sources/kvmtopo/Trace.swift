@@ -98,7 +98,7 @@ struct TraceCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let snapshot = try source.snapshot(savedModel: .reinfer)
-            let plan: TracePlan
+            var plan: TracePlan
             do {
                 plan = try TracePlan(
                     snapshot: snapshot, vm: vm, nic: nic.flatMap { Int($0.trimmingPrefix("eth")) },
@@ -108,6 +108,8 @@ struct TraceCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(.failure, "\(error)")
             }
+            // Live, the snap length is known: keys hash what every capture point keeps of a packet.
+            if read.isEmpty, let line = plan.fit(snapLength: Int(snapLength)) { Terminal.warn(line) }
             var session = TraceSession(
                 plan: plan,
                 options: .init(

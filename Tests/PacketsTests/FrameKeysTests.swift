@@ -45,8 +45,12 @@ struct FrameKeysTests {
     func replies() {
         let request = keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1))))
         let reply = { (sequence: UInt16) in
-            keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
-                                                     Frames.icmpEcho(id: 7, sequence: sequence, request: false))))
+            keys(
+                Frames.ethernet(
+                    0x0800,
+                    Frames.ipv4(
+                        proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
+                        Frames.icmpEcho(id: 7, sequence: sequence, request: false))))
         }
         #expect(request.expectsReply != nil && request.expectsReply == reply(1).answers)
         #expect(request.expectsReply != reply(2).answers)
@@ -96,6 +100,22 @@ struct FrameKeysTests {
             linkType: .linuxSLL2)
         #expect(untagged.packet != 0 && tagged.packet == untagged.packet && doubleTagged.packet == untagged.packet)
         #expect(tagged.destination == untagged.destination && tagged.interfaceIndex == 5)
+    }
+
+    @Test("a short snap length: keys that hash only what every copy kept match across tap and underlay")
+    func shortSnapLength() {
+        let ip = Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1) + [UInt8](repeating: 0xab, count: 200))
+        let inner = Frames.ethernet(0x0800, ip)
+        // -s 120: a tap keeps 100 bytes of the packet (after SLL2's 20), the underlay 50 (after 70 of headers).
+        let onTap = Array(Frames.sll2(ifindex: 5, outgoing: true, 0x0800, ip).prefix(120))
+        let onUnderlay = Array(Frames.vxlan(vni: 1001, inner: inner).prefix(120 - 20 + 14))
+        let keyed = 120 - 20 - 50
+        #expect(
+            FrameKeys(onTap, linkType: .linuxSLL2, keyedBytes: keyed).packet
+                == FrameKeys(onUnderlay, linkType: .ethernet, keyedBytes: keyed).packet)
+        #expect(
+            FrameKeys(onTap, linkType: .linuxSLL2).packet != FrameKeys(onUnderlay, linkType: .ethernet).packet,
+            "with the default key length they differ: that was the false loss")
     }
 
     @Test("addresses as text and back")

@@ -112,6 +112,19 @@ struct CorrelatorTests {
         #expect(packets.first?.hops.first?.interface == "vnet3")
     }
 
+    @Test("the snap length fits the keys: what every point keeps, and a line where the underlay keeps too little")
+    func snapLength() throws {
+        var plan = self.plan
+        let wide = plan.fit(snapLength: 256)
+        #expect(wide == nil && plan.keyedBytes == 128)
+        let narrower = plan.fit(snapLength: 120)
+        #expect(narrower == nil && plan.keyedBytes == 50)
+        let fitted = plan.fit(snapLength: 68)
+        let line = try #require(fitted)
+        #expect(line.contains("-s 68 keeps too little of the packets inside eth1") && line.contains("-s 98"), "\(line)")
+        #expect(plan.tooShortToSee.map { plan.points[$0].interface } == ["eth1"])
+    }
+
     @Test("memory follows the packet rate, not the length of the trace")
     func bounded() throws {
         let correlator = Correlator(plan: plan, timeoutNanoseconds: 100_000_000)
