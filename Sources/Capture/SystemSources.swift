@@ -15,13 +15,19 @@ public struct SystemClock: SessionClock {
     }
 }
 
-/// Frames from one libpcap handle on `any` (LINUX_SLL2: every frame names its interface and direction).
+/// Frames from one libpcap handle on `any` (LINUX_SLL2: every frame names its interface and direction). A thread
+/// of its own drains the kernel's ring as fast as frames come, as tcpdump does, so that when the correlation falls
+/// behind (a flood), frames wait in memory instead of overflowing the ring; past `queueLimit` waiting frames, newer
+/// ones are dropped here, and counted as such.
 public struct LiveFrames: FrameSource {
-    private let capture: LiveCapture
+    private let reader: CaptureThread
     private let clock: any SessionClock
 
-    public init(filter: String, snapLength: Int32 = 256, clock: any SessionClock = SystemClock()) throws(PcapError) {
-        capture = try LiveCapture(interface: "any", filter: filter, snapLength: snapLength)
+    public init(
+        filter: String, snapLength: Int32 = 256, queueLimit: Int = 500_000, clock: any SessionClock = SystemClock()
+    ) throws(PcapError) {
+        reader = CaptureThread(
+            try LiveCapture(interface: "any", filter: filter, snapLength: snapLength), limit: queueLimit)
         self.clock = clock
     }
 
@@ -30,18 +36,64 @@ public struct LiveFrames: FrameSource {
 
     public mutating func frames(until deadline: UInt64) -> [Frame] {
         let now = clock.now()
-        let left = deadline > now ? deadline - now : 0
-        return capture.packets(until: .now + .nanoseconds(Int64(min(left, UInt64(Int64.max))))).map { packet in
-            Frame(
-                bytes: packet.bytes, linkType: .linuxSLL2, timestamp: packet.timestamp,
-                originalLength: packet.originalLength)
+        return reader.take(waiting: .nanoseconds(Int64(min(deadline > now ? deadline - now : 0, 1 << 62)))).map {
+            Frame(bytes: $0.bytes, linkType: .linuxSLL2, timestamp: $0.timestamp, originalLength: $0.originalLength)
         }
     }
 
-    public var counters: CaptureCounters? {
-        let stats = capture.statistics
+    public var counters: CaptureCounters? { reader.counters }
+}
+
+/// The capture's own thread and the frames it has read that the session has not taken yet. The thread holds it
+/// weakly between batches: when the session lets go of its LiveFrames, the thread ends and the handle closes.
+private final class CaptureThread: @unchecked Sendable {
+    private let capture: LiveCapture
+    private let limit: Int
+    private let condition = NSCondition()
+    private var waiting: [CapturedPacket] = []
+    private var droppedWaiting = 0
+    private var kernel: (received: Int, dropped: Int, droppedByInterface: Int) = (0, 0, 0)
+    /// Most frames one take gives: the session expires packets between batches.
+    private static let batch = 65_536
+
+    init(_ capture: LiveCapture, limit: Int) {
+        self.capture = capture
+        self.limit = limit
+        Thread.detachNewThread { [weak self] in
+            while let reader = self { reader.drain() }
+        }
+    }
+
+    private func drain() {
+        let packets = capture.packets(until: .now + .milliseconds(50))
+        let statistics = capture.statistics
+        condition.lock()
+        let room = max(0, limit - waiting.count)
+        waiting += packets.prefix(room)
+        droppedWaiting += max(0, packets.count - room)
+        kernel = statistics
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// What has been read, waiting up to `wait` for something when nothing is there yet.
+    func take(waiting wait: Duration) -> [CapturedPacket] {
+        let until = Date().addingTimeInterval(
+            Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting.isEmpty, condition.wait(until: until) {}
+        let taken = Array(waiting.prefix(Self.batch))
+        waiting.removeFirst(taken.count)
+        return taken
+    }
+
+    var counters: CaptureCounters {
+        condition.lock()
+        defer { condition.unlock() }
+        // Frames still waiting when the session asks (at its end) were read and never correlated too.
         return CaptureCounters(
-            received: stats.received, dropped: stats.dropped,
-            droppedByInterface: stats.droppedByInterface)
+            received: kernel.received, dropped: kernel.dropped, droppedByInterface: kernel.droppedByInterface,
+            droppedWaiting: droppedWaiting + waiting.count)
     }
 }

@@ -21,7 +21,9 @@ public enum TraceJSON {
                     .init(read: $0.read, onCapturePoints: $0.onCapturePoints, otherTraffic: $0.otherTraffic)
                 },
                 capture: capture.map {
-                    .init(received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface)
+                    .init(
+                        received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface,
+                        droppedWaiting: $0.droppedWaiting)
                 },
                 hops: statistics.hops.map { hop in
                     .init(
@@ -32,7 +34,7 @@ public enum TraceJSON {
     }
 
     private struct Summary: Encodable {
-        struct Capture: Encodable { var received, dropped, droppedByInterface: Int }
+        struct Capture: Encodable { var received, dropped, droppedByInterface, droppedWaiting: Int }
         struct Frames: Encodable { var read, onCapturePoints, otherTraffic: Int }
         struct Hop: Encodable {
             var interface: String?

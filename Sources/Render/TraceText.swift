@@ -85,11 +85,15 @@ public struct TraceText {
             ]
         ]
         if let capture {
-            let tone: Segment.Tone = capture.dropped + capture.droppedByInterface > 0 ? .warning : .plain
+            let dropped = capture.dropped + capture.droppedByInterface + capture.droppedWaiting
+            let behind =
+                capture.droppedWaiting > 0
+                ? ", \(capture.droppedWaiting) read and not correlated (the correlation fell behind)" : ""
             lines.append([
                 Segment(
                     text: "  capture: \(capture.received) frames received, \(capture.dropped) dropped by the kernel, "
-                        + "\(capture.droppedByInterface) by the interfaces", tone: tone)
+                        + "\(capture.droppedByInterface) by the interfaces\(behind)",
+                    tone: dropped > 0 ? .warning : .plain)
             ])
         }
         if let frames {

@@ -102,10 +102,14 @@ public struct CaptureCounters: Sendable, Equatable {
     public var received: Int
     public var dropped: Int
     public var droppedByInterface: Int
+    /// Read from the kernel and never correlated: more were waiting for the correlation than it keeps, or they
+    /// were still waiting when the trace ended.
+    public var droppedWaiting: Int
 
-    public init(received: Int, dropped: Int, droppedByInterface: Int) {
+    public init(received: Int, dropped: Int, droppedByInterface: Int, droppedWaiting: Int = 0) {
         self.received = received
         self.dropped = dropped
         self.droppedByInterface = droppedByInterface
+        self.droppedWaiting = droppedWaiting
     }
 }
