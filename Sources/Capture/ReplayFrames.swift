@@ -239,46 +239,63 @@ struct FileBytes: ByteSource {
     }
 }
 
-/// The frames read but not yet given out, smallest timestamp first (a binary heap; equal stamps keep their
-/// reading order).
+/// The frames read but not yet given out, smallest timestamp first: a binary heap of plain keys (a frame's
+/// arrays would be retained and released at every swap), the frames in slots beside it. Equal stamps keep their
+/// reading order.
 private struct FrameHeap {
-    private var items: [(frame: Frame, order: Int)] = []
+    private struct Key {
+        var timestamp: UInt64
+        var order: Int
+        var slot: Int
+
+        static func < (a: Key, b: Key) -> Bool { (a.timestamp, a.order) < (b.timestamp, b.order) }
+    }
+
+    private var keys: [Key] = []
+    private var slots: [Frame?] = []
+    private var freeSlots: [Int] = []
     private var counter = 0
 
-    var count: Int { items.count }
-    var isEmpty: Bool { items.isEmpty }
+    var count: Int { keys.count }
+    var isEmpty: Bool { keys.isEmpty }
 
     mutating func push(_ frame: Frame) {
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = frame
+        } else {
+            slot = slots.count
+            slots.append(frame)
+        }
         counter += 1
-        items.append((frame, counter))
-        var child = items.count - 1
+        keys.append(Key(timestamp: frame.timestamp, order: counter, slot: slot))
+        var child = keys.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
-            items.swapAt(child, parent)
+            guard keys[child] < keys[parent] else { break }
+            keys.swapAt(child, parent)
             child = parent
         }
     }
 
     mutating func pop() -> Frame? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast().frame
+        guard let top = keys.first else { return nil }
+        keys.swapAt(0, keys.count - 1)
+        keys.removeLast()
         var parent = 0
         while true {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < items.count, less(left, smallest) { smallest = left }
-            if right < items.count, less(right, smallest) { smallest = right }
+            if left < keys.count, keys[left] < keys[smallest] { smallest = left }
+            if right < keys.count, keys[right] < keys[smallest] { smallest = right }
             guard smallest != parent else { break }
-            items.swapAt(parent, smallest)
+            keys.swapAt(parent, smallest)
             parent = smallest
         }
-        return top
-    }
-
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        (items[a].frame.timestamp, items[a].order) < (items[b].frame.timestamp, items[b].order)
+        let frame = slots[top.slot].take()
+        freeSlots.append(top.slot)
+        return frame
     }
 }
