@@ -75,6 +75,11 @@ public struct ReplayFrames: FrameSource {
         }
     }
 
+    /// The smallest snap length the files declare, for fitting packet keys to what every copy kept.
+    public var snapLength: Int? {
+        files.flatMap { $0.interfaces.map(\.snapLength) }.filter { $0 > 0 }.min()
+    }
+
     public var isLive: Bool { false }
     public var isFinished: Bool { pending.isEmpty && files.allSatisfy(\.exhausted) }
     public var counters: CaptureCounters? { nil }

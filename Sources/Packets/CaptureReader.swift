@@ -42,6 +42,10 @@ public struct CaptureReader<Source: ByteSource> {
     private var classicSwapped = false
     private var classicNanoseconds = false
     private var pcapng = PcapNG.BlockParser()
+    /// pcapng's first packet, read in `init` so that its interfaces (their snap lengths) are known before any is
+    /// asked for.
+    private var ahead: PcapNG.Record?
+    private var aheadWaiting = false
 
     /// Fails only when the start is not a capture at all (empty, or neither format's magic).
     public init(_ source: Source) throws(PcapNG.FormatError) {
@@ -62,10 +66,18 @@ public struct CaptureReader<Source: ByteSource> {
             throw PcapNG.FormatError(
                 offset: 0, reason: "neither pcap nor pcapng (it starts with 0x\(String(magic, radix: 16)))")
         }
+        if format == .pcapng {
+            ahead = next()
+            aheadWaiting = true
+        }
     }
 
     /// The next packet, or nil at the end of the file or at the first damage.
     public mutating func next() -> PcapNG.Record? {
+        if aheadWaiting {
+            aheadWaiting = false
+            return ahead
+        }
         guard damage == nil else { return nil }
         do throws(PcapNG.FormatError) {
             return format == .pcap ? try nextClassic() : try nextBlockRecord()

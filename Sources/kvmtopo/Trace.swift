@@ -108,8 +108,11 @@ struct TraceCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(.failure, "\(error)")
             }
-            // Live, the snap length is known: keys hash what every capture point keeps of a packet.
-            if read.isEmpty, let line = plan.fit(snapLength: Int(snapLength)) { Terminal.warn(line) }
+            let replay = read.isEmpty ? nil : try openReplay()
+            // Keys hash what every capture point keeps of a packet: at -s live, at the files' own snap length.
+            if let snap = replay.map({ $0.snapLength }) ?? Int(snapLength), let line = plan.fit(snapLength: snap) {
+                Terminal.warn(line)
+            }
             var session = TraceSession(
                 plan: plan,
                 options: .init(
@@ -123,20 +126,7 @@ struct TraceCommand: ParsableCommand {
                 }
             }
             let result: TraceSession.Result
-            if !read.isEmpty {
-                var frames: ReplayFrames
-                do throws(ReplayFrames.Failure) {
-                    frames = try ReplayFrames(
-                        inputs: read.map(ReplayFrames.Input.init(argument:)), filter: filterExpression)
-                } catch {
-                    let status: CommandFailure.Status =
-                        switch error {
-                        case .unreadable: .cannotOpenInput
-                        case .invalid: .badInput
-                        case .libpcapMissing: .unavailable
-                        }
-                    throw CommandFailure(status, error.description)
-                }
+            if var frames = replay {
                 result = try run(session: &session, source: &frames, presence: nil)
                 // A replay that finds little says why: what in the files kvmtopo could not place, and where.
                 for line in frames.problems(plan: plan) { Terminal.warn(line) }
@@ -170,6 +160,21 @@ struct TraceCommand: ParsableCommand {
                 : text.summary(
                     result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames)
             FileHandle.standardOutput.write(Data(summary.utf8))
+        }
+    }
+
+    /// The --read files, opened (each one's first packet read, so that their snap lengths are known).
+    private func openReplay() throws -> ReplayFrames {
+        do throws(ReplayFrames.Failure) {
+            return try ReplayFrames(inputs: read.map(ReplayFrames.Input.init(argument:)), filter: filterExpression)
+        } catch {
+            let status: CommandFailure.Status =
+                switch error {
+                case .unreadable: .cannotOpenInput
+                case .invalid: .badInput
+                case .libpcapMissing: .unavailable
+                }
+            throw CommandFailure(status, error.description)
         }
     }
 
