@@ -64,8 +64,8 @@ public struct ReplayFrames: FrameSource {
     public init(inputs: [Input], filter: String?) throws(Failure) {
         self.filter = filter
         files = []
-        for input in inputs {
-            files.append(try OpenFile(input))
+        for (index, input) in inputs.enumerated() {
+            files.append(try OpenFile(input, index: index))
         }
         // A filter that does not compile says so before anything is read.
         if let filter {
@@ -89,10 +89,7 @@ public struct ReplayFrames: FrameSource {
         var out: [Frame] = []
         while out.count < 4096 {
             // Read from the file that is furthest behind, so files taken at the same time merge in order.
-            while pending.count <= Self.window,
-                let index = files.indices.filter({ !files[$0].exhausted })
-                    .min(by: { files[$0].lastTimestamp < files[$1].lastTimestamp })
-            {
+            while pending.count <= Self.window, let index = furthestBehind() {
                 if let frame = files[index].next(filter: filter, coverage: captured) {
                     framesRead += 1
                     pending.push(frame)
@@ -105,6 +102,16 @@ public struct ReplayFrames: FrameSource {
         return out
     }
 
+    /// The file still being read whose last frame is the earliest (found without building an array: this runs
+    /// for every frame).
+    private func furthestBehind() -> Int? {
+        var found: Int?
+        for index in files.indices where !files[index].exhausted {
+            if found.map({ files[index].lastTimestamp < files[$0].lastTimestamp }) ?? true { found = index }
+        }
+        return found
+    }
+
     /// What the files say that explains a replay which finds nothing: one line per file or interface kvmtopo
     /// cannot place on a capture point, with what to do; a file cut short, where it stopped.
     public func problems(plan: TracePlan) -> [String] {
@@ -112,19 +119,20 @@ public struct ReplayFrames: FrameSource {
         for file in files {
             for interface in file.interfaces {
                 let name = file.name(of: interface)
+                let linkType = LinkType(rawValue: interface.linkType)
                 let what: String? =
-                    switch LinkType(rawValue: interface.linkType) {
-                    case nil:
+                    if linkType == nil {
                         "link type \(interface.linkType) is not one kvmtopo decodes (Ethernet, Linux cooked v1 and "
                             + "v2, raw IP)"
-                    case .linuxSLL2?:
-                        name.flatMap { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
-                    case .linuxSLL? where name == nil:
+                    } else if let name {
+                        plan.point(named: name) == nil ? notOnPath(name, plan) : nil
+                    } else if linkType == .linuxSLL2 {
+                        nil  // each frame names its interface
+                    } else if linkType == .linuxSLL {
                         "a Linux cooked v1 capture (of the any device) does not say which interface each frame was "
                             + "on: re-capture with -y LINUX_SLL2, or name the interface with --read vnet3=\(file.path)"
-                    case .ethernet?, .raw?, .linuxSLL?:
-                        name.map { plan.point(named: $0) == nil ? notOnPath($0, plan) : nil }
-                            ?? "the capture does not name its interface: name it with --read vnet3=\(file.path)"
+                    } else {
+                        "the capture does not name its interface: name it with --read vnet3=\(file.path)"
                     }
                 if let what { lines.append("\(file.path): \(what)") }
             }
@@ -132,6 +140,7 @@ public struct ReplayFrames: FrameSource {
                 lines.append("\(file.path): read up to byte \(damage.offset), where it stops: \(damage.reason)")
             }
             if let failure = file.readFailure { lines.append("\(file.path): \(failure)") }
+            for failure in file.filterFailures { lines.append("\(file.path): \(failure); its frames were skipped") }
             if file.skippedBlocks > 0 {
                 lines.append("\(file.path): \(file.skippedBlocks) obsolete packet blocks skipped")
             }
@@ -154,14 +163,19 @@ public struct ReplayFrames: FrameSource {
 private struct OpenFile {
     let path: String
     let given: String?
+    /// Its place among the --read files, which its coverage is recorded under.
+    let index: Int
     private var reader: CaptureReader<FileBytes>
-    private var filters: [Int: OfflineFilter] = [:]
+    /// The filter compiled for each interface's link type, once; nil where it does not compile for it.
+    private var filters: [Int: OfflineFilter?] = [:]
+    private(set) var filterFailures: [String] = []
     private(set) var exhausted = false
     private(set) var lastTimestamp: UInt64 = 0
 
-    init(_ input: ReplayFrames.Input) throws(ReplayFrames.Failure) {
+    init(_ input: ReplayFrames.Input, index: Int) throws(ReplayFrames.Failure) {
         path = input.path
         given = input.interface
+        self.index = index
         let bytes = try FileBytes(path: input.path)
         do {
             reader = try CaptureReader(bytes)
@@ -180,34 +194,42 @@ private struct OpenFile {
         given ?? interface.name.flatMap { $0 == "any" ? nil : $0 }
     }
 
+    /// What a frame of this interface shows was being captured: every point for SLL2 (each frame names its own
+    /// interface), the named interface otherwise, nothing kvmtopo can place for an unnamed one.
+    private func scope(of interface: PcapNG.Interface, _ linkType: LinkType) -> CaptureCoverage.Scope? {
+        linkType == .linuxSLL2 ? .everywhere : name(of: interface).map { .interface($0) }
+    }
+
     /// The next frame the filter lets through; frames of link types kvmtopo does not decode are skipped. Every
-    /// frame read says the file was capturing its interface then (SLL2 frames: every interface).
+    /// frame read says the file was capturing then.
     mutating func next(filter: String?, coverage: CaptureCoverage) -> Frame? {
         while let record = reader.next() {
             lastTimestamp = record.timestamp
             let interface = reader.interfaces[record.interface]
             guard let linkType = LinkType(rawValue: interface.linkType) else { continue }
-            if linkType == .linuxSLL2 {
-                coverage.saw(nil, at: record.timestamp)
-            } else if let name = name(of: interface) {
-                coverage.saw(name, at: record.timestamp)
-            }
-            if let filter {
-                if filters[record.interface] == nil {
-                    filters[record.interface] = try? OfflineFilter(
-                        expression: filter, linkType: Int32(interface.linkType))
-                }
-                guard filters[record.interface]?.matches(record.bytes, originalLength: record.originalLength) == true
-                else { continue }
-            }
+            if let scope = scope(of: interface, linkType) { coverage.saw(scope, file: index, at: record.timestamp) }
+            if let filter, !passes(record, interface: interface, filter: filter) { continue }
             return Frame(
                 bytes: record.bytes, linkType: linkType, timestamp: record.timestamp,
                 originalLength: record.originalLength, interface: name(of: interface))
         }
         exhausted = true
-        coverage.ended(
-            reader.interfaces.map { LinkType(rawValue: $0.linkType) == .linuxSLL2 ? nil : name(of: $0) })
+        coverage.ended(file: index)
         return nil
+    }
+
+    /// The filter, compiled once per interface; one that does not compile for its link type lets nothing through
+    /// and says so (`filterFailures`).
+    private mutating func passes(_ record: PcapNG.Record, interface: PcapNG.Interface, filter: String) -> Bool {
+        if filters[record.interface] == nil {
+            do throws(PcapError) {
+                filters[record.interface] = try OfflineFilter(expression: filter, linkType: Int32(interface.linkType))
+            } catch {
+                filters[record.interface] = .some(nil)
+                filterFailures.append("the filter does not apply to link type \(interface.linkType): \(error)")
+            }
+        }
+        return filters[record.interface]??.matches(record.bytes, originalLength: record.originalLength) == true
     }
 }
 

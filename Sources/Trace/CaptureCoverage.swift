@@ -11,34 +11,34 @@ public final class CaptureCoverage: @unchecked Sendable {
         func covers(_ time: UInt64) -> Bool { time >= first && (open || time <= last) }
     }
 
-    private var byInterface: [String: Span] = [:]
-    /// `any` captures (SLL2 frames say their interface): every point.
-    private var everywhere: Span?
-    private var recorded = false
+    /// What a frame shows was being captured: every point (an `any` capture, whose SLL2 frames name their own
+    /// interface), or one interface (a capture of it alone).
+    public enum Scope: Hashable, Sendable {
+        case everywhere
+        case interface(String)
+    }
+
+    /// By scope, then by the file that captured it: files of the same scope start and end on their own.
+    private var spans: [Scope: [Int: Span]] = [:]
 
     public init() {}
 
-    /// A frame captured on `interface` (nil: on every interface, an `any` capture) at `time`.
-    public func saw(_ interface: String?, at time: UInt64) {
-        recorded = true
-        if let interface {
-            byInterface[interface] = Self.extend(byInterface[interface], time)
-        } else {
-            everywhere = Self.extend(everywhere, time)
-        }
+    /// A frame of `file`, captured in `scope` at `time`.
+    public func saw(_ scope: Scope, file: Int, at time: UInt64) {
+        spans[scope, default: [:]][file] = Self.extend(spans[scope]?[file], time)
     }
 
-    /// A file has ended: the spans of what it captured grow no more.
-    public func ended(_ interfaces: [String?]) {
-        for interface in interfaces {
-            if let interface { byInterface[interface]?.open = false } else { everywhere?.open = false }
-        }
+    /// A file has ended: the spans it captured grow no more.
+    public func ended(file: Int) {
+        for scope in spans.keys { spans[scope]?[file]?.open = false }
     }
 
     /// Whether `interface` was being captured at `time`; always, when nothing was recorded (a live trace).
     public func covers(_ interface: String, at time: UInt64) -> Bool {
-        guard recorded else { return true }
-        return everywhere?.covers(time) == true || byInterface[interface]?.covers(time) == true
+        guard !spans.isEmpty else { return true }
+        return [Scope.everywhere, .interface(interface)].contains { scope in
+            spans[scope]?.values.contains { $0.covers(time) } == true
+        }
     }
 
     private static func extend(_ span: Span?, _ time: UInt64) -> Span {

@@ -177,3 +177,25 @@ struct CorrelatorTests {
         #expect(formatNanoseconds(3_100_000) == "3.10 ms" && formatNanoseconds(-1_200_000_000) == "-1.20 s")
     }
 }
+
+@Suite("capture coverage")
+struct CaptureCoverageTests {
+    @Test("each file's spans start and end on their own; a live trace (nothing recorded) covers everything")
+    func spans() {
+        let coverage = CaptureCoverage()
+        #expect(coverage.covers("vnet3", at: 5), "live: nothing recorded")
+        // An `any` capture from 10 to 20, and one of vnet9 alone from 15 on.
+        coverage.saw(.everywhere, file: 0, at: 10)
+        coverage.saw(.everywhere, file: 0, at: 20)
+        coverage.saw(.interface("vnet9"), file: 1, at: 15)
+        coverage.ended(file: 0)
+        #expect(
+            coverage.covers("vnet3", at: 12) && !coverage.covers("vnet3", at: 25) && !coverage.covers("vnet3", at: 5))
+        #expect(coverage.covers("vnet9", at: 25), "its own file is still being read")
+        coverage.ended(file: 1)
+        #expect(!coverage.covers("vnet9", at: 25))
+        // A second `any` file still open keeps every point covered after the first ended.
+        coverage.saw(.everywhere, file: 2, at: 30)
+        #expect(coverage.covers("vnet3", at: 40))
+    }
+}
