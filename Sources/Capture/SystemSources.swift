@@ -50,7 +50,9 @@ private final class CaptureThread: @unchecked Sendable {
     private let capture: LiveCapture
     private let limit: Int
     private let condition = NSCondition()
+    /// Read and not taken yet: `waiting[taken...]` (taking moves an index, not the frames behind it).
     private var waiting: [CapturedPacket] = []
+    private var taken = 0
     private var droppedWaiting = 0
     private var kernel: (received: Int, dropped: Int, droppedByInterface: Int) = (0, 0, 0)
     /// Most frames one take gives: the session expires packets between batches.
@@ -68,7 +70,7 @@ private final class CaptureThread: @unchecked Sendable {
         let packets = capture.packets(until: .now + .milliseconds(50))
         let statistics = capture.statistics
         condition.lock()
-        let room = max(0, limit - waiting.count)
+        let room = max(0, limit - (waiting.count - taken))
         waiting += packets.prefix(room)
         droppedWaiting += max(0, packets.count - room)
         kernel = statistics
@@ -82,10 +84,18 @@ private final class CaptureThread: @unchecked Sendable {
             Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
         condition.lock()
         defer { condition.unlock() }
-        while waiting.isEmpty, condition.wait(until: until) {}
-        let taken = Array(waiting.prefix(Self.batch))
-        waiting.removeFirst(taken.count)
-        return taken
+        while taken == waiting.count, condition.wait(until: until) {}
+        let end = min(waiting.count, taken + Self.batch)
+        let batch = Array(waiting[taken..<end])
+        taken = end
+        if taken == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            taken = 0
+        } else if taken * 2 > waiting.count {
+            waiting.removeFirst(taken)
+            taken = 0
+        }
+        return batch
     }
 
     var counters: CaptureCounters {
@@ -94,6 +104,6 @@ private final class CaptureThread: @unchecked Sendable {
         // Frames still waiting when the session asks (at its end) were read and never correlated too.
         return CaptureCounters(
             received: kernel.received, dropped: kernel.dropped, droppedByInterface: kernel.droppedByInterface,
-            droppedWaiting: droppedWaiting + waiting.count)
+            droppedWaiting: droppedWaiting + waiting.count - taken)
     }
 }
