@@ -227,7 +227,10 @@ public struct FrameKeys: Sendable, Equatable {
 
     static func u16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1]) }
     static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(bytes, at)) << 16 | UInt32(u16(bytes, at + 2)) }
-    static func mac(_ bytes: [UInt8], _ at: Int) -> UInt64 { (0..<6).reduce(0) { $0 << 8 | UInt64(bytes[at + $1]) } }
+    /// The 48-bit MAC at `at`, as a number.
+    public static func mac(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+        (0..<6).reduce(0) { $0 << 8 | UInt64(bytes[at + $1]) }
+    }
 
     /// FNV-1a over bytes[start..<end], leaving out the positions in `skipping` (ascending).
     static func hash(_ bytes: [UInt8], _ start: Int, _ end: Int, skipping: [Int], seed: UInt64 = 0) -> UInt64 {

@@ -247,19 +247,19 @@ struct PathWalker {
         /// Whether any other NIC of the router was being captured at `time` (a replay of per-interface captures
         /// may not have had one).
         func exitsCaptured(of router: String, entry: Int, at time: UInt64) -> Bool {
-            plan.points.indices.contains { index in
-                plan.points[index].domain == router && index != entry
-                    && coverage.covers(plan.points[index].interface, at: time)
-            }
+            exits(of: router, entry: entry).contains { coverage.covers(plan.points[$0].interface, at: time) }
+        }
+
+        /// The router's NICs other than the one the packet came in by.
+        func exits(of router: String, entry: Int) -> [Int] {
+            plan.points.indices.filter { plan.points[$0].domain == router && $0 != entry }
         }
 
         /// The router NIC a packet should have left by, when the host side of it is what is wrong (tap down, not
         /// forwarding, MTU): the NIC on the destination's segment (by its address, learned from the traffic), else
         /// the router's only other NIC with such a problem.
         func brokenExit(of router: String, entry: Int) -> (Int, String)? {
-            let exits = plan.points.indices.filter { index in
-                plan.points[index].domain == router && index != entry && plan.points[index].bridge != nil
-            }
+            let exits = exits(of: router, entry: entry)
             if let owner = addresses.owner(of: keys.destination), let bridge = plan.points[owner].bridge {
                 return exits.first { plan.points[$0].bridge == bridge }.flatMap { exit in
                     problem(at: exit).map { (exit, $0) }

@@ -252,8 +252,7 @@ extension TracePlan {
         var keys = FrameKeys(bytes, linkType: linkType, keyedBytes: keyedBytes)
         guard let point = point ?? keys.interfaceIndex.flatMap(self.point(ifindex:)) else { return nil }
         if linkType == .ethernet, bytes.count >= 12 {
-            let source = bytes[6..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            keys.outgoing = outgoing(ethernetSource: source, at: point)
+            keys.outgoing = outgoing(ethernetSource: FrameKeys.mac(bytes, 6), at: point)
         }
         return Sighting(
             point: point, timestamp: timestamp, bytes: bytes, originalLength: originalLength ?? bytes.count,
