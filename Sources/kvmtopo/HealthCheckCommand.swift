@@ -18,12 +18,14 @@ struct HealthCheckOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "With --health-check: consecutive runs an error must be seen on (default 2).", valueName: "n"))
+            "With --health-check: consecutive runs an error must be seen on (default \(Self.defaultRuns)).",
+            valueName: "n"))
     var runs: Int?
 
     @Option(
         help: ArgumentHelp(
-            "With --health-check: seconds before it gives up with no verdict (default 10).", valueName: "seconds"))
+            "With --health-check: seconds before it gives up with no verdict (default \(Int(Self.defaultDeadline))).",
+            valueName: "seconds"))
     var deadline: Double?
 
     @Option(
@@ -33,7 +35,13 @@ struct HealthCheckOptions: ParsableArguments {
         completion: .file())
     var state: String?
 
+    // Optional above, so that one given without --health-check is an error; these are what the check uses.
+    static let defaultRuns = 2
+    static let defaultDeadline = 10.0
     static let defaultState = "/var/lib/kvmtopo/cloudstack-health-check.state"
+    var runsNeeded: Int { runs ?? Self.defaultRuns }
+    var deadlineSeconds: Double { deadline ?? Self.defaultDeadline }
+    var stateFile: String { state ?? Self.defaultState }
 
     func validate() throws {
         guard enabled || (runs == nil && deadline == nil && state == nil) else {
@@ -53,7 +61,7 @@ enum HealthCheckRun {
     static func run(_ options: HealthCheckOptions, source: SourceOptions) -> Exit {
         // openlog keeps the pointer it is given: a copy that is never freed.
         openlog(strdup("kvmtopo-health-check"), LOG_PID, LOG_DAEMON)
-        let deadline = options.deadline ?? 10
+        let deadline = options.deadlineSeconds
         // The agent waits for this process on its ping: a wedged libvirtd must not hold it past the deadline.
         Thread.detachNewThread {
             Thread.sleep(forTimeInterval: deadline)
@@ -64,22 +72,19 @@ enum HealthCheckRun {
         do {
             snapshot = try source.snapshot(savedModel: .reinfer)
         } catch {
-            let reason = (error as? CommandFailure)?.message ?? "\(error)"
-            report("no verdict: \(reason)", priority: LOG_WARNING)
+            report("no verdict: \(reason(error))", priority: LOG_WARNING)
             return .noVerdict
         }
-        let stateFile = options.state ?? HealthCheckOptions.defaultState
+        let runs = options.runsNeeded
         let findings = Diagnose.run(snapshot)
-        var outcome = HealthCheck(runs: options.runs ?? 2).evaluate(
-            findings, sources: snapshot.host.sources, remembering: remembered(in: stateFile))
+        var outcome = HealthCheck(runs: runs).evaluate(
+            findings, sources: snapshot.host.sources, remembering: remembered(in: options.stateFile))
         do {
-            try OutputFile.write(try JSONEncoder().encode(outcome.memory), to: stateFile)
+            try OutputFile.write(try JSONEncoder().encode(outcome.memory), to: options.stateFile)
         } catch {
-            let reason = (error as? CommandFailure)?.message ?? "\(error)"
-            outcome.verdict = .noVerdict("cannot remember this run (\(reason))")
+            outcome.verdict = .noVerdict("cannot remember this run (\(reason(error)))")
         }
 
-        let runs = options.runs ?? 2
         for (finding, streak) in outcome.errors {
             let seen =
                 streak >= runs ? "seen on \(streak) runs in a row" : "seen on \(streak) of the \(runs) runs needed"
@@ -102,6 +107,8 @@ enum HealthCheckRun {
             return .healthy
         }
     }
+
+    private static func reason(_ error: any Error) -> String { (error as? CommandFailure)?.message ?? "\(error)" }
 
     /// The last runs' streaks; a file that is missing or unreadable starts the count again.
     private static func remembered(in path: String) -> HealthCheck.Memory {
