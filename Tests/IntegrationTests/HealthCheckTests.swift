@@ -16,11 +16,17 @@ struct HealthCheckTests {
 
     /// The wrapper with its settings file, as the agent runs it (no arguments); `libvirt` goes in LIBVIRT_URI.
     static func runWrapper(settings: String, libvirt: String? = nil) throws -> CommandResult {
-        let conf = settings + "/settings.conf"
-        var lines = ["KVMTOPO=\(KVMTopoBinary.path)", "STATE=\(settings)/state", "DEADLINE=5"]
-        if let libvirt { lines.append("LIBVIRT_URI='\(libvirt)'") }
-        try lines.joined(separator: "\n").write(toFile: conf, atomically: true, encoding: .utf8)
+        let conf = try writeSettings(in: settings, ["DEADLINE=5"] + (libvirt.map { ["LIBVIRT_URI='\($0)'"] } ?? []))
         return try Shell.run(["/bin/bash", wrapper], environment: ["KVMTOPO_HEALTH_CHECK_CONF": conf])
+    }
+
+    /// The wrapper's settings file in `folder`: the test build's binary, a state file of the folder's, `more`.
+    /// Returns its path.
+    static func writeSettings(in folder: String, _ more: [String] = []) throws -> String {
+        let conf = folder + "/settings.conf"
+        try (["KVMTOPO=\(KVMTopoBinary.path)", "STATE=\(folder)/state"] + more).joined(separator: "\n")
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        return conf
     }
 
     @Test("an error fails the check only on the second run in a row; warnings never; a clean run clears it")
@@ -156,17 +162,17 @@ struct SilentListener {
 /// The health check on the live lab, through the wrapper, as the agent would run it there.
 struct LabHealthCheck {
     let settings: URL
+    let conf: String
 
     init() throws {
         settings = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-lab-health-\(UUID())")
         try FileManager.default.createDirectory(at: settings, withIntermediateDirectories: true)
-        try ["KVMTOPO=\(KVMTopoBinary.path)", "STATE=\(settings.path)/state"].joined(separator: "\n")
-            .write(to: settings.appendingPathComponent("settings.conf"), atomically: true, encoding: .utf8)
+        conf = try HealthCheckTests.writeSettings(in: settings.path)
     }
 
     func run() throws -> CommandResult {
         try Lab.run(
-            "exec", "env", "KVMTOPO_HEALTH_CHECK_CONF=\(settings.path)/settings.conf", "/bin/bash",
+            "exec", "env", "KVMTOPO_HEALTH_CHECK_CONF=\(conf)", "/bin/bash",
             HealthCheckTests.wrapper)
     }
 

@@ -158,7 +158,7 @@ extension RealLibvirtTests {
     "examples/lab on a host with its kernel package installed",
     .enabled(if: Host.isRoot, "needs root for a private mount namespace"),
     .enabled(
-        if: (try? Shell.run(["bash", "-c", "command -v apt-cache dpkg"]).status) == 0, "needs Debian's apt and dpkg"))
+        if: Host.missing("apt-cache", "dpkg").isEmpty, "needs Debian's apt and dpkg"))
 struct LabKernelInstalledTests {
     @Test("lab image builds the guest kernel and initramfs when the kernel package is installed and not cached")
     func kernelInstalled() throws {

@@ -157,9 +157,7 @@ enum Packaging {
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }()
 
-    static let toolsMissing: [String] = ["dpkg-deb", "rpmbuild", "rpm", "objdump", "man", "unshare"].filter {
-        (try? Shell.run(["bash", "-c", "command -v \($0)"]).status) != 0
-    }
+    static let toolsMissing = Host.missing("dpkg-deb", "rpmbuild", "rpm", "objdump", "man", "unshare")
 
     /// scripts/package's dist/ folder; the script runs once (a static's initialiser runs once, whoever asks first).
     static func built() throws -> String { try packaged.get() }

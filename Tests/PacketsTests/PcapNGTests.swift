@@ -43,7 +43,7 @@ struct PcapNGTests {
 
     @Test(
         "tcpdump (libpcap) reads the file",
-        .enabled(if: (try? Shell.run(["sh", "-c", "command -v tcpdump"]).status) == 0, "tcpdump is not installed"))
+        .enabled(if: Host.missing("tcpdump").isEmpty, "tcpdump is not installed"))
     func libpcapReads() throws {
         _ = try writeSample()
         defer { try? FileManager.default.removeItem(atPath: path) }

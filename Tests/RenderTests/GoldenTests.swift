@@ -79,7 +79,7 @@ struct GoldenTests {
 
     @Test(
         "DOT output is accepted by Graphviz",
-        .enabled(if: (try? Shell.run(["sh", "-c", "command -v dot"]).status) == 0, "graphviz is not installed"))
+        .enabled(if: Host.missing("dot").isEmpty, "graphviz is not installed"))
     func dot() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-\(UUID().uuidString).dot")
             .path

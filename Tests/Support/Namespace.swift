@@ -46,6 +46,11 @@ public final class TestNamespace: @unchecked Sendable {
 
 public enum Host {
     public static var isRoot: Bool { getuid() == 0 }
+
+    /// Those of `commands` this machine does not have, for a test's reason to be skipped.
+    public static func missing(_ commands: String...) -> [String] {
+        commands.filter { (try? Shell.run(["sh", "-c", "command -v \($0)"]).status) != 0 }
+    }
 }
 
 /// The kvmtopo executable built beside the test bundle.

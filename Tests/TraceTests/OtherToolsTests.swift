@@ -117,7 +117,5 @@ struct OtherToolsTests {
 }
 
 enum OtherTools {
-    static let missing: [String] = ["tshark", "editcap", "mergecap"].filter {
-        (try? Shell.run(["bash", "-c", "command -v \($0)"]).status) != 0
-    }
+    static let missing = Host.missing("tshark", "editcap", "mergecap")
 }
