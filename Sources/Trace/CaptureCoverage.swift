@@ -1,7 +1,7 @@
 /// When each capture point was captured at all. A live trace captures every point the whole time; a replay only
 /// where and when its files did: one file per interface starts and ends when its tcpdump did. A hop expected where
 /// nothing was being captured is not captured, not lost: no filter rule is blamed for it.
-public final class CaptureCoverage: @unchecked Sendable {
+public final class CaptureCoverage {
     private struct Span {
         var first: UInt64
         var last: UInt64
