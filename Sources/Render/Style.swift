@@ -50,8 +50,11 @@ extension DiagramStyle {
             segments[last].text = String(text)
         }
         // Unicode scalars stand for columns: names from the host are escaped, so no combining marks reach here.
-        let total = segments.reduce(0) { $0 + $1.text.unicodeScalars.count }
-        guard total > width else { return segments.reduce(into: "") { $0 += colored($1.text, $1.tone) } }
+        // A line with no more UTF-8 bytes than columns fits without counting them (the common case, and cheap).
+        let fits = { (count: (String) -> Int) in segments.reduce(0) { $0 + count($1.text) } <= width }
+        guard !fits({ $0.utf8.count }), !fits({ $0.unicodeScalars.count }) else {
+            return segments.reduce(into: "") { $0 += colored($1.text, $1.tone) }
+        }
         var budget = max(0, width - 1)
         var out = ""
         for segment in segments where budget > 0 {
