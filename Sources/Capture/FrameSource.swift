@@ -26,8 +26,14 @@ public protocol FrameSource {
     /// Live frames are judged against the clock (a hop is lost when the clock passes its timeout); replayed
     /// ones against their own timestamps.
     var isLive: Bool { get }
-    /// A replay has nothing more to give.
+    /// A replay has nothing more to give, or a stopped capture has given all it had read.
     var isFinished: Bool { get }
+    /// Frames read and not given yet (a live source the session fell behind), and the time of the oldest: the
+    /// session judges no packet newer than that, whatever the clock says. Nil when none waits.
+    var backlog: (frames: Int, oldest: UInt64)? { get }
+    /// Stops taking new frames (Ctrl-C, the end of --duration): those already read are still given, then the
+    /// source is finished.
+    mutating func stopReading()
     /// The frames that arrive before `deadline` (nanoseconds since the epoch on the session's clock); a live
     /// source never blocks past it.
     mutating func frames(until deadline: UInt64) -> [Frame]
@@ -39,6 +45,7 @@ public protocol FrameSource {
 
 extension FrameSource {
     public var coverage: CaptureCoverage? { nil }
+    public var backlog: (frames: Int, oldest: UInt64)? { nil }
 }
 
 /// The session's sense of time: nanoseconds since the epoch.

@@ -24,7 +24,7 @@ public enum NeighbourListening {
         clock: any SessionClock, nanoseconds: UInt64
     ) -> HostSnapshot {
         var listener = NeighbourListener(snapshot: snapshot)
-        CaptureLoop(clock: clock, end: clock.now() + nanoseconds, shouldStop: { false }).run(
+        CaptureLoop(clock: clock, end: clock.now().saturatingAdd(nanoseconds), stopRequests: { 0 }).run(
             &source,
             frames: { frames in
                 for frame in frames { listener.hear(frame.bytes, linkType: frame.linkType, interface: frame.interface) }

@@ -60,6 +60,7 @@ public struct ReplayFrames: FrameSource {
     /// Frames that came later than the window could reorder: each can show as a false loss.
     public private(set) var outOfOrder = 0
     public private(set) var framesRead = 0
+    private var stopped = false
 
     public init(inputs: [Input], filter: String?) throws(Failure) {
         self.filter = filter
@@ -81,7 +82,9 @@ public struct ReplayFrames: FrameSource {
     }
 
     public var isLive: Bool { false }
-    public var isFinished: Bool { pending.isEmpty && files.allSatisfy(\.exhausted) }
+    public var isFinished: Bool { stopped || (pending.isEmpty && files.allSatisfy(\.exhausted)) }
+    /// A replay stops at once: what is left is in the files.
+    public mutating func stopReading() { stopped = true }
     public var counters: CaptureCounters? { nil }
 
     /// A replay is not paced: frames in time order, in chunks so a stop is noticed.

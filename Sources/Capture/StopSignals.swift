@@ -1,13 +1,14 @@
 import Foundation
 
-/// SIGINT and SIGTERM ask a live trace to stop and print its summary.
+/// SIGINT and SIGTERM ask a live trace to stop and print its summary: the first stops the capture (what was read
+/// is still lined up), the second ends at once.
 public enum StopSignals {
-    /// Set by the handler; the session looks at it at least ten times a second.
+    /// Counted by the handler; the session looks at it at least ten times a second.
     nonisolated(unsafe) private static var caught: sig_atomic_t = 0
 
     public static func install() {
-        signal(SIGINT) { StopSignals.caught = $0 }
-        signal(SIGTERM) { StopSignals.caught = $0 }
+        signal(SIGINT) { _ in StopSignals.caught += 1 }
+        signal(SIGTERM) { _ in StopSignals.caught += 1 }
         // Whoever started us may have left them blocked (a parent's thread mask is inherited): Ctrl-C must work.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
@@ -16,5 +17,6 @@ public enum StopSignals {
         pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
     }
 
-    public static func requested() -> Bool { caught != 0 }
+    /// How many times a stop was asked for.
+    public static func requests() -> Int { Int(caught) }
 }

@@ -72,27 +72,34 @@ public struct TraceSession {
         }
     }
 
-    /// Runs until `shouldStop`, the duration, the count or the end of a replay, then writes out what is still
-    /// open. `emit` gets the packets of each batch at once; `notice` a line for the user (an interface gone).
+    /// Runs until a stop is asked for (`stopRequests`: see CaptureLoop), the duration, the count or the end of a
+    /// replay, then writes out what is still open. `emit` gets the packets of each batch at once; `notice` a line
+    /// for the user (an interface gone, frames still to line up at a stop).
     public mutating func run<Source: FrameSource>(
-        _ source: inout Source, clock: any SessionClock, shouldStop: @escaping () -> Bool,
-        presentInterfaces: (() -> Set<Int>?)? = nil, notice: (String) -> Void = { _ in },
+        _ source: inout Source, clock: any SessionClock, stopRequests: @escaping () -> Int,
+        presentInterfaces: (() -> Set<Int>?)? = nil, notice: @escaping (String) -> Void = { _ in },
         emit: ([TracedPacket]) -> Void
     ) throws(Failure) -> Result {
         if let coverage = source.coverage { correlator.judge(by: coverage) }
         let start = clock.now()
         let loop = CaptureLoop(
-            clock: clock, end: options.duration.map { start.saturatingAdd($0) }, shouldStop: shouldStop)
+            clock: clock, end: options.duration.map { start.saturatingAdd($0) }, stopRequests: stopRequests,
+            stopping: { waiting in
+                if waiting > 0 {
+                    notice("lining up the \(waiting) frames already read; Ctrl-C again to stop now")
+                }
+            })
         var nextPresenceCheck = start + Self.presenceInterval
         var gone: Set<Int> = []
         var failure: Failure?
         let live = source.isLive
+        let plan = plan
         loop.run(
             &source,
             frames: { frames in
                 for frame in frames {
                     frameCounts.read += 1
-                    guard let sighting = sighting(frame) else { continue }
+                    guard let sighting = Self.sighting(frame, plan: plan) else { continue }
                     frameCounts.onCapturePoints += 1
                     do throws(Failure) { try take(sighting) } catch {
                         failure = error
@@ -103,8 +110,12 @@ public struct TraceSession {
                 }
                 return !countReached
             },
-            tick: { now in
-                if live { emit(show(correlator.advance(to: now &- Self.liveSlack))) }
+            tick: { now, oldestWaiting in
+                // Frames still waiting to be taken are older than the clock: nothing after them is judged yet.
+                if live {
+                    let judged = min(now &- Self.liveSlack, oldestWaiting.map { $0 &- 1 } ?? .max)
+                    emit(show(correlator.advance(to: judged)))
+                }
                 if let presentInterfaces, now >= nextPresenceCheck {
                     nextPresenceCheck = now + Self.presenceInterval
                     gone = noticeVanished(presentInterfaces(), alreadyGone: gone, notice: notice)
@@ -125,7 +136,7 @@ public struct TraceSession {
 
     private var countReached: Bool { options.count.map { shown >= $0 } ?? false }
 
-    private func sighting(_ frame: Frame) -> Sighting? {
+    private static func sighting(_ frame: Frame, plan: TracePlan) -> Sighting? {
         plan.sighting(
             frame.bytes, linkType: frame.linkType, timestamp: frame.timestamp,
             originalLength: frame.originalLength, point: frame.interface.flatMap(plan.point(named:)))

@@ -53,6 +53,12 @@ struct TraceCommand: ParsableCommand {
     var snapLength: Int32 = 256
 
     @Option(
+        help: ArgumentHelp(
+            "MiB of captured frames that may wait for the correlation when it falls behind (a flood); they are still "
+                + "traced after Ctrl-C. Beyond it frames are dropped, and counted.", valueName: "MiB"))
+    var backlog = LiveFrames.defaultBacklogBytes >> 20
+
+    @Option(
         name: .customShort("w"),
         help: ArgumentHelp("Also write everything captured to this pcapng file (mode 0600).", valueName: "file"),
         completion: .file(extensions: ["pcapng"]))
@@ -77,6 +83,7 @@ struct TraceCommand: ParsableCommand {
         guard timeout > 0, duration.map({ $0 > 0 }) ?? true, count.map({ $0 > 0 }) ?? true else {
             throw ValidationError("--timeout, --duration and -c take positive numbers")
         }
+        guard backlog > 0, backlog <= 1 << 20 else { throw ValidationError("--backlog takes 1 to 1048576 (MiB)") }
         guard snapLength >= 68 else { throw ValidationError("-s must be at least 68 bytes (the headers trace needs)") }
         if let nic, nic.wholeMatch(of: /eth\d+/) == nil, Int(nic) == nil {
             throw ValidationError("--nic takes ethN (the guest's NIC order), not '\(nic)'")
@@ -138,7 +145,9 @@ struct TraceCommand: ParsableCommand {
             } else {
                 var frames: LiveFrames
                 do throws(PcapError) {
-                    frames = try LiveFrames(filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength)
+                    frames = try LiveFrames(
+                        filter: plan.kernelFilter(user: filterExpression), snapLength: snapLength,
+                        backlogBytes: backlog << 20)
                 } catch  where error.libraryMissing {
                     throw CommandFailure(.unavailable, "cannot capture: \(error)")
                 } catch {
@@ -190,7 +199,7 @@ struct TraceCommand: ParsableCommand {
         let text = text
         do {
             return try session.run(
-                &source, clock: SystemClock(), shouldStop: StopSignals.requested,
+                &source, clock: SystemClock(), stopRequests: StopSignals.requests,
                 presentInterfaces: presence, notice: Terminal.warn
             ) { packets in
                 guard !packets.isEmpty else { return }

@@ -14,17 +14,28 @@ final class MadeUpClock: SessionClock, @unchecked Sendable {
 }
 
 /// A live source whose frames arrive at set times: asking for frames up to a deadline moves the clock there.
+/// Frames that have arrived and were not given yet (more than `perCall`) wait, as behind a flood; after a stop only
+/// those are given.
 struct ScriptedFrames: FrameSource {
     var frames: [Frame]
     let clock: MadeUpClock
     var isLive = true
-    var isFinished: Bool { !isLive && frames.isEmpty }
+    var perCall = Int.max
+    var stopped = false
+    var isFinished: Bool { stopped ? backlog == nil : !isLive && frames.isEmpty }
     var counters: CaptureCounters? { isLive ? CaptureCounters(received: 7, dropped: 1, droppedByInterface: 0) : nil }
 
+    var backlog: (frames: Int, oldest: UInt64)? {
+        let arrived = frames.prefix { $0.timestamp <= clock.time }.count
+        return arrived > 0 ? (arrived, frames[0].timestamp) : nil
+    }
+
+    mutating func stopReading() { stopped = true }
+
     mutating func frames(until deadline: UInt64) -> [Frame] {
-        let due = frames.prefix { $0.timestamp <= deadline }
+        let due = frames.prefix { $0.timestamp <= (stopped ? clock.time : deadline) }.prefix(perCall)
         frames.removeFirst(due.count)
-        clock.time = max(clock.time, isLive ? deadline : due.last?.timestamp ?? clock.time)
+        if !stopped { clock.time = max(clock.time, isLive ? deadline : due.last?.timestamp ?? clock.time) }
         return Array(due)
     }
 }
@@ -78,7 +89,7 @@ struct TraceSessionTests {
         var packets: [TracedPacket] = []
         var notices: [String] = []
         let result = try session.run(
-            &source, clock: clock, shouldStop: { false }, presentInterfaces: present,
+            &source, clock: clock, stopRequests: { 0 }, presentInterfaces: present,
             notice: { notices.append($0) }
         ) { packets += $0 }
         return (packets, result, notices, clock)
@@ -109,7 +120,7 @@ struct TraceSessionTests {
         let clock = MadeUpClock(start)
         var source = ScriptedFrames(frames: [request[0]], clock: clock)
         var session = TraceSession(plan: plan, options: .init(timeout: 500_000_000, duration: 2_000_000_000))
-        _ = try session.run(&source, clock: clock, shouldStop: { false }) { packets in
+        _ = try session.run(&source, clock: clock, stopRequests: { 0 }) { packets in
             if !packets.isEmpty, firstBatchAt == nil { firstBatchAt = clock.time }
             #expect(packets.allSatisfy { $0.lost })
         }
@@ -153,18 +164,49 @@ struct TraceSessionTests {
         var session = TraceSession(plan: plan, options: .init(timeout: 1_000_000_000, duration: 3_000_000_000))
         try session.write(to: path, snapLength: 256)
         var live: [TracedPacket] = []
-        _ = try session.run(&source, clock: clock, shouldStop: { false }) { live += $0 }
+        _ = try session.run(&source, clock: clock, stopRequests: { 0 }) { live += $0 }
 
         var saved = try ReplayFrames(inputs: [.init(path: path)], filter: nil)
         #expect(!saved.isLive && saved.counters == nil)
         var replayed = TraceSession(plan: plan, options: .init(timeout: 1_000_000_000))
         var packets: [TracedPacket] = []
         let wallClock = MadeUpClock(0)
-        _ = try replayed.run(&saved, clock: wallClock, shouldStop: { false }) { packets += $0 }
+        _ = try replayed.run(&saved, clock: wallClock, stopRequests: { 0 }) { packets += $0 }
         #expect(saved.isFinished)
         #expect(packets == live, "the same packets from the file as from the frames")
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
+    }
+
+    /// A session ten seconds behind its source (every frame arrived long ago), given one frame at a time.
+    func behind(
+        _ frames: [Frame], stops: Int
+    ) throws -> (packets: [TracedPacket], notices: [String]) {
+        let clock = MadeUpClock(start + 10_000_000_000)
+        var source = ScriptedFrames(frames: frames, clock: clock, perCall: 1)
+        var session = TraceSession(plan: plan, options: .init(timeout: 500_000_000, duration: 5_000_000_000))
+        var packets: [TracedPacket] = []
+        var notices: [String] = []
+        _ = try session.run(&source, clock: clock, stopRequests: { stops }, notice: { notices.append($0) }) {
+            packets += $0
+        }
+        return (packets, notices)
+    }
+
+    @Test("a session behind its source judges no packet before the frames read before it are in")
+    func behindTheClock() throws {
+        let (packets, _) = try behind(try pings(3), stops: 0)
+        #expect(packets.count == 3)
+        #expect(packets.allSatisfy { !$0.lost && $0.reply.first?.lost == false }, "the clock is far past the timeout")
+    }
+
+    @Test("a stop lines up the frames already read and says so; a second stop ends at once")
+    func stopLinesUpWhatWasRead() throws {
+        let (packets, notices) = try behind(try pings(4), stops: 1)
+        #expect(packets.count == 4 && packets.allSatisfy { !$0.lost && !$0.reply.isEmpty })
+        #expect(notices == ["lining up the 16 frames already read; Ctrl-C again to stop now"])
+        let (abandoned, quiet) = try behind(try pings(4), stops: 2)
+        #expect(abandoned.isEmpty && quiet.isEmpty)
     }
 
     @Test("a stop asked for ends the session with what was open written out")
@@ -174,7 +216,7 @@ struct TraceSessionTests {
         var session = TraceSession(plan: plan, options: .init(timeout: 1_000_000_000))
         var packets: [TracedPacket] = []
         let stopAt = start + 1_500_000_000
-        _ = try session.run(&source, clock: clock, shouldStop: { clock.time >= stopAt }) { packets += $0 }
+        _ = try session.run(&source, clock: clock, stopRequests: { clock.time >= stopAt ? 1 : 0 }) { packets += $0 }
         #expect(packets.count == 2, "the pings before the stop, each with its reply")
         #expect(clock.time < start + 1_700_000_000)
     }

@@ -26,7 +26,7 @@ struct OtherToolsTests {
         var frames = try ReplayFrames(inputs: inputs, filter: nil)
         var session = TraceSession(plan: try loadPlan(vm: "i-3-20-VM"), options: .init(timeout: 1_000_000_000))
         var packets: [TracedPacket] = []
-        _ = try session.run(&frames, clock: SystemClock(), shouldStop: { false }) { packets += $0 }
+        _ = try session.run(&frames, clock: SystemClock(), stopRequests: { 0 }) { packets += $0 }
         return (packets, frames)
     }
 

@@ -22,7 +22,7 @@ func replay(_ capture: String, vm: String, dump: String = "lab") throws -> [Trac
     var frames = try ReplayFrames(inputs: [.init(path: "\(fixtures)/\(capture).pcapng")], filter: nil)
     var session = TraceSession(plan: try loadPlan(vm: vm, dump: dump), options: .init(timeout: 1_000_000_000))
     var packets: [TracedPacket] = []
-    _ = try session.run(&frames, clock: SystemClock(), shouldStop: { false }) { packets += $0 }
+    _ = try session.run(&frames, clock: SystemClock(), stopRequests: { 0 }) { packets += $0 }
     return packets
 }
 
