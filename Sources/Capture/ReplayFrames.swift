@@ -76,9 +76,10 @@ public struct ReplayFrames: FrameSource {
         }
     }
 
-    /// The smallest snap length the files declare, for fitting packet keys to what every copy kept.
+    /// The smallest snap length the files declare or their first packets show, for fitting packet keys to what
+    /// every copy kept.
     public var snapLength: Int? {
-        files.flatMap { $0.interfaces.map(\.snapLength) }.filter { $0 > 0 }.min()
+        (files.flatMap { $0.interfaces.map(\.snapLength) } + files.compactMap(\.firstPacketCut)).filter { $0 > 0 }.min()
     }
 
     public var isLive: Bool { false }
@@ -190,6 +191,7 @@ private struct OpenFile {
     var interfaces: [PcapNG.Interface] { reader.interfaces }
     var damage: PcapNG.FormatError? { reader.damage }
     var skippedBlocks: Int { reader.skippedBlocks }
+    var firstPacketCut: Int? { reader.firstPacketCut }
     var readFailure: String? { reader.source.failure }
 
     /// The interface a frame was captured on: the one given, else the file's (an `any` capture names none).

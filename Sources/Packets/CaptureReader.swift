@@ -42,8 +42,8 @@ public struct CaptureReader<Source: ByteSource> {
     private var classicSwapped = false
     private var classicNanoseconds = false
     private var pcapng = PcapNG.BlockParser()
-    /// pcapng's first packet, read in `init` so that its interfaces (their snap lengths) are known before any is
-    /// asked for.
+    /// The first packet, read in `init` so that pcapng's interfaces (their snap lengths) are known before any is
+    /// asked for, and how much a file cut after capture kept.
     private var ahead: PcapNG.Record?
     private var aheadWaiting = false
 
@@ -66,10 +66,14 @@ public struct CaptureReader<Source: ByteSource> {
             throw PcapNG.FormatError(
                 offset: 0, reason: "neither pcap nor pcapng (it starts with 0x\(String(magic, radix: 16)))")
         }
-        if format == .pcapng {
-            ahead = next()
-            aheadWaiting = true
-        }
+        ahead = next()
+        aheadWaiting = true
+    }
+
+    /// The first packet's captured length when it was cut short: a file cut after capture (`editcap -s`) keeps
+    /// the snap length it declared, and this says how much its frames kept.
+    public var firstPacketCut: Int? {
+        ahead.flatMap { $0.bytes.count < $0.originalLength ? $0.bytes.count : nil }
     }
 
     /// The next packet, or nil at the end of the file or at the first damage.

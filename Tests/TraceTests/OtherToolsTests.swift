@@ -71,6 +71,13 @@ struct OtherToolsTests {
         let concatenatedTrace = try trace([.init(path: concatenated)])
         #expect(summary(concatenatedTrace.packets) == expected, "mergecap -a: out of order, put back in order")
         #expect(concatenatedTrace.frames.outOfOrder == 0)
+
+        // Cut after capture: the file still declares the snap length it was captured with.
+        let short = "\(directory)/short.pcap"
+        try Shell.must(["editcap", "-F", "pcap", "-s", "90", original, short])
+        let cut = try ReplayFrames(inputs: [.init(path: short)], filter: nil)
+        #expect(cut.snapLength == 90, "what the frames kept, not the 262144 the header says")
+        #expect(summary(try trace([.init(path: short)]).packets) == expected, "editcap -s 90")
     }
 
     @Test("a file cut short: the packets before the damage, and where it stopped")
