@@ -129,7 +129,12 @@ public struct ReplayFrames: FrameSource {
                         "link type \(interface.linkType) is not one kvmtopo decodes (Ethernet, Linux cooked v1 and "
                             + "v2, raw IP)"
                     } else if let name {
-                        plan.point(named: name) == nil ? notOnPath(name, plan) : nil
+                        plan.point(named: name) == nil
+                            ? notOnPath(name, plan)
+                            : linkType == .raw
+                                ? "raw IP frames carry no direction: each is taken as received at \(name) (capture "
+                                    + "the tap itself, or -i any -y LINUX_SLL2, for directions)"
+                                : nil
                     } else if linkType == .linuxSLL2 {
                         nil  // each frame names its interface
                     } else if linkType == .linuxSLL {

@@ -80,6 +80,33 @@ struct OtherToolsTests {
         #expect(summary(try trace([.init(path: short)]).packets) == expected, "editcap -s 90")
     }
 
+    @Test("raw IP frames of one interface: placed there, taken as received, and the problem line says so")
+    func rawIP() throws {
+        let saved = try PcapNG.read([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(fixtures)/vpc-tiers.pcapng"))))
+        let raw = "\(directory)/raw.pcapng"
+        let writer = try PcapNG.Writer(path: raw)
+        let interface = try writer.addInterface(
+            linkType: LinkType.raw.rawValue, snapLength: 262_144, name: "vnet9", comment: nil)
+        // vnet9 is i-3-20-VM's tap; SLL2's 20-byte header comes off each of its frames.
+        let tap = try #require(saved.interfaces.firstIndex { $0.name == "vnet9" })
+        for record in saved.records where record.interface == tap {
+            try writer.write(
+                .init(
+                    interface: interface, timestamp: record.timestamp, originalLength: record.originalLength - 20,
+                    bytes: Array(record.bytes.dropFirst(20))))
+        }
+        try writer.close()
+        let replay = try trace([.init(path: raw)])
+        #expect(!replay.packets.isEmpty)
+        #expect(replay.packets.allSatisfy { $0.hops.first?.interface == "vnet9" && $0.hops.first?.direction == .in })
+        let problems = replay.frames.problems(plan: try loadPlan(vm: "i-3-20-VM"))
+        #expect(
+            problems == [
+                "\(raw): raw IP frames carry no direction: each is taken as received at vnet9 (capture the tap "
+                    + "itself, or -i any -y LINUX_SLL2, for directions)"
+            ])
+    }
+
     @Test("a file cut short: the packets before the damage, and where it stopped")
     func cutShort() throws {
         let classic = "\(directory)/whole.pcap"
