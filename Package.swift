@@ -31,9 +31,13 @@ let package = Package(
         .systemLibrary(
             name: "CLibvirt", pkgConfig: "libvirt",
             providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(
+            name: "CNftnl", pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
 
         .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
+        .target(name: "Nftables", dependencies: ["CNftnl", "Firewall", "Topology"]),
         // libpcap is loaded at run time under either distribution's soname (Sources/CPcap/loader.c).
         .target(name: "CPcap", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Pcap", dependencies: ["CPcap"]),
@@ -44,7 +48,9 @@ let package = Package(
         .target(name: "Packets"),
         .target(name: "Trace", dependencies: ["Topology", "Packets"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
-        .target(name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt"]),
+        .target(name: "Firewall", dependencies: ["Topology"]),
+        .target(
+            name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Nftables", "Firewall"]),
         .target(name: "Capture", dependencies: ["Topology", "CloudStack", "Packets", "Pcap", "Trace"]),
         .executableTarget(
             name: "kvmtopo",

@@ -56,11 +56,26 @@ public struct HostCollector: Sendable {
                     message: "VMs and their taps are not shown: \(reason)"))
         }
 
+        let firewallStatus: SourceStatus
+        var firewall: Firewall?
+        switch FirewallCollection.collect() {
+        case .success(let read):
+            firewall = read
+            firewallStatus = SourceStatus(status: .ok)
+        case .failure(let error):
+            firewallStatus = SourceStatus(status: .unavailable, error: error.description)
+            warnings.append(
+                Warning(
+                    code: .sourceUnavailable, subject: .source(.firewall),
+                    message: "the firewall's rules are not shown: \(error.description)"))
+        }
+
         let join = TapJoin.join(domains: domains, links: links, claimsAreComplete: libvirtStatus.status == .ok)
         let properties = try? String(contentsOfFile: agentProperties, encoding: .utf8)
         var host = Host(
             hostname: Self.hostname(), collectedAt: Date().ISO8601Format(),
             sources: Sources(netlink: netlinkStatus, libvirt: libvirtStatus))
+        host.sources.firewall = firewallStatus
         host.agentProperties = properties == nil ? nil : agentProperties
         host.bridgeRoles = properties.map(BridgeRoles.init(agentProperties:)) ?? BridgeRoles()
         host.bridgeNetfilter = Self.bridgeNetfilter()
@@ -68,6 +83,7 @@ public struct HostCollector: Sendable {
             host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
             warnings: (warnings + join.warnings).sorted())
         snapshot.routes = routes
+        snapshot.firewall = firewall
         return CloudStackModel.infer(snapshot)
     }
 
@@ -98,7 +114,6 @@ public struct HostCollector: Sendable {
         }
     }
 
-    /// The UTS name of this namespace, as `hostname` prints it.
     /// br_netfilter's three switches for this network namespace; nil when the module is not loaded (the
     /// files do not exist then). Three reads of /proc/sys, not a walk.
     static func bridgeNetfilter() -> BridgeNetfilter? {
@@ -111,6 +126,7 @@ public struct HostCollector: Sendable {
             iptables: iptables, ip6tables: read("ip6tables") ?? false, arptables: read("arptables") ?? false)
     }
 
+    /// The UTS name of this namespace, as `hostname` prints it.
     static func hostname() -> String {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)) ?? ""
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)

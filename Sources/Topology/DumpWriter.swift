@@ -139,6 +139,7 @@ extension HostSnapshot: DumpValue {
             $0.field("bridges", bridges)
             $0.field("domains", domains)
             $0.field("fdb", fdb)
+            $0.field("firewall", firewall)
             $0.field("host", host)
             $0.field("links", links)
             $0.field("neighbours", neighbours)
@@ -179,6 +180,7 @@ extension BridgeRoles: DumpValue {
 extension Sources: DumpValue {
     func write(to json: inout JSONWriter) {
         json.object {
+            $0.field("firewall", firewall)
             $0.field("libvirt", libvirt)
             $0.field("netlink", netlink)
             $0.field("packets", packets)
@@ -429,6 +431,130 @@ extension Route: DumpValue {
             $0.field("family", family)
             $0.field("gateway", gateway)
             $0.field("source", source)
+        }
+    }
+}
+
+extension FirewallBackend: DumpValue {}
+extension FirewallFamily: DumpValue {}
+extension FirewallHook: DumpValue {}
+extension FirewallVerdict: DumpValue {}
+
+extension Firewall: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("backends", backends)
+            $0.field("conntrack", conntrack)
+            $0.field("tables", tables)
+        }
+    }
+}
+
+extension ConntrackUsage: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("count", count)
+            $0.field("max", max)
+        }
+    }
+}
+
+extension FirewallTable: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("backend", backend)
+            $0.field("chains", chains)
+            $0.field("family", family)
+            $0.field("name", name)
+            $0.field("sets", sets)
+        }
+    }
+}
+
+extension FirewallChain: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("bytes", bytes)
+            $0.field("hook", hook)
+            $0.field("name", name)
+            $0.field("packets", packets)
+            $0.field("policy", policy)
+            $0.field("priority", priority)
+            $0.field("rules", rules)
+            $0.field("type", type)
+        }
+    }
+}
+
+extension FirewallRule: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("bytes", bytes)
+            $0.field("chain", chain)
+            $0.field("comment", comment)
+            $0.field("handle", handle)
+            $0.field("matches", matches)
+            $0.field("packets", packets)
+            $0.field("target", target)
+            $0.field("text", text)
+            $0.field("verdict", verdict)
+        }
+    }
+}
+
+extension RuleMatches: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("arpDestinationIP", arpDestinationIP)
+            $0.field("arpDestinationMAC", arpDestinationMAC)
+            $0.field("arpOperation", arpOperation)
+            $0.field("arpSourceIP", arpSourceIP)
+            $0.field("arpSourceMAC", arpSourceMAC)
+            $0.field("destination", destination)
+            $0.field("destinationMAC", destinationMAC)
+            $0.field("destinationPorts", destinationPorts)
+            $0.field("inInterface", inInterface)
+            $0.field("outInterface", outInterface)
+            $0.field("physdevIn", physdevIn)
+            $0.field("physdevIsBridged", physdevIsBridged)
+            $0.field("physdevIsIn", physdevIsIn)
+            $0.field("physdevIsOut", physdevIsOut)
+            $0.field("physdevOut", physdevOut)
+            $0.field("protocol", `protocol`)
+            $0.field("sets", sets)
+            $0.field("source", source)
+            $0.field("sourceMAC", sourceMAC)
+            $0.field("sourcePorts", sourcePorts)
+            $0.field("state", state)
+            $0.field("undecoded", undecoded)
+        }
+    }
+}
+
+extension Matched: DumpValue where Value: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("inverted", inverted)
+            $0.field("value", value)
+        }
+    }
+}
+
+extension SetMatch: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("directions", directions)
+            $0.field("inverted", inverted)
+            $0.field("name", name)
+        }
+    }
+}
+
+extension FirewallSet: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("elements", elements)
+            $0.field("name", name)
         }
     }
 }

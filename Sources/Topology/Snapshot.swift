@@ -17,18 +17,21 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var neighbours: [Neighbour]?
     /// The main routing table's unicast routes; absent in dumps made before kvmtopo collected them.
     public var routes: [Route]?
+    /// The packet filter's tables, chains and rules; absent in dumps made before kvmtopo read it.
+    public var firewall: Firewall?
     /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case schemaVersion, host, links, bridges, fdb, domains, networks, vpcs, warnings, neighbours, routes
+        case firewall
     }
 
     public init(
         host: Host, links: [Link], bridges: [Bridge], fdb: [FDBEntry], domains: [Domain],
         networks: [Network] = [], vpcs: [VPC] = [], warnings: [Warning], neighbours: [Neighbour]? = nil,
-        routes: [Route]? = nil
+        routes: [Route]? = nil, firewall: Firewall? = nil
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.host = host
@@ -41,6 +44,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         self.warnings = warnings
         self.neighbours = neighbours
         self.routes = routes
+        self.firewall = firewall
     }
 
     /// Fields added after schema version 1 first shipped are optional when reading, so older dumps still load.
@@ -59,6 +63,7 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
         warnings = try container.decode([Warning].self, forKey: .warnings)
         neighbours = try container.decodeIfPresent([Neighbour].self, forKey: .neighbours)
         routes = try container.decodeIfPresent([Route].self, forKey: .routes)
+        firewall = try container.decodeIfPresent(Firewall.self, forKey: .firewall)
     }
 }
 
@@ -105,6 +110,8 @@ public struct Sources: Codable, Equatable, Sendable {
     public var libvirt: SourceStatus
     /// `--listen`: the passive capture of ARP, DHCP and neighbour discovery; absent when nobody listened.
     public var packets: SourceStatus?
+    /// The firewall (nftables over netlink); absent in dumps made before kvmtopo read it.
+    public var firewall: SourceStatus?
 
     public init(netlink: SourceStatus, libvirt: SourceStatus) {
         self.netlink = netlink

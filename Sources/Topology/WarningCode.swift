@@ -82,7 +82,7 @@ public struct NICRef: Hashable, Sendable, CustomStringConvertible {
 
 /// The collectors whose state a snapshot records.
 public enum DataSource: String, CaseIterable, Sendable {
-    case netlink, libvirt, packets
+    case netlink, libvirt, packets, firewall
 }
 
 /// What a warning or a finding is about: a VM's NIC, a collector, or anything else by its name (a link, a

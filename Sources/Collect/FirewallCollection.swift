@@ -1,0 +1,38 @@
+import Firewall
+import Foundation
+import Nftables
+import Topology
+
+/// The firewall source: nftables over netlink, read back into rules, with the ipset names its `-m set` matches
+/// refer to and conntrack's fill level. Only dumps: nothing is asked of the kernel that would change it.
+enum FirewallCollection {
+    static func collect() -> Result<Firewall, NftablesError> {
+        Result { () throws(NftablesError) in
+            let ruleset = try NftablesSession().ruleset()
+            let names = IPSetNames.resolve(RuleReader.ipsetIndexes(in: ruleset))
+            var firewall = RuleReader(ipsetNames: names).firewall(ruleset, conntrack: conntrack())
+            firewall.backends += legacyBackends()
+            return firewall
+        }
+    }
+
+    /// The legacy xtables backends that hold tables: the kernel lists them in /proc/net (reading the list
+    /// creates nothing; asking for a table by name would create it).
+    static func legacyBackends() -> [FirewallBackend] {
+        [("ip_tables_names", FirewallBackend.iptablesLegacy), ("ip6_tables_names", .ip6tablesLegacy)].compactMap {
+            file, backend in
+            let names = (try? String(contentsOfFile: "/proc/net/\(file)", encoding: .utf8)) ?? ""
+            return names.split(whereSeparator: \.isNewline).isEmpty ? nil : backend
+        }
+    }
+
+    /// nf_conntrack_count against nf_conntrack_max for this namespace; nil when conntrack is not loaded.
+    static func conntrack() -> ConntrackUsage? {
+        let read = { (name: String) in
+            (try? String(contentsOfFile: "/proc/sys/net/netfilter/nf_conntrack_\(name)", encoding: .utf8))
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        guard let count = read("count"), let max = read("max") else { return nil }
+        return ConntrackUsage(count: count, max: max)
+    }
+}

@@ -1,0 +1,223 @@
+/// The host's packet filter as the kernel holds it, read without changing it: nftables' tables (where
+/// iptables-nft and ebtables-nft write too), each chain with its rules read back into the rule an operator wrote.
+/// Absent in dumps made before kvmtopo read the firewall, or when it could not (`host.sources.firewall` says why).
+public struct Firewall: Codable, Equatable, Sendable {
+    /// The backends holding rules on this host.
+    public var backends: [FirewallBackend]
+    public var tables: [FirewallTable]
+    /// Connection tracking's fill level: when the table is full, new flows are dropped.
+    public var conntrack: ConntrackUsage?
+
+    public init(backends: [FirewallBackend], tables: [FirewallTable], conntrack: ConntrackUsage? = nil) {
+        self.backends = backends
+        self.tables = tables
+        self.conntrack = conntrack
+    }
+}
+
+/// Where rules live: nftables, or the legacy xtables tables of the kernel's older interface.
+public struct FirewallBackend: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable {
+        case nft
+        case iptablesLegacy = "iptables-legacy"
+        case ip6tablesLegacy = "ip6tables-legacy"
+        case ebtablesLegacy = "ebtables-legacy"
+    }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let nft = Self(.nft), iptablesLegacy = Self(.iptablesLegacy)
+    public static let ip6tablesLegacy = Self(.ip6tablesLegacy), ebtablesLegacy = Self(.ebtablesLegacy)
+}
+
+/// nftables' address families (the `ip`, `ip6`, `inet`, `bridge`, `arp` and `netdev` of `nft list tables`).
+public struct FirewallFamily: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable { case ip, ip6, inet, bridge, arp, netdev }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let ip = Self(.ip), ip6 = Self(.ip6), inet = Self(.inet), bridge = Self(.bridge)
+    public static let arp = Self(.arp), netdev = Self(.netdev)
+}
+
+/// The netfilter hook a base chain is attached to.
+public struct FirewallHook: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable { case prerouting, input, forward, output, postrouting, ingress }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let prerouting = Self(.prerouting), input = Self(.input), forward = Self(.forward)
+    public static let output = Self(.output), postrouting = Self(.postrouting), ingress = Self(.ingress)
+}
+
+/// What a rule or a chain's policy does with a packet.
+public struct FirewallVerdict: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable {
+        case accept, drop, queue, `continue`, `return`, jump, goto
+    }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let accept = Self(.accept), drop = Self(.drop), queue = Self(.queue)
+    public static let `continue` = Self(.continue), `return` = Self(.return), jump = Self(.jump), goto = Self(.goto)
+}
+
+public struct FirewallTable: Codable, Equatable, Sendable {
+    public var family: FirewallFamily
+    public var name: String
+    public var backend: FirewallBackend
+    public var chains: [FirewallChain]
+    /// Named nftables sets (ipsets are not these: see the ipset matches of the rules).
+    public var sets: [FirewallSet]
+
+    public init(
+        family: FirewallFamily, name: String, backend: FirewallBackend, chains: [FirewallChain],
+        sets: [FirewallSet] = []
+    ) {
+        self.family = family
+        self.name = name
+        self.backend = backend
+        self.chains = chains
+        self.sets = sets
+    }
+}
+
+public struct FirewallChain: Codable, Equatable, Sendable {
+    public var name: String
+    /// Set for a base chain (one the kernel calls): its hook, priority and policy.
+    public var hook: FirewallHook?
+    public var priority: Int?
+    /// nftables' chain type: filter, nat or route.
+    public var type: String?
+    public var policy: FirewallVerdict?
+    /// The policy's counters (packets that reached the end of a base chain).
+    public var packets: Int?
+    public var bytes: Int?
+    public var rules: [FirewallRule]
+
+    public init(
+        name: String, hook: FirewallHook? = nil, priority: Int? = nil, type: String? = nil,
+        policy: FirewallVerdict? = nil, packets: Int? = nil, bytes: Int? = nil, rules: [FirewallRule] = []
+    ) {
+        self.name = name
+        self.hook = hook
+        self.priority = priority
+        self.type = type
+        self.policy = policy
+        self.packets = packets
+        self.bytes = bytes
+        self.rules = rules
+    }
+}
+
+public struct FirewallRule: Codable, Equatable, Sendable {
+    /// nftables' rule handle (stable while the rule exists).
+    public var handle: Int
+    /// The rule as an operator reads it: iptables-save or ebtables-save style (without `-A CHAIN`) for tables of
+    /// iptables-nft and ebtables-nft, nft syntax for native ones. What kvmtopo cannot read is shown in brackets
+    /// (`[expr fib]`, `-m NAME [options not decoded]`) and listed in `matches.undecoded`.
+    public var text: String
+    public var matches: RuleMatches
+    /// accept, drop, return, jump or goto; absent when the rule only logs, counts or calls a target.
+    public var verdict: FirewallVerdict?
+    /// The chain a jump or goto goes to.
+    public var chain: String?
+    /// An extension target other than a plain verdict (`REJECT --reject-with tcp-reset`, `LOG --log-prefix x`).
+    public var target: String?
+    public var comment: String?
+    public var packets: Int?
+    public var bytes: Int?
+
+    public init(
+        handle: Int, text: String, matches: RuleMatches = RuleMatches(), verdict: FirewallVerdict? = nil,
+        chain: String? = nil, target: String? = nil, comment: String? = nil, packets: Int? = nil, bytes: Int? = nil
+    ) {
+        self.handle = handle
+        self.text = text
+        self.matches = matches
+        self.verdict = verdict
+        self.chain = chain
+        self.target = target
+        self.comment = comment
+        self.packets = packets
+        self.bytes = bytes
+    }
+}
+
+/// What a rule matches, field by field (each absent when the rule does not look at it).
+public struct RuleMatches: Codable, Equatable, Sendable {
+    /// `-i` / `-o` (a trailing `+` is a prefix).
+    public var inInterface: Matched<String>?
+    public var outInterface: Matched<String>?
+    /// `-m physdev`: the bridge port a bridged packet came in by or leaves by.
+    public var physdevIn: Matched<String>?
+    public var physdevOut: Matched<String>?
+    public var physdevIsIn: Matched<Bool>?
+    public var physdevIsOut: Matched<Bool>?
+    public var physdevIsBridged: Matched<Bool>?
+    /// `-p`: a protocol name (tcp, udp, icmp, ipv6-icmp, …) or number; for ebtables the EtherType (ARP, IPv4).
+    public var `protocol`: Matched<String>?
+    /// Addresses with their prefix length ("10.0.0.0/8"), or a range ("10.1.1.1-10.1.1.9").
+    public var source: Matched<String>?
+    public var destination: Matched<String>?
+    /// Port lists and ranges ("22", "22:30", "80,443").
+    public var sourcePorts: Matched<String>?
+    public var destinationPorts: Matched<String>?
+    public var sourceMAC: Matched<String>?
+    public var destinationMAC: Matched<String>?
+    /// ipsets (`-m set --match-set NAME src`) and nftables sets (`ip saddr @NAME`).
+    public var sets: [SetMatch]?
+    /// Connection tracking states (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED).
+    public var state: Matched<[String]>?
+    /// ARP fields (ebtables --arp-*).
+    public var arpOperation: Matched<String>?
+    public var arpSourceIP: Matched<String>?
+    public var arpDestinationIP: Matched<String>?
+    public var arpSourceMAC: Matched<String>?
+    public var arpDestinationMAC: Matched<String>?
+    /// Expressions or extension options kvmtopo kept without reading them ("expr fib", "match quota").
+    public var undecoded: [String]?
+
+    public init() {}
+}
+
+/// A matched value and whether the match is negated (`!`).
+public struct Matched<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+    public var value: Value
+    public var inverted: Bool
+
+    public init(_ value: Value, inverted: Bool = false) {
+        self.value = value
+        self.inverted = inverted
+    }
+}
+
+public struct SetMatch: Codable, Equatable, Sendable {
+    public var name: String
+    /// Per dimension of the set, which address of the packet is looked up: "src" or "dst".
+    public var directions: [String]
+    public var inverted: Bool
+
+    public init(name: String, directions: [String], inverted: Bool = false) {
+        self.name = name
+        self.directions = directions
+        self.inverted = inverted
+    }
+}
+
+/// A named nftables set and its elements as text.
+public struct FirewallSet: Codable, Equatable, Sendable {
+    public var name: String
+    public var elements: [String]
+
+    public init(name: String, elements: [String]) {
+        self.name = name
+        self.elements = elements
+    }
+}
+
+public struct ConntrackUsage: Codable, Equatable, Sendable {
+    public var count: Int
+    public var max: Int
+
+    public init(count: Int, max: Int) {
+        self.count = count
+        self.max = max
+    }
+}
