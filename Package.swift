@@ -84,6 +84,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

@@ -293,7 +293,7 @@ struct ExtensionReader {
     /// xt_log_info: level u8 @0, logflags u8 @1, prefix[30] @2.
     private func log(_ info: [UInt8]) -> String {
         let prefix = info.cString(2, 30)
-        var text = prefix.isEmpty ? "" : " --log-prefix" + Self.quoted(prefix)
+        var text = prefix.isEmpty ? "" : " --log-prefix " + Self.alwaysQuoted(prefix)
         let level = info.first.map(Int.init) ?? 4
         if level != 4 { text += " --log-level \(level)" }
         let flags = info.count > 1 ? Int(info[1]) : 0
@@ -309,7 +309,7 @@ struct ExtensionReader {
     /// xt_nflog_info: len u32 @0, group u16 @4, threshold u16 @6, flags u16 @8, prefix[64] @12.
     private func nflog(_ info: [UInt8]) -> String {
         let prefix = info.cString(12, 64)
-        var text = prefix.isEmpty ? "" : " --nflog-prefix" + Self.quoted(prefix)
+        var text = prefix.isEmpty ? "" : " --nflog-prefix " + Self.alwaysQuoted(prefix)
         if info.hostU16(4) != 0 { text += " --nflog-group \(info.hostU16(4))" }
         if info.hostU16(8) & 0x01 != 0 { text += " --nflog-size \(info.hostU32(0))" }
         if info.hostU16(6) > 1 { text += " --nflog-threshold \(info.hostU16(6))" }
@@ -335,7 +335,11 @@ struct ExtensionReader {
     /// A string option as iptables-save writes it: quoted when it is empty or holds a space or a quote.
     static func quoted(_ text: String) -> String {
         guard text.isEmpty || text.contains(where: { " \t\"'\\".contains($0) }) else { return " " + text }
-        return " \"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            + "\""
+        return " " + alwaysQuoted(text)
+    }
+
+    /// LOG's and NFLOG's prefixes are quoted whatever they hold.
+    static func alwaysQuoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }

@@ -23,7 +23,9 @@ extension RealLibvirtTests {
             let field = { (name: String) in try Shell.run(["dpkg-deb", "-f", deb, name]).output.trimmed }
             #expect(try field("Version") == kvmtopoReleaseVersion)
             let depends = try field("Depends")
-            #expect(depends.contains("libvirt0") && depends.contains("libxml2"), "\(depends)")
+            #expect(
+                depends.contains("libvirt0") && depends.contains("libxml2") && depends.contains("libmnl0"),
+                "\(depends)")
             #expect(
                 !depends.contains("pcap") && !depends.contains("libnl"), "loaded at run time or linked in: \(depends)")
             #expect(try field("Recommends").contains("libpcap0.8"))
@@ -109,6 +111,7 @@ extension RealLibvirtTests {
             let needed = Set(headers.matches(of: /NEEDED\s+(\S+)/).map { String($0.1) })
             let allowed: Set = [
                 "libc.so.6", "libm.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2", "libvirt.so.0", "libxml2.so.2",
+                "libmnl.so.0",
             ]
             #expect(needed.isSubset(of: allowed), "\(needed.subtracting(allowed))")
             #expect(needed.contains("libvirt.so.0"))
@@ -123,14 +126,19 @@ extension RealLibvirtTests {
             }
         }
 
-        @Test("the .rpm requires libvirt and libxml2, nothing of Swift, libpcap or libnl, and installs a host tool")
+        @Test(
+            "the .rpm requires libvirt, libxml2 and libmnl, nothing of Swift, libpcap, libnl or libnftnl; a host tool's files"
+        )
         func rpm() throws {
             let rpm = "\(try Packaging.built())/kvmtopo-\(kvmtopoReleaseVersion)-1.x86_64.rpm"
             let requires = try Shell.run(["rpm", "-qpR", rpm]).output
-            for requirement in ["libvirt-libs", "libxml2", "libvirt.so.0()(64bit)", "libxml2.so.2()(64bit)"] {
+            for requirement in [
+                "libvirt-libs", "libxml2", "libmnl", "libvirt.so.0()(64bit)", "libxml2.so.2()(64bit)",
+                "libmnl.so.0()(64bit)",
+            ] {
                 #expect(requires.contains(requirement + "\n"), "requires \(requirement): \(requires)")
             }
-            for absent in ["libswift", "libpcap.so", "libnl", "libstdc++", "GLIBC_2.35", "GLIBC_2.36"] {
+            for absent in ["libswift", "libpcap.so", "libnl", "libnftnl", "libstdc++", "GLIBC_2.35", "GLIBC_2.36"] {
                 #expect(!requires.contains(absent), "does not require \(absent)")
             }
             #expect(try Shell.run(["rpm", "-qp", "--recommends", rpm]).output.contains("libpcap"))

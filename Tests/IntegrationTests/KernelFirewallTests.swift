@@ -1,0 +1,185 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+
+private let noLibvirt = ["--libvirt", "qemu+unix:///system?socket=/nonexistent/libvirt-sock"]
+
+/// CloudStack's security-group shape (security_group.py's chains for one bridge and one VM NIC, its ipset and
+/// ebtables anti-spoofing), written with the real tools: iptables and ebtables (their nft variants, Debian's
+/// default) and ipset, plus an IPv6 rule and a few extensions host firewalls use.
+private func writeCloudStackRules(_ ns: TestNamespace) throws {
+    let run = { (words: String) in
+        _ = try Shell.must(["ip", "netns", "exec", ns.name] + words.split(separator: " ").map(String.init))
+    }
+    try run("ipset create i-2-10-VM hash:ip family inet")
+    try run("ipset add i-2-10-VM 10.1.1.10")
+    for chain in ["BF-cloudbr0", "BF-cloudbr0-IN", "BF-cloudbr0-OUT", "i-2-10-def", "i-2-10-VM", "i-2-10-VM-eg"] {
+        try run("iptables -N \(chain)")
+    }
+    for rule in [
+        "FORWARD -o cloudbr0 -m physdev --physdev-is-bridged -j BF-cloudbr0",
+        "FORWARD -i cloudbr0 -m physdev --physdev-is-bridged -j BF-cloudbr0",
+        "FORWARD -o cloudbr0 -j DROP",
+        "BF-cloudbr0 -m state --state RELATED,ESTABLISHED -j ACCEPT",
+        "BF-cloudbr0 -m physdev --physdev-is-bridged --physdev-is-in -j BF-cloudbr0-IN",
+        "BF-cloudbr0 -m physdev --physdev-is-bridged --physdev-is-out -j BF-cloudbr0-OUT",
+        "BF-cloudbr0 -m physdev --physdev-is-bridged --physdev-out eth1 -j ACCEPT",
+        "BF-cloudbr0-OUT -m physdev --physdev-is-bridged --physdev-out vnet0 -j i-2-10-def",
+        "BF-cloudbr0-IN -m physdev --physdev-is-bridged --physdev-in vnet0 -j i-2-10-def",
+        "i-2-10-def -m state --state RELATED,ESTABLISHED -j ACCEPT",
+        "i-2-10-def -p udp -m physdev --physdev-in vnet0 --physdev-is-bridged -m udp --sport 68 --dport 67 -j ACCEPT",
+        "i-2-10-def -m physdev --physdev-in vnet0 --physdev-is-bridged -m set ! --match-set i-2-10-VM src -j DROP",
+        "i-2-10-def -m physdev --physdev-out vnet0 --physdev-is-bridged -m set ! --match-set i-2-10-VM dst -j DROP",
+        "i-2-10-def -m physdev --physdev-in vnet0 --physdev-is-bridged -j i-2-10-VM-eg",
+        "i-2-10-def -m physdev --physdev-out vnet0 --physdev-is-bridged -j i-2-10-VM",
+        "i-2-10-VM -p tcp -m tcp --dport 22:30 -m state --state NEW -s 10.0.0.0/8 -j ACCEPT",
+        "i-2-10-VM -p icmp -m icmp --icmp-type any -s 0.0.0.0/0 -j ACCEPT",
+        "i-2-10-VM -m multiport -p tcp --dports 80,443,8000:8080 -m comment --comment web-ports -j ACCEPT",
+        "i-2-10-VM -i vnet+ -m conntrack --ctstate NEW -j LOG --log-prefix sg:",
+        "i-2-10-VM -m mac --mac-source 02:00:0a:01:01:0a -m iprange --src-range 10.1.1.1-10.1.1.9 "
+            + "-m limit --limit 5/min -j REJECT --reject-with icmp-host-prohibited",
+        "i-2-10-VM -j DROP",
+        "i-2-10-VM-eg -j RETURN",
+        "OUTPUT -o lo -p udp -j ACCEPT",
+    ] {
+        try run("iptables -A \(rule)")
+    }
+    try run("iptables -P FORWARD DROP")
+    try run("ip6tables -A INPUT -s fe80::/10 -p ipv6-icmp -j ACCEPT")
+    try run("ebtables -t nat -N i-2-10-VM-in")
+    try run("ebtables -t nat -A PREROUTING -i vnet0 -j i-2-10-VM-in")
+    try run("ebtables -t nat -A i-2-10-VM-in -s ! 02:00:0a:01:01:0a -j DROP")
+    try run("ebtables -t nat -A i-2-10-VM-in -p ARP --arp-mac-src 02:00:0a:01:01:0a --arp-ip-src 10.1.1.10 -j RETURN")
+    try run("ebtables -t nat -A i-2-10-VM-in -p ARP --arp-op Request -j ACCEPT")
+    try run("ebtables -t nat -A i-2-10-VM-in -p ARP -j DROP")
+}
+
+/// What the tools themselves print: the `-A CHAIN RULE` lines of `iptables-save` and its kin.
+private func saved(_ ns: TestNamespace, _ tool: String, table: String) throws -> Set<String> {
+    let output = try Shell.must(["ip", "netns", "exec", ns.name, tool, "-t", table]).output
+    return Set(output.split(separator: "\n").filter { $0.hasPrefix("-A ") }.map(String.init))
+}
+
+/// Everything that says what the firewall is, counters aside: the ruleset without its state, the ipsets, and
+/// which legacy tables exist.
+private func firewallState(_ ns: TestNamespace) throws -> [String] {
+    let exec = { (words: [String]) in try Shell.must(["ip", "netns", "exec", ns.name] + words).output }
+    return [
+        try exec(["nft", "-s", "list", "ruleset"]), try exec(["ipset", "list"]),
+        try exec(["cat", "/proc/net/ip_tables_names"]), try exec(["cat", "/proc/net/ip6_tables_names"]),
+    ]
+}
+
+private let firewallTools = Host.missing("iptables", "ebtables", "ipset", "nft")
+
+@Suite(
+    "the firewall read from a real kernel (nftables, iptables-nft, ebtables-nft, ipset)",
+    .enabled(if: Host.isRoot, "needs root to create network namespaces and rules"),
+    .enabled(if: firewallTools.isEmpty, "needs \(firewallTools.joined(separator: ", ")) (scripts/bootstrap --test)"))
+struct KernelFirewallTests {
+    @Test("every rule reads back as iptables-save and ebtables-save print it, with its matches, policies and counters")
+    func cloudStackRules() throws {
+        let ns = try TestNamespace("fw")
+        try writeCloudStackRules(ns)
+        // Five datagrams out over lo: the OUTPUT rule's counter must show them.
+        _ = try Shell.must([
+            "ip", "netns", "exec", ns.name, "python3", "-c",
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                + "for i in range(5): s.sendto(b'kvmtopo', ('127.0.0.1', 9))",
+        ])
+        let before = try firewallState(ns)
+        let result = try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns)
+        #expect(result.status == 0, "\(result.stderr)")
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "dump")
+        #expect(try firewallState(ns) == before, "kvmtopo dump changed the firewall")
+        #expect(snapshot.host.sources.firewall?.status == .ok)
+        let firewall = try #require(snapshot.firewall)
+        #expect(firewall.backends == [.nft])
+
+        let table = { (family: FirewallFamily, name: String) throws -> FirewallTable in
+            try #require(firewall.tables.first { $0.family == family && $0.name == name }, "\(family) \(name)")
+        }
+        let lines = { (table: FirewallTable) in
+            Set(table.chains.flatMap { chain in chain.rules.map { "-A \(chain.name) \($0.text)" } })
+        }
+        let filter = try table(.ip, "filter")
+        for (read, family, tool, name) in [
+            (filter, "ip", "iptables-save", "filter"), (try table(.ip6, "filter"), "ip6", "ip6tables-save", "filter"),
+            (try table(.bridge, "nat"), "bridge", "ebtables-save", "nat"),
+        ] {
+            let expected = try saved(ns, tool, table: name)
+            #expect(lines(read) == expected, "\(family) \(name): \(lines(read).symmetricDifference(expected).sorted())")
+        }
+        let nat = try table(.bridge, "nat")
+
+        let chain = { (table: FirewallTable, name: String) throws -> FirewallChain in
+            try #require(table.chains.first { $0.name == name }, "\(name)")
+        }
+        let forward = try chain(filter, "FORWARD")
+        #expect(forward.hook == .forward && forward.policy == .drop && forward.type == "filter")
+        #expect(try chain(nat, "i-2-10-VM-in").policy == .accept, "ebtables-nft keeps a user chain's policy in a rule")
+
+        let def = try chain(filter, "i-2-10-def")
+        let spoofing = try #require(def.rules.first { $0.matches.sets?.first?.directions == ["src"] })
+        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)])
+        #expect(spoofing.matches.physdevIn == Matched("vnet0") && spoofing.matches.physdevIsBridged == Matched(true))
+        #expect(spoofing.verdict == .drop)
+        let jump = try #require(def.rules.last)
+        #expect(jump.verdict == .jump && jump.chain == "i-2-10-VM" && jump.matches.physdevOut == Matched("vnet0"))
+
+        let ingress = try chain(filter, "i-2-10-VM")
+        let ssh = ingress.rules[0]
+        #expect(ssh.matches.source == Matched("10.0.0.0/8") && ssh.matches.protocol == Matched("tcp"))
+        #expect(ssh.matches.destinationPorts == Matched("22:30") && ssh.matches.state == Matched(["NEW"]))
+        #expect(
+            ingress.rules[2].comment == "web-ports"
+                && ingress.rules[2].matches.destinationPorts?.value == "80,443,8000:8080")
+        #expect(
+            ingress.rules[3].target == "LOG --log-prefix \"sg:\""
+                && ingress.rules[3].matches.inInterface == Matched("vnet+"))
+        #expect(ingress.rules[4].target == "REJECT --reject-with icmp-host-prohibited")
+        #expect(
+            ingress.rules.allSatisfy { $0.matches.undecoded == nil }, "\(ingress.rules.compactMap(\.matches.undecoded))"
+        )
+
+        let output = try chain(filter, "OUTPUT")
+        let icmp = try #require(output.rules.first)
+        #expect(icmp.packets == 5 && icmp.bytes == 5 * 35, "five 35-byte datagrams")
+        let arp = try chain(nat, "i-2-10-VM-in").rules[1]
+        #expect(
+            arp.matches.arpSourceIP == Matched("10.1.1.10") && arp.matches.arpSourceMAC == Matched("02:00:0a:01:01:0a"))
+        #expect(firewall.conntrack.map { $0.max > 0 } == true, "conntrack's limit is read")
+    }
+
+    @Test("legacy tables are seen as a backend of their own, and reading creates none")
+    func legacy() throws {
+        let ns = try TestNamespace("fw-legacy")
+        #expect(try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).status == 0)
+        let names = try ns.exec(["cat", "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]).output
+        #expect(names.isEmpty, "kvmtopo created a legacy table: \(names)")
+        guard Host.missing("iptables-legacy").isEmpty else { return }
+        _ = try Shell.must(["ip", "netns", "exec", ns.name, "iptables-legacy", "-A", "INPUT", "-j", "ACCEPT"])
+        let snapshot = try SnapshotCodec.decode(
+            try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).stdout, source: "dump")
+        #expect(snapshot.firewall?.backends.contains(.iptablesLegacy) == true)
+    }
+
+    @Test("without privilege the firewall is one line of why, and the rest of the host is still shown")
+    func unprivileged() throws {
+        let ns = try TestNamespace("fw-user")
+        try writeCloudStackRules(ns)
+        let result = try Shell.run(
+            [
+                "ip", "netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                KVMTopoBinary.path, "dump",
+            ] + noLibvirt)
+        #expect(result.status == 0, "\(result.stderr)")
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "dump")
+        #expect(snapshot.firewall == nil)
+        let status = try #require(snapshot.host.sources.firewall)
+        #expect(
+            status.status == .unavailable && status.error?.contains("needs root or CAP_NET_ADMIN") == true, "\(status)")
+        #expect(snapshot.links.contains { $0.name == "lo" })
+    }
+}
