@@ -126,9 +126,7 @@ extension RealLibvirtTests {
             }
         }
 
-        @Test(
-            "the .rpm requires libvirt, libxml2 and libmnl, nothing of Swift, libpcap, libnl or libnftnl; a host tool's files"
-        )
+        @Test("the .rpm requires libvirt, libxml2 and libmnl, nothing of Swift, libpcap, libnl or libnftnl")
         func rpm() throws {
             let rpm = "\(try Packaging.built())/kvmtopo-\(kvmtopoReleaseVersion)-1.x86_64.rpm"
             let requires = try Shell.run(["rpm", "-qpR", rpm]).output
