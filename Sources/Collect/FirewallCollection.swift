@@ -8,9 +8,12 @@ import Topology
 enum FirewallCollection {
     static func collect() -> Result<Firewall, NftablesError> {
         Result { () throws(NftablesError) in
-            let ruleset = try NftablesSession().ruleset()
+            let session = try NftablesSession()
+            let ruleset = try session.ruleset()
             let names = IPSetNames.resolve(RuleReader.ipsetIndexes(in: ruleset))
             var firewall = RuleReader(ipsetNames: names).firewall(ruleset, conntrack: conntrack())
+            // A kernel without ipset answers the list with an error: no sets, the rest stands.
+            firewall.ipsets = (try? session.ipsets()) ?? []
             firewall.backends += legacyBackends()
             return firewall
         }

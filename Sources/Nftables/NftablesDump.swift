@@ -57,16 +57,28 @@ public final class NftablesSession {
         _ operation: String, _ type: nf_tables_msg_types, _ parse: (UnsafePointer<nlmsghdr>) -> Record?,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }
     ) throws(NftablesError) -> [Record] {
-        for _ in 0...Self.interruptedDumpRetries {
-            sequence &+= 1
+        try dump(operation, parse) { sequence in
             var request = [UInt8](repeating: 0, count: 4096)
-            let sent = request.withUnsafeMutableBytes { buffer -> Int in
+            let length = request.withUnsafeMutableBytes { buffer -> Int in
                 let header = nftnl_nlmsg_build_hdr(
                     buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
                     UInt16(NFPROTO_UNSPEC), UInt16(NLM_F_DUMP), sequence)!
                 payload(header)
-                return send(socket, buffer.baseAddress, Int(header.pointee.nlmsg_len), 0)
+                return Int(header.pointee.nlmsg_len)
             }
+            return Array(request.prefix(length))
+        }
+    }
+
+    /// Sends the request `build` makes for a sequence number and collects the answer's records, again when the
+    /// kernel says the dump was interrupted.
+    func dump<Record>(
+        _ operation: String, _ parse: (UnsafePointer<nlmsghdr>) -> Record?, request build: (UInt32) -> [UInt8]
+    ) throws(NftablesError) -> [Record] {
+        for _ in 0...Self.interruptedDumpRetries {
+            sequence &+= 1
+            let request = build(sequence)
+            let sent = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
             guard sent >= 0 else { throw NftablesError(operation: operation, code: errno) }
             var records: [Record] = []
             switch try receive(operation, { records.append(contentsOf: parse($0).map { [$0] } ?? []) }) {

@@ -445,6 +445,7 @@ extension Firewall: DumpValue {
         json.object {
             $0.field("backends", backends)
             $0.field("conntrack", conntrack)
+            $0.field("ipsets", ipsets)
             $0.field("tables", tables)
         }
     }
@@ -555,6 +556,18 @@ extension FirewallSet: DumpValue {
         json.object {
             $0.field("elements", elements)
             $0.field("name", name)
+        }
+    }
+}
+
+extension IPSet: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("family", family)
+            $0.field("members", members)
+            $0.field("name", name)
+            $0.field("references", references)
+            $0.field("type", type)
         }
     }
 }

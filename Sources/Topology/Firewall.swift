@@ -5,13 +5,36 @@ public struct Firewall: Codable, Equatable, Sendable {
     /// The backends holding rules on this host.
     public var backends: [FirewallBackend]
     public var tables: [FirewallTable]
+    /// The kernel's ipsets (what `-m set` matches look up), with their members.
+    public var ipsets: [IPSet]
     /// Connection tracking's fill level: when the table is full, new flows are dropped.
     public var conntrack: ConntrackUsage?
 
-    public init(backends: [FirewallBackend], tables: [FirewallTable], conntrack: ConntrackUsage? = nil) {
+    public init(
+        backends: [FirewallBackend], tables: [FirewallTable], ipsets: [IPSet] = [], conntrack: ConntrackUsage? = nil
+    ) {
         self.backends = backends
         self.tables = tables
+        self.ipsets = ipsets
         self.conntrack = conntrack
+    }
+}
+
+/// One ipset: its type (hash:ip, hash:net, …), family (inet, inet6) and members as `ipset list` prints them.
+public struct IPSet: Codable, Equatable, Sendable {
+    public var name: String
+    public var type: String
+    public var family: String
+    public var members: [String]
+    /// How many rules refer to it.
+    public var references: Int?
+
+    public init(name: String, type: String, family: String, members: [String], references: Int? = nil) {
+        self.name = name
+        self.type = type
+        self.family = family
+        self.members = members
+        self.references = references
     }
 }
 

@@ -150,6 +150,34 @@ struct KernelFirewallTests {
         #expect(
             arp.matches.arpSourceIP == Matched("10.1.1.10") && arp.matches.arpSourceMAC == Matched("02:00:0a:01:01:0a"))
         #expect(firewall.conntrack.map { $0.max > 0 } == true, "conntrack's limit is read")
+        #expect(
+            firewall.ipsets == [
+                IPSet(name: "i-2-10-VM", type: "hash:ip", family: "inet", members: ["10.1.1.10"], references: 2)
+            ])
+    }
+
+    @Test("ipsets with every member, as ipset list shows them, a large one over several netlink messages")
+    func ipsets() throws {
+        let ns = try TestNamespace("fw-sets")
+        let commands =
+            [
+                "create big hash:ip family inet", "create nets6 hash:net family inet6", "add nets6 fe80::/64",
+                "create services hash:ip,port", "add services 10.1.1.1,tcp:80", "add services 10.1.1.2,udp:53",
+            ]
+            + (0..<4000).map { "add big 10.\($0 / 250).\($0 % 250).1" }
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("ipsets-\(getpid())").path
+        try commands.joined(separator: "\n").appending("\n").write(toFile: input, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        _ = try Shell.must(["ip", "netns", "exec", ns.name, "ipset", "restore", "-file", input])
+        let result = try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns)
+        let ipsets = try #require(try SnapshotCodec.decode(result.stdout, source: "dump").firewall?.ipsets)
+        #expect(ipsets.map(\.name) == ["big", "nets6", "services"])
+        for set in ipsets {
+            let listed = try Shell.must(["ip", "netns", "exec", ns.name, "ipset", "list", set.name]).output
+            let members = listed.split(separator: "\n").drop { $0 != "Members:" }.dropFirst().map(String.init)
+            #expect(Set(set.members) == Set(members) && set.members.count == members.count, "\(set.name)")
+        }
+        #expect(ipsets[0].members.count == 4000 && ipsets[1].family == "inet6" && ipsets[2].type == "hash:ip,port")
     }
 
     @Test("legacy tables are seen as a backend of their own, and reading creates none")
