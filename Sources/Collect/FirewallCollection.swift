@@ -6,16 +6,20 @@ import Topology
 /// The firewall source: nftables over netlink, read back into rules, with the ipset names its `-m set` matches
 /// refer to and conntrack's fill level. Only dumps: nothing is asked of the kernel that would change it.
 enum FirewallCollection {
-    static func collect() -> Result<Firewall, NftablesError> {
+    /// The firewall, and what of it could not be read (a legacy table that would not answer).
+    static func collect() -> Result<(Firewall, [String]), NftablesError> {
         Result { () throws(NftablesError) in
             let session = try NftablesSession()
             let ruleset = try session.ruleset()
-            let names = IPSetNames.resolve(RuleReader.ipsetIndexes(in: ruleset))
+            let legacyTables = LegacyTableDump.tables()
+            let names = IPSetNames.resolve(
+                RuleReader.ipsetIndexes(in: ruleset).union(legacyTables.tables.flatMap(\.ipsetIndexes)))
             var firewall = RuleReader(ipsetNames: names).firewall(ruleset, conntrack: conntrack())
             // A kernel without ipset answers the list with an error: no sets, the rest stands.
             firewall.ipsets = (try? session.ipsets()) ?? []
+            firewall.tables += legacyTables.tables.map { $0.read(ipsetNames: names) }
             firewall.backends += legacyBackends()
-            return firewall
+            return (firewall, legacyTables.problems)
         }
     }
 

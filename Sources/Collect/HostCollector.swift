@@ -59,9 +59,12 @@ public struct HostCollector: Sendable {
         let firewallStatus: SourceStatus
         var firewall: Firewall?
         switch FirewallCollection.collect() {
-        case .success(let read):
+        case .success(let (read, problems)):
             firewall = read
             firewallStatus = SourceStatus(status: .ok)
+            warnings += problems.map {
+                Warning(code: .sourceUnavailable, subject: .source(.firewall), message: "not read: \($0)")
+            }
         case .failure(let error):
             firewallStatus = SourceStatus(status: .unavailable, error: error.description)
             warnings.append(

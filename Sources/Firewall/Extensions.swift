@@ -42,6 +42,7 @@ struct ExtensionReader {
         case ("LOG", 0): log(info)
         case ("NFLOG", 0): nflog(info)
         case ("REJECT", 0): " --reject-with " + rejectName(info.hostU32(0))
+        case ("MASQUERADE", 0): masquerade(info)
         case ("NOTRACK", _),
             ("CT", 0) where info.isAllZero:
             ""
@@ -192,11 +193,10 @@ struct ExtensionReader {
     private func icmp(_ info: [UInt8], option: String) -> String {
         guard info.count >= 4 else { return "" }
         let (type, low, high) = (Int(info[0]), Int(info[1]), Int(info[2]))
+        // iptables-save writes the type as a number, a code only when the rule names one.
         let value =
             if type == 0xff && low == 0 && high == 0xff {
                 "any"
-            } else if let name = Self.icmpNames[type], low == 0, high == 0xff, !ipv6 {
-                name
             } else if low == 0 && high == 0xff {
                 "\(type)"
             } else {
@@ -204,11 +204,6 @@ struct ExtensionReader {
             }
         return (info[3] & 0x01 != 0 ? " !" : "") + " \(option) \(value)"
     }
-
-    private static let icmpNames = [
-        0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request", 11: "time-exceeded",
-        12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply",
-    ]
 
     /// xt_tcp and xt_udp: source ports u16[2] @0, destination ports u16[2] @4; the invert flags' bit 0 is the
     /// source, bit 1 the destination.
@@ -293,7 +288,7 @@ struct ExtensionReader {
     /// xt_log_info: level u8 @0, logflags u8 @1, prefix[30] @2.
     private func log(_ info: [UInt8]) -> String {
         let prefix = info.cString(2, 30)
-        var text = prefix.isEmpty ? "" : " --log-prefix " + Self.alwaysQuoted(prefix)
+        var text = prefix.isEmpty ? "" : " --log-prefix" + Self.quoted(prefix)
         let level = info.first.map(Int.init) ?? 4
         if level != 4 { text += " --log-level \(level)" }
         let flags = info.count > 1 ? Int(info[1]) : 0
@@ -309,10 +304,24 @@ struct ExtensionReader {
     /// xt_nflog_info: len u32 @0, group u16 @4, threshold u16 @6, flags u16 @8, prefix[64] @12.
     private func nflog(_ info: [UInt8]) -> String {
         let prefix = info.cString(12, 64)
-        var text = prefix.isEmpty ? "" : " --nflog-prefix " + Self.alwaysQuoted(prefix)
+        var text = prefix.isEmpty ? "" : " --nflog-prefix" + Self.quoted(prefix)
         if info.hostU16(4) != 0 { text += " --nflog-group \(info.hostU16(4))" }
         if info.hostU16(8) & 0x01 != 0 { text += " --nflog-size \(info.hostU32(0))" }
         if info.hostU16(6) > 1 { text += " --nflog-threshold \(info.hostU16(6))" }
+        return text
+    }
+
+    /// nf_nat_ipv4_multi_range_compat: rangesize u32 @0, then one range: flags u32 @4, min_ip @8, max_ip @12,
+    /// ports (network order) @16 and @18. Flags: 2 ports given, 4 random, 16 random-fully.
+    private func masquerade(_ info: [UInt8]) -> String {
+        let flags = info.hostU32(4)
+        var text = ""
+        if flags & 0x02 != 0 {
+            let (low, high) = (info.networkU16(16), info.networkU16(18))
+            text += " --to-ports \(low)" + (high == low ? "" : "-\(high)")
+        }
+        if flags & 0x04 != 0 { text += " --random" }
+        if flags & 0x10 != 0 { text += " --random-fully" }
         return text
     }
 
@@ -332,14 +341,20 @@ struct ExtensionReader {
         return with < names.count ? names[with] : "\(with)"
     }
 
-    /// A string option as iptables-save writes it: quoted when it is empty or holds a space or a quote.
+    /// A string option as iptables-save writes it (xtables_save_string): bare when it is only letters, digits,
+    /// `_` and `-`, else quoted with `"`, `\` and `'` escaped.
     static func quoted(_ text: String) -> String {
-        guard text.isEmpty || text.contains(where: { " \t\"'\\".contains($0) }) else { return " " + text }
-        return " " + alwaysQuoted(text)
-    }
-
-    /// LOG's and NFLOG's prefixes are quoted whatever they hold.
-    static func alwaysQuoted(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        let bare =
+            !text.isEmpty
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-")
+            }
+        guard !bare else { return " " + text }
+        var escaped = ""
+        for character in text {
+            if "\"\\'".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return " \"" + escaped + "\""
     }
 }

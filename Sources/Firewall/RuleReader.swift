@@ -179,12 +179,15 @@ private struct Reading {
         case .limit(let rate, let unit, let burst, let bytes, let inverted):
             limit(rate: rate, unit: unit, burst: burst, bytes: bytes, inverted: inverted)
         case .log(let prefix, let group):
-            let options = prefix.map { " --log-prefix " + ExtensionReader.alwaysQuoted($0) } ?? ""
+            let options = prefix.map { " --log-prefix" + ExtensionReader.quoted($0) } ?? ""
             target = group.map { "NFLOG --nflog-group \($0)" + options } ?? "LOG" + options
             action = style == .nft ? "log" + (prefix.map { " prefix \"\($0)\"" } ?? "") : "-j " + target!
         case .reject:
             target = "REJECT"
             action = style == .nft ? "reject" : "-j REJECT"
+        case .other("masq"):
+            target = "MASQUERADE"
+            action = style == .nft ? "masquerade" : "-j MASQUERADE"
         case .other(let name): unknown("expr \(name)")
         }
     }

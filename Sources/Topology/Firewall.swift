@@ -1,5 +1,6 @@
 /// The host's packet filter as the kernel holds it, read without changing it: nftables' tables (where
-/// iptables-nft and ebtables-nft write too), each chain with its rules read back into the rule an operator wrote.
+/// iptables-nft and ebtables-nft write too) and the legacy xtables ones, each chain with its rules read back into
+/// the rule an operator wrote.
 /// Absent in dumps made before kvmtopo read the firewall, or when it could not (`host.sources.firewall` says why).
 public struct Firewall: Codable, Equatable, Sendable {
     /// The backends holding rules on this host.
@@ -130,7 +131,7 @@ public struct FirewallChain: Codable, Equatable, Sendable {
 }
 
 public struct FirewallRule: Codable, Equatable, Sendable {
-    /// nftables' rule handle (stable while the rule exists).
+    /// nftables' rule handle (stable while the rule exists); in a legacy table, the rule's position from 1.
     public var handle: Int
     /// The rule as an operator reads it: iptables-save or ebtables-save style (without `-A CHAIN`) for tables of
     /// iptables-nft and ebtables-nft, nft syntax for native ones. What kvmtopo cannot read is shown in brackets

@@ -180,17 +180,64 @@ struct KernelFirewallTests {
         #expect(ipsets[0].members.count == 4000 && ipsets[1].family == "inet6" && ipsets[2].type == "hash:ip,port")
     }
 
-    @Test("legacy tables are seen as a backend of their own, and reading creates none")
+    @Test("legacy tables read back as iptables-legacy-save prints them, only those listed, and reading creates none")
     func legacy() throws {
         let ns = try TestNamespace("fw-legacy")
         #expect(try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).status == 0)
-        let names = try ns.exec(["cat", "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]).output
-        #expect(names.isEmpty, "kvmtopo created a legacy table: \(names)")
-        guard Host.missing("iptables-legacy").isEmpty else { return }
-        _ = try Shell.must(["ip", "netns", "exec", ns.name, "iptables-legacy", "-A", "INPUT", "-j", "ACCEPT"])
-        let snapshot = try SnapshotCodec.decode(
-            try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns).stdout, source: "dump")
-        #expect(snapshot.firewall?.backends.contains(.iptablesLegacy) == true)
+        let listed = { try ns.exec(["cat", "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]).output }
+        #expect(try listed().isEmpty, "kvmtopo created a legacy table")
+        try #require(Host.missing("iptables-legacy", "ip6tables-legacy").isEmpty, "Debian's iptables has them")
+        let run = { (words: String) in
+            _ = try Shell.must(["ip", "netns", "exec", ns.name] + words.split(separator: " ").map(String.init))
+        }
+        try run("ipset create i-2-10-VM hash:ip")
+        for chain in ["BF-cloudbr0", "i-2-10-def", "i-2-10-VM"] { try run("iptables-legacy -N \(chain)") }
+        for rule in [
+            "FORWARD -o cloudbr0 -m physdev --physdev-is-bridged -j BF-cloudbr0", "FORWARD -o cloudbr0 -j DROP",
+            "BF-cloudbr0 -m state --state RELATED,ESTABLISHED -j ACCEPT",
+            "BF-cloudbr0 -m physdev --physdev-is-bridged --physdev-out vnet0 -g i-2-10-def",
+            "i-2-10-def -m physdev --physdev-in vnet0 --physdev-is-bridged -m set ! --match-set i-2-10-VM src -j DROP",
+            "i-2-10-def -m physdev --physdev-out vnet0 --physdev-is-bridged -j i-2-10-VM",
+            "i-2-10-VM -s 10.0.0.0/8 -p tcp -m tcp --dport 22:30 -m state --state NEW -j ACCEPT",
+            "i-2-10-VM ! -s 192.168.0.0/16 -i vnet+ -p icmp -m icmp --icmp-type 8 -j LOG --log-prefix legacy",
+            "i-2-10-VM -p tcp -m multiport --dports 80,443 -j REJECT --reject-with tcp-reset", "i-2-10-VM -j DROP",
+            "OUTPUT -o lo -p udp -j ACCEPT",
+        ] {
+            try run("iptables-legacy -A \(rule)")
+        }
+        try run("iptables-legacy -P FORWARD DROP")
+        try run("iptables-legacy -t nat -A POSTROUTING -s 10.1.1.0/24 -o eth0 -j MASQUERADE")
+        try run("ip6tables-legacy -A INPUT -s fe80::/10 -p ipv6-icmp -j ACCEPT")
+        _ = try Shell.must([
+            "ip", "netns", "exec", ns.name, "python3", "-c",
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                + "for i in range(3): s.sendto(b'kvmtopo', ('127.0.0.1', 9))",
+        ])
+        let tablesBefore = try listed()
+        let result = try KVMTopoBinary.run(["dump"] + noLibvirt, in: ns)
+        #expect(try listed() == tablesBefore, "only the listed tables were asked for")
+        let firewall = try #require(try SnapshotCodec.decode(result.stdout, source: "dump").firewall)
+        #expect(Set(firewall.backends) == [.iptablesLegacy, .ip6tablesLegacy])
+        for (tool, family, name) in [
+            ("iptables-legacy-save", FirewallFamily.ip, "filter"), ("iptables-legacy-save", .ip, "nat"),
+            ("ip6tables-legacy-save", .ip6, "filter"),
+        ] {
+            let table = try #require(
+                firewall.tables.first { $0.family == family && $0.name == name && $0.backend != .nft },
+                "\(family) \(name)")
+            let read = Set(table.chains.flatMap { chain in chain.rules.map { "-A \(chain.name) \($0.text)" } })
+            let expected = try saved(ns, tool, table: name)
+            #expect(read == expected, "\(family) \(name): \(read.symmetricDifference(expected).sorted())")
+        }
+        let filter = try #require(firewall.tables.first { $0.backend == .iptablesLegacy && $0.name == "filter" })
+        let forward = try #require(filter.chains.first { $0.name == "FORWARD" })
+        #expect(forward.hook == .forward && forward.policy == .drop)
+        let output = try #require(filter.chains.first { $0.name == "OUTPUT" }?.rules.first)
+        #expect(output.packets == 3 && output.handle == 1, "legacy counters, and rule positions for handles")
+        let spoofing = try #require(filter.chains.first { $0.name == "i-2-10-def" }?.rules.first)
+        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)])
+        let goto = try #require(filter.chains.first { $0.name == "BF-cloudbr0" }?.rules.last)
+        #expect(goto.verdict == .goto && goto.chain == "i-2-10-def")
     }
 
     @Test("without privilege the firewall is one line of why, and the rest of the host is still shown")
