@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Packets"),
         .target(name: "Trace", dependencies: ["Topology", "Packets"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
-        .target(name: "Firewall", dependencies: ["Topology"]),
+        .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
             name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Nftables", "Firewall"]),
         .target(name: "Capture", dependencies: ["Topology", "CloudStack", "Packets", "Pcap", "Trace"]),

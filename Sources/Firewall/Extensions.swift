@@ -1,4 +1,5 @@
 import Foundation
+import Packets
 import Topology
 
 /// xtables extensions (iptables-nft's compat `match` and `target` expressions, and legacy tables' entries): the
@@ -172,8 +173,8 @@ struct ExtensionReader {
     private func iprange(_ info: [UInt8], _ matches: inout RuleMatches) -> String {
         let flags = info.count > 64 ? Int(info[64]) : 0
         let range = { (offset: Int) in
-            Format.address(info.slice(offset, 16), ipv6: ipv6) + "-"
-                + Format.address(info.slice(offset + 16, 16), ipv6: ipv6)
+            AddressText.address(info.slice(offset, 16), ipv6: ipv6) + "-"
+                + AddressText.address(info.slice(offset + 16, 16), ipv6: ipv6)
         }
         var text = ""
         if flags & 0x01 != 0 {
@@ -253,7 +254,7 @@ struct ExtensionReader {
         if bitmask & 0x02 != 0 { text += " --arp-htype \(not(0x02))\(info.networkU16(0))" }
         if bitmask & 0x04 != 0 { text += " --arp-ptype \(not(0x04))0x\(String(info.networkU16(2), radix: 16))" }
         let address = { (offset: Int) in
-            let mask = Format.prefixLength(info.slice(offset + 4, 4))
+            let mask = AddressText.prefixLength(info.slice(offset + 4, 4))
             return Format.ipv4(info.slice(offset, 4)) + (mask == 32 ? "" : "/\(mask)")
         }
         if bitmask & 0x08 != 0 {

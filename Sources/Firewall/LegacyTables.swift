@@ -194,7 +194,9 @@ public struct LegacyTable {
             let mask = bytes.slice(width * (2 + index), width)
             let inverted = invert & (index == 0 ? 0x08 : 0x10) != 0
             guard !mask.isAllZero || inverted else { continue }
-            let value = Format.address(bytes.slice(width * index, width), ipv6: ipv6) + "/\(Format.prefixLength(mask))"
+            let value =
+                AddressText.address(bytes.slice(width * index, width), ipv6: ipv6)
+                + "/\(AddressText.prefixLength(mask))"
             if index == 0 {
                 matches.source = Matched(value, inverted: inverted)
             } else {

@@ -1,3 +1,4 @@
+import Packets
 import Topology
 
 /// Reads nftables' rules back into the rules an operator wrote. iptables-nft and ebtables-nft write most of a
@@ -107,8 +108,8 @@ public struct RuleReader {
     /// A set element as nft shows it: an address for the address types, else its bytes in hex.
     static func element(_ key: [UInt8], keyType: Int) -> String {
         switch keyType {
-        case 7: Format.ipv4(key)  // ipv4_addr
-        case 8: Format.ipv6(key)  // ipv6_addr
+        case 7: AddressText.address(key, ipv6: false)  // ipv4_addr
+        case 8: AddressText.address(key, ipv6: true)  // ipv6_addr
         case 9: Format.mac(key)  // ether_addr
         case 13: "\(key.networkU16(0))"  // inet_service
         default: "0x" + key.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
@@ -296,8 +297,8 @@ private struct Reading {
             return meta(.l4proto, data, inverted: inverted)
         }
         guard offset == sourceAt || offset == destinationAt else { return unknown("payload network +\(offset)") }
-        let bits = mask.map(Format.prefixLength) ?? length * 8
-        let address = Format.address(data, ipv6: ipv6) + "/\(bits)"
+        let bits = mask.map(AddressText.prefixLength) ?? length * 8
+        let address = AddressText.address(data, ipv6: ipv6) + "/\(bits)"
         let source = offset == sourceAt
         if source {
             matches.source = Matched(address, inverted: inverted)

@@ -40,20 +40,21 @@ struct ByteReader {
     }
 }
 
-enum Format {
-    static func mac<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+/// Addresses as text, for every module that shows them.
+public enum Format {
+    public static func mac<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         bytes.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined(separator: ":")
     }
 
-    static func ipv4<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    public static func ipv4<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         bytes.map(String.init).joined(separator: ".")
     }
 
     /// RFC 5952 text: lower case, leading zeros dropped, the longest run of zero groups (two or more) as ::.
-    static func ipv6<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    public static func ipv6<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         let raw = Array(bytes)
         guard raw.count == 16 else { return "?" }
         let groups = (0..<8).map { UInt16(raw[$0 * 2]) << 8 | UInt16(raw[$0 * 2 + 1]) }
