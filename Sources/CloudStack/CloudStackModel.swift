@@ -38,6 +38,7 @@ public enum CloudStackModel {
                 router: router.name,
                 tiers: router.nics.filter { $0.trafficType == .guest }.compactMap(\.effectiveBridge))
         }
+        SecurityGroupModel.apply(to: &result, warnings: &warnings)
         result.warnings = (result.warnings + warnings).sorted()
         return result
     }

@@ -41,4 +41,25 @@ enum Naming {
     }
 
     static let cloudStackProduct = "CloudStack KVM Hypervisor"
+
+    // MARK: security_group.py's names
+
+    /// The chain named for a VM: its name, cut to 24 characters when longer than 25.
+    static func vmChain(_ name: String) -> String { name.count > 25 ? String(name.prefix(24)) : name }
+
+    /// The chain the bridge framework jumps to for a VM's taps: `i-2-10-def` for a user VM (the VM chain without
+    /// its last token), the VM chain itself for a router or system VM.
+    static func securityGroupChain(_ name: String, role: DomainRole?) -> String {
+        let chain = vmChain(name)
+        guard role == .user, let dash = chain.lastIndex(of: "-") else { return chain }
+        return chain[..<dash] + "-def"
+    }
+
+    /// The part of a chain's, ipset's or VM's name that names the VM for security_group.py (`i-2-10` in
+    /// i-2-10-def, i-2-10-VM-eg, i-2-10-VM-in-src; r-4 in r-4-VM): nil for names that are not a VM's.
+    static func securityGroupKey(_ name: String) -> String? {
+        if let match = name.prefixMatch(of: /i-\d+-\d+-/) { return String(match.0.dropLast()) }
+        guard let match = name.wholeMatch(of: /([rsvbl]-\d+)-[^-\s]+/) else { return nil }
+        return String(match.1)
+    }
 }

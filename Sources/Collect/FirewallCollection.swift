@@ -19,6 +19,8 @@ enum FirewallCollection {
             firewall.ipsets = (try? session.ipsets()) ?? []
             firewall.tables += legacyTables.tables.map { $0.read(ipsetNames: names) }
             firewall.backends += legacyBackends()
+            let records = agentRecords()
+            firewall.agentRecords = records.isEmpty ? nil : records
             return (firewall, legacyTables.problems)
         }
     }
@@ -30,6 +32,18 @@ enum FirewallCollection {
             file, backend in
             let names = (try? String(contentsOfFile: "/proc/net/\(file)", encoding: .utf8)) ?? ""
             return names.split(whereSeparator: \.isNewline).isEmpty ? nil : backend
+        }
+    }
+
+    /// security_group.py's per-VM records, when the agent keeps any here.
+    static func agentRecords() -> [SecurityGroupRecord] {
+        let folder = AgentRecords.directory
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.sorted().compactMap { name in
+            guard name.hasSuffix(".log"),
+                let text = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)
+            else { return nil }
+            return AgentRecords.record(fileName: name, text: text)
         }
     }
 

@@ -75,8 +75,18 @@ extension Diagnose {
                 )
             case .bridgeDown?, .portDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?, .mtuMismatch?,
                 .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
-                .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?:
+                .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
+                .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
+                .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?:
                 nil  // diagnose finds these itself, from the facts
+            case .sgStale?:
+                (
+                    "left behind by a VM that stopped, migrated or failed to be destroyed; the agent's own "
+                        + "cleanup misses ebtables chains when ebtables is nft-backed or built in (it looks in "
+                        + "/proc/modules); a new VM with that name would meet old rules",
+                    "iptables-save | grep -- '\(subject)-'; ebtables-save | grep -- '\(subject)-'; "
+                        + "ipset list -n | grep -- '\(subject)-'"
+                )
             case nil:
                 (
                     "this kvmtopo does not know the code: a newer kvmtopo wrote the dump",

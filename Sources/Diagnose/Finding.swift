@@ -77,6 +77,17 @@ public struct Check: Sendable {
             case .vpcTierBridge: (.error, "a VPC router's tier bridge is missing or down")
             case .routerNotSeen: (.warning, "a guest network whose router is neither here nor heard")
             case .brNetfilter: (.info, "whether bridged traffic goes through iptables (security groups)")
+            case .sgNotEnforced: (.error, "a bridge with security groups whose traffic never meets them")
+            case .sgMissing: (.error, "a user VM's NIC on a bridge with security groups, without its chain or jump")
+            case .sgWrongChain: (.error, "a VM's tap sent to another VM's security group chain")
+            case .sgAddressSet: (.error, "a security group's ipset that is missing or lacks the NIC's address")
+            case .sgAntiSpoofing: (.error, "ebtables anti-spoofing that allows another MAC or IP than the NIC's")
+            case .sgStale: (.warning, "chains, ipsets or ebtables chains of a VM that is not running here")
+            case .sgRecordDomain: (.warning, "the agent's record of a VM's rules names another domain id")
+            case .sgUplink: (.error, "the BF- chain's uplink rule names a device that is not the bridge's uplink")
+            case .forwardDrop: (.error, "FORWARD drops by policy and nothing lets a bridge's VM traffic through")
+            case .firewallTwoBackends: (.warning, "rules in both iptables-legacy and nftables")
+            case .conntrackFull: (.warning, "connection tracking near full (an error when full)")
             }
     }
 }

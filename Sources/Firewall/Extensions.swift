@@ -22,8 +22,8 @@ struct ExtensionReader {
         case ("comment", 0): " --comment" + Self.quoted(info.cString(0, 256))
         case ("mac", 0): mac(info, &matches)
         case ("iprange", 1): iprange(info, &matches)
-        case ("icmp", 0): icmp(info, option: "--icmp-type")
-        case ("icmp6", 0): icmp(info, option: "--icmpv6-type")
+        case ("icmp", 0): icmp(info, option: "--icmp-type", &matches)
+        case ("icmp6", 0): icmp(info, option: "--icmpv6-type", &matches)
         case ("tcp", 0): ports(info, invertFlags: info.count > 11 ? Int(info[11]) : 0, &matches)
         case ("udp", 0): ports(info, invertFlags: info.count > 8 ? Int(info[8]) : 0, &matches)
         case ("limit", 0): limit(info)
@@ -191,7 +191,7 @@ struct ExtensionReader {
     }
 
     /// ipt_icmp and ip6t_icmp: type u8 @0, code range u8[2] @1, invflags u8 @3.
-    private func icmp(_ info: [UInt8], option: String) -> String {
+    private func icmp(_ info: [UInt8], option: String, _ matches: inout RuleMatches) -> String {
         guard info.count >= 4 else { return "" }
         let (type, low, high) = (Int(info[0]), Int(info[1]), Int(info[2]))
         // iptables-save writes the type as a number, a code only when the rule names one.
@@ -203,6 +203,7 @@ struct ExtensionReader {
             } else {
                 "\(type)/\(low)"
             }
+        matches.icmpType = Matched(value, inverted: info[3] & 0x01 != 0)
         return (info[3] & 0x01 != 0 ? " !" : "") + " \(option) \(value)"
     }
 

@@ -103,6 +103,7 @@ public struct TextDiagram {
                                 ? "none" : peers.map { memberText($0.domain, $0.nic) }.joined(separator: ", ")))
                 ])
             }
+            lines += firewallLines(nic, on: network)
             for problem in nicProblems(domain, nic) { lines.append([Segment(text: "      "), mark(problem)]) }
         }
         return text(lines)
@@ -255,6 +256,7 @@ public struct TextDiagram {
         if network.kind == .isolated, let router = network.router {
             parts.append("router \(clean(router))")
         }
+        if let groups = securityGroupState(network) { parts.append(groups) }
         return parts.joined(separator: style.dot)
     }
 

@@ -328,6 +328,7 @@ extension NIC: DumpValue {
     func write(to json: inout JSONWriter) {
         json.object {
             $0.field("bridge", bridge)
+            $0.field("firewallRules", firewallRules)
             $0.field("hostBridge", hostBridge)
             $0.field("index", index)
             $0.field("ip", ip)
@@ -337,6 +338,7 @@ extension NIC: DumpValue {
             $0.field("model", model)
             $0.field("network", network)
             $0.field("romBarOff", romBarOff)
+            $0.field("securityGroup", securityGroup)
             $0.field("sourceDevice", sourceDevice)
             $0.field("tap", tap)
             $0.field("tapFound", tapFound)
@@ -362,6 +364,7 @@ extension Network: DumpValue {
     func write(to json: inout JSONWriter) {
         json.object {
             $0.field("bridge", bridge)
+            $0.field("firewall", firewall)
             $0.field("gateway", gateway)
             $0.field("id", id)
             $0.field("kind", kind)
@@ -443,6 +446,7 @@ extension FirewallVerdict: DumpValue {}
 extension Firewall: DumpValue {
     func write(to json: inout JSONWriter) {
         json.object {
+            $0.field("agentRecords", agentRecords)
             $0.field("backends", backends)
             $0.field("conntrack", conntrack)
             $0.field("ipsets", ipsets)
@@ -514,6 +518,7 @@ extension RuleMatches: DumpValue {
             $0.field("destination", destination)
             $0.field("destinationMAC", destinationMAC)
             $0.field("destinationPorts", destinationPorts)
+            $0.field("icmpType", icmpType)
             $0.field("inInterface", inInterface)
             $0.field("outInterface", outInterface)
             $0.field("physdevIn", physdevIn)
@@ -568,6 +573,118 @@ extension IPSet: DumpValue {
             $0.field("name", name)
             $0.field("references", references)
             $0.field("type", type)
+        }
+    }
+}
+
+extension BridgeFirewall: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("filtered", filtered)
+            $0.field("framework", framework)
+            $0.field("rules", rules)
+        }
+    }
+}
+
+extension BridgeFramework: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("chain", chain)
+            $0.field("forward", forward)
+            $0.field("hasInChain", hasInChain)
+            $0.field("hasOutChain", hasOutChain)
+            $0.field("table", table)
+            $0.field("uplinkAccept", uplinkAccept)
+        }
+    }
+}
+
+extension SecurityGroup: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("addressSets", addressSets)
+            $0.field("antiSpoofing", antiSpoofing)
+            $0.field("bytes", bytes)
+            $0.field("chain", chain)
+            $0.field("directions", directions)
+            $0.field("egress", egress)
+            $0.field("expectedChain", expectedChain)
+            $0.field("ingress", ingress)
+            $0.field("packets", packets)
+        }
+    }
+}
+
+extension SecurityGroupRules: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("chain", chain)
+            $0.field("final", final)
+            $0.field("finalPackets", finalPackets)
+            $0.field("rules", rules)
+        }
+    }
+}
+
+extension SecurityGroupRule: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("bytes", bytes)
+            $0.field("cidr", cidr)
+            $0.field("handle", handle)
+            $0.field("icmpType", icmpType)
+            $0.field("packets", packets)
+            $0.field("ports", ports)
+            $0.field("protocol", `protocol`)
+            $0.field("set", set)
+            $0.field("verdict", verdict)
+        }
+    }
+}
+
+extension SecurityGroupAddressSet: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("members", members)
+            $0.field("missing", missing)
+            $0.field("name", name)
+        }
+    }
+}
+
+extension AntiSpoofing: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("chains", chains)
+            $0.field("ips", ips)
+            $0.field("macs", macs)
+        }
+    }
+}
+
+extension RuleReference: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("chain", chain)
+            $0.field("handle", handle)
+            $0.field("packets", packets)
+            $0.field("table", table)
+            $0.field("text", text)
+            $0.field("verdict", verdict)
+        }
+    }
+}
+
+extension SecurityGroupRecord: DumpValue {
+    func write(to json: inout JSONWriter) {
+        json.object {
+            $0.field("domainID", domainID)
+            $0.field("ip", ip)
+            $0.field("sequence", sequence)
+            $0.field("signature", signature)
+            $0.field("vm", vm)
+            $0.field("vmID", vmID)
         }
     }
 }

@@ -10,6 +10,8 @@ public struct Firewall: Codable, Equatable, Sendable {
     public var ipsets: [IPSet]
     /// Connection tracking's fill level: when the table is full, new flows are dropped.
     public var conntrack: ConntrackUsage?
+    /// The CloudStack agent's records of the security groups it wrote (`/var/run/cloud/*.log`).
+    public var agentRecords: [SecurityGroupRecord]?
 
     public init(
         backends: [FirewallBackend], tables: [FirewallTable], ipsets: [IPSet] = [], conntrack: ConntrackUsage? = nil
@@ -185,6 +187,8 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     public var destinationPorts: Matched<String>?
     public var sourceMAC: Matched<String>?
     public var destinationMAC: Matched<String>?
+    /// `--icmp-type` / `--icmpv6-type`: "any", a type, or "type/code".
+    public var icmpType: Matched<String>?
     /// ipsets (`-m set --match-set NAME src`) and nftables sets (`ip saddr @NAME`).
     public var sets: [SetMatch]?
     /// Connection tracking states (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED).

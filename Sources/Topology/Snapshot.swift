@@ -355,6 +355,10 @@ public struct NIC: Codable, Equatable, Sendable {
     /// An address, only when learned, with where it was learned (ipSource).
     public var ip: String?
     public var ipSource: AddressSource?
+    /// Filled by the model from `firewall`: the NIC's CloudStack security group.
+    public var securityGroup: SecurityGroup?
+    /// Filled by the model: other rules that name the NIC's tap (a host firewall's, a plain libvirt host's).
+    public var firewallRules: [RuleReference]?
 
     public init(
         index: Int, mac: String?, type: InterfaceType, bridge: String? = nil, network: String? = nil,
@@ -412,6 +416,8 @@ public struct Network: Codable, Equatable, Sendable {
     /// The gateway of a network whose router is elsewhere, as heard by `--listen` (DHCP's router option).
     public var remoteGateway: Neighbour?
     public var members: [Member]
+    /// What the firewall does on the bridge; absent when the firewall was not read.
+    public var firewall: BridgeFirewall?
 
     public init(id: String, kind: NetworkKind, bridge: String, members: [Member] = []) {
         self.id = id

@@ -29,6 +29,17 @@ public struct WarningCode: Vocabulary {
         case vpcTierBridge = "vpc-tier-bridge"
         case routerNotSeen = "router-not-seen"
         case brNetfilter = "br-netfilter"
+        case sgNotEnforced = "sg-not-enforced"
+        case sgMissing = "sg-missing"
+        case sgWrongChain = "sg-wrong-chain"
+        case sgAddressSet = "sg-address-set"
+        case sgAntiSpoofing = "sg-anti-spoofing"
+        case sgStale = "sg-stale"
+        case sgRecordDomain = "sg-record-domain"
+        case sgUplink = "sg-uplink"
+        case forwardDrop = "forward-drop"
+        case firewallTwoBackends = "firewall-two-backends"
+        case conntrackFull = "conntrack-full"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -47,6 +58,12 @@ public struct WarningCode: Vocabulary {
     public static let systemVMNoControl = Self(.systemVMNoControl), routerNoPublic = Self(.routerNoPublic)
     public static let vpcTierBridge = Self(.vpcTierBridge), routerNotSeen = Self(.routerNotSeen)
     public static let brNetfilter = Self(.brNetfilter)
+    public static let sgNotEnforced = Self(.sgNotEnforced), sgMissing = Self(.sgMissing)
+    public static let sgWrongChain = Self(.sgWrongChain), sgAddressSet = Self(.sgAddressSet)
+    public static let sgAntiSpoofing = Self(.sgAntiSpoofing), sgStale = Self(.sgStale)
+    public static let sgRecordDomain = Self(.sgRecordDomain), sgUplink = Self(.sgUplink)
+    public static let forwardDrop = Self(.forwardDrop), firewallTwoBackends = Self(.firewallTwoBackends)
+    public static let conntrackFull = Self(.conntrackFull)
 
     /// Who emits a code: a collector or the join, the CloudStack model, `--listen`, or a check of diagnose.
     public enum Origin: Sendable { case collector, model, listen, check }
@@ -56,11 +73,13 @@ public struct WarningCode: Vocabulary {
         case .nicTapMissing?, .nicNoTarget?, .tapMACMismatch?, .tapBridgeMismatch?, .tapNoMaster?, .tapUnclaimed?,
             .domainXMLUnreadable?, .sourceUnavailable?:
             .collector
-        case .guestBridgeNoUplink?, .bridgeNameMismatch?: .model
+        case .guestBridgeNoUplink?, .bridgeNameMismatch?, .sgStale?: .model
         case .ipConflict?, .dhcpServerUnexpected?: .listen
         case .bridgeDown?, .portDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?, .mtuMismatch?,
             .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
-            .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?:
+            .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
+            .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
+            .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?:
             .check
         case nil: nil
         }

@@ -1,0 +1,300 @@
+import Topology
+
+/// Reads CloudStack's security groups back out of the firewall, as security_group.py lays them down: per bridge
+/// its framework (FORWARD → `BF-<bridge>` → `-IN`/`-OUT`), per VM NIC the chain jumped to for its tap, the
+/// ingress and egress chains that chain jumps to, the ipsets it checks and ebtables' anti-spoofing chains; on any
+/// host, the other rules that name a tap or a bridge. It follows the jumps the rules make, not rule positions or
+/// chain names alone, so it survives the script's changes between releases.
+enum SecurityGroupModel {
+    static func apply(to snapshot: inout HostSnapshot, warnings: inout [Warning]) {
+        guard let firewall = snapshot.firewall else { return }
+        let view = FirewallView(firewall)
+        let filtered = snapshot.host.bridgeNetfilter?.iptables == true
+        var owned: Set<ChainKey> = []
+        var frameworks: [String: (BridgeFramework, FirewallTable)] = [:]
+        for index in snapshot.networks.indices {
+            let bridge = snapshot.networks[index].bridge
+            let found = view.framework(for: bridge)
+            if let found { frameworks[bridge] = found }
+            owned.formUnion(found.map { view.frameworkChains(bridge, in: $0.1) } ?? [])
+            snapshot.networks[index].firewall = BridgeFirewall(filtered: filtered, framework: found?.0)
+        }
+        let records = Dictionary(
+            (firewall.agentRecords ?? []).map { ($0.vm, $0) }, uniquingKeysWith: { first, _ in first })
+        for d in snapshot.domains.indices where snapshot.domains[d].isActive {
+            let domain = snapshot.domains[d]
+            for n in domain.nics.indices {
+                let nic = domain.nics[n]
+                guard let tap = nic.tap else { continue }
+                var expected = [nic.ip].compactMap { $0 }
+                if nic.index == domain.nics.first?.index, let ip = records[domain.name]?.ip, !expected.contains(ip) {
+                    expected.append(ip)
+                }
+                let framework = nic.effectiveBridge.flatMap { frameworks[$0] }
+                let group = framework.flatMap { framework, table in
+                    view.securityGroup(
+                        tap: tap, bridge: framework.chain, table: table, domain: domain, addresses: expected,
+                        owned: &owned)
+                }
+                snapshot.domains[d].nics[n].securityGroup = group
+                if let antiSpoofing = view.antiSpoofing(tap: tap, owned: &owned) {
+                    snapshot.domains[d].nics[n].securityGroup =
+                        group ?? SecurityGroup(chain: antiSpoofing.chains[0], directions: [])
+                    snapshot.domains[d].nics[n].securityGroup?.antiSpoofing = antiSpoofing
+                }
+            }
+        }
+        // What else names a tap or a bridge: read after every security group, so their own chains are left out.
+        for d in snapshot.domains.indices where snapshot.domains[d].isActive {
+            for n in snapshot.domains[d].nics.indices {
+                guard let tap = snapshot.domains[d].nics[n].tap else { continue }
+                let rules = view.rules(naming: tap, excluding: owned)
+                snapshot.domains[d].nics[n].firewallRules = rules.isEmpty ? nil : rules
+            }
+        }
+        for index in snapshot.networks.indices {
+            let rules = view.rules(naming: snapshot.networks[index].bridge, excluding: owned)
+            snapshot.networks[index].firewall?.rules = rules.isEmpty ? nil : rules
+        }
+        warnings += staleWarnings(firewall, domains: snapshot.domains)
+    }
+
+    // MARK: rules of VMs that are not running here
+
+    /// Chains, ipsets and ebtables chains named for a VM with no running domain on this host, one warning per
+    /// VM; and agent records of such VMs.
+    static func staleWarnings(_ firewall: Firewall, domains: [Domain]) -> [Warning] {
+        let running = Set(domains.filter(\.isActive).compactMap { Naming.securityGroupKey($0.name) })
+        var leftovers: [String: [String]] = [:]
+        let note = { (name: String, what: String) in
+            guard let key = Naming.securityGroupKey(name), !running.contains(key) else { return }
+            leftovers[key, default: []].append(what)
+        }
+        for table in firewall.tables {
+            for chain in table.chains where chain.hook == nil {
+                note(chain.name, "\(table.family == .bridge ? "ebtables" : "chain") \(chain.name)")
+            }
+        }
+        for set in firewall.ipsets { note(set.name, "ipset \(set.name)") }
+        for record in firewall.agentRecords ?? [] { note(record.vm, "/var/run/cloud/\(record.vm).log") }
+        return leftovers.map { key, things in
+            Warning(
+                code: .sgStale, subject: .named(key),
+                message: "\(things.sorted().joined(separator: ", ")): no running VM \(key)-… is on this host")
+        }
+    }
+}
+
+/// A chain by table and name.
+struct ChainKey: Hashable {
+    var table: String
+    var chain: String
+}
+
+/// Lookups over the firewall, built once.
+private struct FirewallView {
+    let firewall: Firewall
+    /// IPv4 filter tables (nftables' `ip filter`, legacy `filter`), where security groups live.
+    let filters: [FirewallTable]
+    /// ebtables' nat tables, where the anti-spoofing chains live.
+    let bridgeNAT: [FirewallTable]
+    let ipsets: [String: IPSet]
+
+    init(_ firewall: Firewall) {
+        self.firewall = firewall
+        filters = firewall.tables.filter { $0.isIPFilter && $0.family == .ip }
+        bridgeNAT = firewall.tables.filter { $0.family == .bridge && $0.name == "nat" }
+        ipsets = Dictionary(firewall.ipsets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    // MARK: the bridge framework
+
+    func framework(for bridge: String) -> (BridgeFramework, FirewallTable)? {
+        let name = "BF-\(bridge)"
+        for table in filters {
+            guard let chain = table.chain(name) else { continue }
+            let jumps = (table.chain("FORWARD")?.rules ?? []).filter { $0.jumps(to: name) }
+            let forward =
+                (jumps.contains { $0.matches.inInterface?.names(bridge) == true } ? ["in"] : [])
+                + (jumps.contains { $0.matches.outInterface?.names(bridge) == true } ? ["out"] : [])
+            let uplink = chain.rules.first {
+                $0.verdict == .accept && $0.matches.physdevOut?.inverted == false
+            }?.matches.physdevOut?.value
+            return (
+                BridgeFramework(
+                    chain: name, table: table.displayName, forward: forward,
+                    hasInChain: table.chain(name + "-IN") != nil, hasOutChain: table.chain(name + "-OUT") != nil,
+                    uplinkAccept: uplink),
+                table
+            )
+        }
+        return nil
+    }
+
+    /// The framework's own chains, and FORWARD's rules for the bridge are the framework's too.
+    func frameworkChains(_ bridge: String, in table: FirewallTable) -> Set<ChainKey> {
+        let name = "BF-\(bridge)"
+        return Set([name, name + "-IN", name + "-OUT"].map { ChainKey(table: table.displayName, chain: $0) })
+    }
+
+    // MARK: one NIC
+
+    func securityGroup(
+        tap: String, bridge framework: String, table: FirewallTable, domain: Domain, addresses: [String],
+        owned: inout Set<ChainKey>
+    ) -> SecurityGroup? {
+        let fromVM = (table.chain(framework + "-IN")?.rules ?? []).filter {
+            $0.matches.physdevIn?.names(tap) == true && $0.chain != nil
+        }
+        let toVM = (table.chain(framework + "-OUT")?.rules ?? []).filter {
+            $0.matches.physdevOut?.names(tap) == true && $0.chain != nil
+        }
+        guard let target = (fromVM + toVM).first?.chain else { return nil }
+        var group = SecurityGroup(
+            chain: target, directions: (fromVM.isEmpty ? [] : ["in"]) + (toVM.isEmpty ? [] : ["out"]))
+        let expected = Naming.securityGroupChain(domain.name, role: domain.role)
+        if target != expected { group.expectedChain = expected }
+        let counted = (fromVM + toVM).compactMap(\.packets)
+        group.packets = counted.isEmpty ? nil : counted.reduce(0, +)
+        let bytes = (fromVM + toVM).compactMap(\.bytes)
+        group.bytes = bytes.isEmpty ? nil : bytes.reduce(0, +)
+        let key = { (chain: String) in ChainKey(table: table.displayName, chain: chain) }
+        owned.insert(key(target))
+        guard let chain = table.chain(target) else { return group }
+        // The -def chain's jumps for this tap: to the VM is ingress, from it is egress.
+        let jumps = chain.rules.filter { $0.verdict == .jump || $0.verdict == .goto }
+        let ingress = jumps.first { $0.matches.physdevOut?.names(tap) == true }?.chain
+        let egress = jumps.first { $0.matches.physdevIn?.names(tap) == true }?.chain
+        group.ingress = ingress.flatMap { table.chain($0) }.map { rules($0, peer: \.source) }
+        group.egress = egress.flatMap { table.chain($0) }.map { rules($0, peer: \.destination) }
+        for name in [ingress, egress].compactMap({ $0 }) { owned.insert(key(name)) }
+        let sets = chain.rules.filter { $0.mentions(tap) }.flatMap { $0.matches.sets ?? [] }.map(\.name)
+        let unique = sets.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        group.addressSets = unique.isEmpty ? nil : unique.map { name in
+            let members = ipsets[name]?.members
+            let missing = addresses.filter { address in
+                address.contains(":") == (ipsets[name]?.family == "inet6")
+                    && !(members ?? []).contains {
+                        $0 == address || $0.hasPrefix(address + "/") || AddressSetMember($0)?.contains(address) == true
+                    }
+            }
+            return SecurityGroupAddressSet(name: name, members: members, missing: missing.isEmpty ? nil : missing)
+        }
+        return group
+    }
+
+    /// An ingress or egress chain's rules; its last rule is the final verdict when it matches everything.
+    private func rules(_ chain: FirewallChain, peer: KeyPath<RuleMatches, Matched<String>?>) -> SecurityGroupRules {
+        var rules = chain.rules
+        var result = SecurityGroupRules(chain: chain.name, rules: [])
+        if let last = rules.last, last.matches == RuleMatches(), last.target == nil {
+            result.final = last.verdict
+            result.finalPackets = last.packets
+            rules.removeLast()
+        }
+        result.rules = rules.map { rule in
+            var entry = SecurityGroupRule(handle: rule.handle, verdict: rule.verdict)
+            entry.protocol = rule.matches.protocol?.value
+            entry.ports = rule.matches.destinationPorts?.value
+            entry.icmpType = rule.matches.icmpType?.value
+            entry.cidr = rule.matches[keyPath: peer]?.value
+            entry.set = rule.matches.sets?.first?.name
+            entry.packets = rule.packets
+            entry.bytes = rule.bytes
+            return entry
+        }
+        return result
+    }
+
+    /// ebtables' chains PREROUTING sends the tap's frames to (and POSTROUTING those for it), with everything they
+    /// jump to; what the VM may send is read from the first.
+    func antiSpoofing(tap: String, owned: inout Set<ChainKey>) -> AntiSpoofing? {
+        for table in bridgeNAT {
+            let fromVM = reachable(table, from: "PREROUTING") { $0.inInterface?.names(tap) == true }
+            let toVM = reachable(table, from: "POSTROUTING") { $0.outInterface?.names(tap) == true }
+            guard !fromVM.isEmpty || !toVM.isEmpty else { continue }
+            var macs: [String] = []
+            var ips: [String] = []
+            for rule in fromVM.compactMap({ table.chain($0) }).flatMap(\.rules) {
+                for mac in [rule.matches.sourceMAC, rule.matches.arpSourceMAC].compactMap({ $0?.value })
+                where !macs.contains(mac) {
+                    macs.append(mac)
+                }
+                if let ip = rule.matches.arpSourceIP?.value, !ips.contains(ip) { ips.append(ip) }
+            }
+            let chains = fromVM + toVM.filter { !fromVM.contains($0) }
+            for name in chains { owned.insert(ChainKey(table: table.displayName, chain: name)) }
+            return AntiSpoofing(chains: chains, macs: macs, ips: ips)
+        }
+        return nil
+    }
+
+    /// The chains a base chain's rules jump to when they match, and all those jump to in turn, in order.
+    private func reachable(_ table: FirewallTable, from base: String, where matches: (RuleMatches) -> Bool)
+        -> [String]
+    {
+        var pending = (table.chain(base)?.rules ?? []).filter { matches($0.matches) }.compactMap(\.chain)
+        var chains: [String] = []
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            guard !chains.contains(name), let chain = table.chain(name) else { continue }
+            chains.append(name)
+            pending += chain.rules.compactMap(\.chain)
+        }
+        return chains
+    }
+
+    // MARK: any host
+
+    /// Every rule outside the chains already read that names the device (a tap or a bridge) as its in or out
+    /// interface or bridge port, and that does not only jump to such a chain.
+    func rules(naming device: String, excluding owned: Set<ChainKey>) -> [RuleReference] {
+        var found: [RuleReference] = []
+        for table in firewall.tables {
+            for chain in table.chains where !owned.contains(ChainKey(table: table.displayName, chain: chain.name)) {
+                for rule in chain.rules where rule.mentions(device) {
+                    if let target = rule.chain, owned.contains(ChainKey(table: table.displayName, chain: target)) {
+                        continue
+                    }
+                    // FORWARD's catch-all drop for a bridge with the framework is the framework's own.
+                    if chain.name == "FORWARD", owned.contains(ChainKey(table: table.displayName, chain: "BF-\(device)"))
+                    {
+                        continue
+                    }
+                    found.append(
+                        RuleReference(
+                            table: table.displayName, chain: chain.name, handle: rule.handle, text: rule.text,
+                            verdict: rule.verdict, packets: rule.packets))
+                }
+            }
+        }
+        return found
+    }
+}
+
+/// An ipset member: an address, or a network in CIDR notation (hash:net).
+private struct AddressSetMember {
+    let address: [UInt8]
+    let prefix: Int
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let bytes = AddressSetMember.bytes(String(parts[0])) else { return nil }
+        address = bytes
+        prefix = parts.count == 2 ? Int(parts[1]) ?? bytes.count * 8 : bytes.count * 8
+    }
+
+    func contains(_ text: String) -> Bool {
+        guard let other = AddressSetMember.bytes(text), other.count == address.count else { return false }
+        for bit in 0..<prefix where (address[bit / 8] ^ other[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 {
+            return false
+        }
+        return true
+    }
+
+    /// IPv4 dotted quads only: IPv6 members are compared as text.
+    private static func bytes(_ text: String) -> [UInt8]? {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        return octets.count == 4 ? octets : nil
+    }
+}
