@@ -170,16 +170,20 @@ private struct FirewallView {
         for name in [ingress, egress].compactMap({ $0 }) { owned.insert(key(name)) }
         let sets = chain.rules.filter { $0.mentions(tap) }.flatMap { $0.matches.sets ?? [] }.map(\.name)
         let unique = sets.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        group.addressSets = unique.isEmpty ? nil : unique.map { name in
-            let members = ipsets[name]?.members
-            let missing = addresses.filter { address in
-                address.contains(":") == (ipsets[name]?.family == "inet6")
-                    && !(members ?? []).contains {
-                        $0 == address || $0.hasPrefix(address + "/") || AddressSetMember($0)?.contains(address) == true
-                    }
+        group.addressSets =
+            unique.isEmpty
+            ? nil
+            : unique.map { name in
+                let members = ipsets[name]?.members
+                let missing = addresses.filter { address in
+                    address.contains(":") == (ipsets[name]?.family == "inet6")
+                        && !(members ?? []).contains {
+                            $0 == address || $0.hasPrefix(address + "/")
+                                || AddressSetMember($0)?.contains(address) == true
+                        }
+                }
+                return SecurityGroupAddressSet(name: name, members: members, missing: missing.isEmpty ? nil : missing)
             }
-            return SecurityGroupAddressSet(name: name, members: members, missing: missing.isEmpty ? nil : missing)
-        }
         return group
     }
 
@@ -230,7 +234,9 @@ private struct FirewallView {
     }
 
     /// The chains a base chain's rules jump to when they match, and all those jump to in turn, in order.
-    private func reachable(_ table: FirewallTable, from base: String, where matches: (RuleMatches) -> Bool)
+    private func reachable(
+        _ table: FirewallTable, from base: String, where matches: (RuleMatches) -> Bool
+    )
         -> [String]
     {
         var pending = (table.chain(base)?.rules ?? []).filter { matches($0.matches) }.compactMap(\.chain)
@@ -257,7 +263,8 @@ private struct FirewallView {
                         continue
                     }
                     // FORWARD's catch-all drop for a bridge with the framework is the framework's own.
-                    if chain.name == "FORWARD", owned.contains(ChainKey(table: table.displayName, chain: "BF-\(device)"))
+                    if chain.name == "FORWARD",
+                        owned.contains(ChainKey(table: table.displayName, chain: "BF-\(device)"))
                     {
                         continue
                     }

@@ -35,7 +35,7 @@ extension Diagnose {
                         "\(framework.chain) accepts traffic leaving by \(accepted), but \(bridge)'s uplink is \(uplink)",
                         why:
                             "what VMs send off the host is judged by the security groups of no VM and dropped: "
-                                + "system VMs lose the management server (CloudStack PRs 4303, 4740, 5318)",
+                            + "system VMs lose the management server (CloudStack PRs 4303, 4740, 5318)",
                         action: "iptables -S \(framework.chain); the agent rewrites it on restart "
                             + "(security_group.py can_bridge_firewall)",
                         related: [bridge, uplink, accepted]))
@@ -57,7 +57,7 @@ extension Diagnose {
                     "the agent wrote \(record.vm)'s rules for domain id \(written); it runs as id \(id)",
                     why:
                         "the VM was restarted without its security group being redone: its taps may be new and "
-                            + "its rules name the old ones",
+                        + "its rules name the old ones",
                     action: "cat /var/run/cloud/\(record.vm).log; virsh domid \(record.vm); reboot the VM from "
                         + "CloudStack to have the agent redo its rules",
                     related: [record.vm], severity: .warning))
@@ -83,7 +83,7 @@ extension Diagnose {
                     .sgMissing, .nic(ref), "\(ref) is on \(bridge), which has security groups, but \(what)",
                     why:
                         "its traffic falls to FORWARD's DROP for \(bridge): the VM is cut off (CloudStack issue "
-                            + "3057)",
+                        + "3057)",
                     action: "iptables -S \(framework.chain)-IN | grep \(tap); iptables -S \(framework.chain)-OUT | "
                         + "grep \(tap); stop and start the VM from CloudStack to have the agent redo its rules",
                     related: related))
@@ -173,10 +173,10 @@ extension Diagnose {
                             + "\(bridges.joined(separator: ", ")) through",
                         why:
                             "with br_netfilter on, frames between VMs and out of the uplink meet FORWARD: they are "
-                                + "dropped (ufw, firewalld; CloudStack issue 9027)",
+                            + "dropped (ufw, firewalld; CloudStack issue 9027)",
                         action:
                             "iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT, or "
-                                + "sysctl -w net.bridge.bridge-nf-call-iptables=0 when no security groups are used",
+                            + "sysctl -w net.bridge.bridge-nf-call-iptables=0 when no security groups are used",
                         related: bridges + cut.flatMap { $0.members.map(\.domain) + $0.members.compactMap(\.tap) }))
             }
         }

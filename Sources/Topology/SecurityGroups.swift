@@ -158,8 +158,7 @@ public struct RuleReference: Codable, Equatable, Sendable {
     public var verdict: FirewallVerdict?
     public var packets: Int?
 
-    public init(table: String, chain: String, handle: Int, text: String, verdict: FirewallVerdict?, packets: Int?)
-    {
+    public init(table: String, chain: String, handle: Int, text: String, verdict: FirewallVerdict?, packets: Int?) {
         self.table = table
         self.chain = chain
         self.handle = handle

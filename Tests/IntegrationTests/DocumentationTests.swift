@@ -155,6 +155,7 @@ enum DocumentedSample {
                     netlink: SourceStatus(status: .ok),
                     libvirt: SourceStatus(status: .unavailable, uri: "qemu:///system", error: "down")))
             host.sources.packets = SourceStatus(status: .ok)
+            host.sources.firewall = SourceStatus(status: .ok)
             host.bridgeRoles = {
                 var roles = BridgeRoles()
                 roles.guest = "cloudbr2"
@@ -189,6 +190,8 @@ enum DocumentedSample {
                 nic.trafficType = .control
                 nic.ip = "169.254.0.2"
                 nic.ipSource = .controlMAC
+                nic.securityGroup = securityGroup
+                nic.firewallRules = [reference]
                 var domain = Domain(
                     name: "r-4-VM", uuid: "u", state: .running, id: 1, persistent: true,
                     smbios: SMBIOS(manufacturer: "m", product: "p"), nics: [nic], xmlError: "e")
@@ -217,6 +220,12 @@ enum DocumentedSample {
                 network.gateway = Network.Gateway(
                     domain: "r-4-VM", nic: 0, mac: "02:00:00:00:00:01", ip: "10.0.0.1", ipSource: .arp)
                 network.remoteGateway = neighbour
+                network.firewall = BridgeFirewall(
+                    filtered: true,
+                    framework: BridgeFramework(
+                        chain: "BF-brvx-1", table: "ip filter", forward: ["in", "out"], hasInChain: true,
+                        hasOutChain: true, uplinkAccept: "vxlan1"),
+                    rules: [reference])
                 return network
             }()
         ],
@@ -227,7 +236,66 @@ enum DocumentedSample {
             Route(
                 family: .inet, destination: "169.254.0.0/16", device: "cloud0", gateway: "10.0.0.254",
                 source: "169.254.0.1")
-        ])
+        ],
+        firewall: firewall)
+
+    static let reference = RuleReference(
+        table: "ip filter", chain: "FORWARD", handle: 3, text: "-o vnet0 -j DROP", verdict: .drop, packets: 1)
+
+    static let securityGroup: SecurityGroup = {
+        var group = SecurityGroup(chain: "i-2-10-def", directions: ["in", "out"])
+        group.expectedChain = "r-4-VM"
+        var rule = SecurityGroupRule(handle: 9, verdict: .accept)
+        rule.protocol = "icmp"
+        rule.ports = "22"
+        rule.icmpType = "any"
+        rule.cidr = "10.0.0.0/8"
+        rule.set = "peers"
+        rule.packets = 1
+        rule.bytes = 84
+        group.ingress = SecurityGroupRules(chain: "i-2-10-VM", rules: [rule], final: .drop, finalPackets: 0)
+        group.egress = SecurityGroupRules(chain: "i-2-10-VM-eg", rules: [], final: .return, finalPackets: 0)
+        group.addressSets = [SecurityGroupAddressSet(name: "i-2-10-VM", members: ["10.0.0.2"], missing: ["10.0.0.3"])]
+        group.antiSpoofing = AntiSpoofing(chains: ["i-2-10-VM-in"], macs: ["02:00:00:00:00:01"], ips: ["10.0.0.2"])
+        group.packets = 2
+        group.bytes = 168
+        return group
+    }()
+
+    static let firewall: Firewall = {
+        var matches = RuleMatches()
+        let text = Matched("x", inverted: true)
+        (matches.inInterface, matches.outInterface, matches.physdevIn, matches.physdevOut) = (text, text, text, text)
+        let flag = Matched(true)
+        (matches.physdevIsIn, matches.physdevIsOut, matches.physdevIsBridged) = (flag, flag, flag)
+        (matches.protocol, matches.source, matches.destination) = (text, text, text)
+        (matches.sourcePorts, matches.destinationPorts, matches.sourceMAC, matches.destinationMAC) = (text, text, text, text)
+        matches.icmpType = text
+        matches.sets = [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)]
+        matches.state = Matched(["NEW"])
+        (matches.arpOperation, matches.arpSourceIP, matches.arpDestinationIP) = (text, text, text)
+        (matches.arpSourceMAC, matches.arpDestinationMAC) = (text, text)
+        matches.undecoded = ["expr fib"]
+        let rule = FirewallRule(
+            handle: 1, text: "-j x", matches: matches, verdict: .jump, chain: "x", target: "LOG", comment: "c",
+            packets: 1, bytes: 2)
+        let chain = FirewallChain(
+            name: "FORWARD", hook: .forward, priority: 0, type: "filter", policy: .drop, packets: 1, bytes: 2,
+            rules: [rule])
+        var firewall = Firewall(
+            backends: [.nft],
+            tables: [
+                FirewallTable(
+                    family: .ip, name: "filter", backend: .nft, chains: [chain],
+                    sets: [FirewallSet(name: "s", elements: ["10.0.0.1"])])
+            ],
+            ipsets: [IPSet(name: "i-2-10-VM", type: "hash:ip", family: "inet", members: ["10.0.0.2"], references: 1)],
+            conntrack: ConntrackUsage(count: 1, max: 2))
+        firewall.agentRecords = [
+            SecurityGroupRecord(vm: "i-2-10-VM", vmID: 10, ip: "10.0.0.2", domainID: 1, signature: "s", sequence: 1)
+        ]
+        return firewall
+    }()
 
     static let neighbour = Neighbour(
         ip: "10.0.0.254", mac: "02:00:00:00:00:fe", bridge: "brvx-1", port: "vxlan1",

@@ -25,6 +25,8 @@ private let views: [(dump: String, view: String, draw: @Sendable (TextDiagram) t
     ("lab-vxlan", "network-vni-1001", { try $0.network("vni:1001") }),
     ("vlan-host", "network-vlan-201", { try $0.network("vlan:201") }),
     ("lab-vxlan", "vpc-r-7-VM", { try $0.vpc("r-7-VM") }),
+    ("lab-security-groups", "vm-i-5-30-VM", { try $0.vm("i-5-30-VM") }),
+    ("lab-security-groups", "network-vni-3001", { try $0.network("vni:3001") }),
 ]
 
 @Suite("text diagrams against golden files")

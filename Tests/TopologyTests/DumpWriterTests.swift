@@ -9,7 +9,7 @@ import Topology
 struct DumpWriterTests {
     static let dumps = [
         "examples/dumps/lab-faults", "examples/dumps/lab-vxlan", "examples/dumps/vlan-host",
-        "examples/dumps/vr-elsewhere", "Tests/TraceTests/Fixtures/lab",
+        "examples/dumps/vr-elsewhere", "examples/dumps/lab-security-groups", "Tests/TraceTests/Fixtures/lab",
         "Tests/TraceTests/Fixtures/router-tap-down",
     ]
 
