@@ -32,7 +32,8 @@ extension Diagnose {
                 findings.append(
                     finding(
                         .sgUplink, .named(bridge),
-                        "\(framework.chain) accepts traffic leaving by \(accepted), but \(bridge)'s uplink is \(uplink)",
+                        "\(framework.chain) accepts traffic leaving by \(accepted), but \(bridge)'s uplink is "
+                            + uplink,
                         why:
                             "what VMs send off the host is judged by the security groups of no VM and dropped: "
                             + "system VMs lose the management server (CloudStack PRs 4303, 4740, 5318)",

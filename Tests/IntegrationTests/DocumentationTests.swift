@@ -269,7 +269,8 @@ enum DocumentedSample {
         let flag = Matched(true)
         (matches.physdevIsIn, matches.physdevIsOut, matches.physdevIsBridged) = (flag, flag, flag)
         (matches.protocol, matches.source, matches.destination) = (text, text, text)
-        (matches.sourcePorts, matches.destinationPorts, matches.sourceMAC, matches.destinationMAC) = (text, text, text, text)
+        (matches.sourcePorts, matches.destinationPorts) = (text, text)
+        (matches.sourceMAC, matches.destinationMAC) = (text, text)
         matches.icmpType = text
         matches.sets = [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)]
         matches.state = Matched(["NEW"])
