@@ -6,7 +6,9 @@ import Topology
 /// examples/lab driven for real: what it builds is what kvmtopo must see, and every fault it injects must show.
 enum Lab {
     static let script = PackageRoot.path + "/examples/lab/lab"
-    static let guests = ["r-4-VM", "i-2-10-VM", "i-2-11-VM", "r-7-VM", "i-3-20-VM", "i-3-21-VM", "s-1-VM"]
+    static let guests = [
+        "r-4-VM", "i-2-10-VM", "i-2-11-VM", "r-7-VM", "i-3-20-VM", "i-3-21-VM", "s-1-VM", "i-5-30-VM", "i-5-31-VM",
+    ]
 
     static func run(_ arguments: String...) throws -> CommandResult { try run(arguments) }
     static func run(_ arguments: [String]) throws -> CommandResult { try Shell.run([script] + arguments) }
@@ -34,7 +36,7 @@ extension RealLibvirtTests {
             let up = try Lab.run("up")
             try #require(up.status == 0, "lab up failed: \(up.stderr)")
 
-            // The clean lab: seven CloudStack guests, every NIC joined to its tap, no warnings.
+            // The clean lab: nine CloudStack guests, every NIC joined to its tap, no warnings.
             var snapshot = try Lab.dump()
             #expect(snapshot.host.sources.libvirt.status == .ok)
             for name in Lab.guests {
@@ -72,7 +74,7 @@ extension RealLibvirtTests {
 
             // kvmtopo show on the live lab: the CloudStack picture, not just the devices.
             let shown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
-            #expect(shown.contains("7 domains (2 routers, 1 system VM, 4 VMs)"), "\(shown)")
+            #expect(shown.contains("9 domains (2 routers, 1 system VM, 6 VMs)"), "\(shown)")
             #expect(
                 shown.contains("Isolated network  ") && shown.contains("\(guestBridge) -- \(uplink) -- eth1"),
                 "\(shown)")
@@ -129,6 +131,7 @@ extension RealLibvirtTests {
             let healed = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             #expect(healed[routerTap]?.up == true)
             #expect(healed["eth1"]?.mtu == 1550)
+            try LabSecurityGroups.check()
 
             try LabTrace.guestDestroyed(snapshot)
 

@@ -138,6 +138,7 @@ enum LabTrace {
         "r-7-VM eth1": "203.0.113.20", "r-7-VM eth2": "10.0.1.1", "r-7-VM eth3": "10.0.2.1",
         "i-3-20-VM eth0": "10.0.1.10",
         "i-3-21-VM eth0": "10.0.2.10", "s-1-VM eth1": "192.0.2.12", "s-1-VM eth2": "203.0.113.33",
+        "i-5-30-VM eth0": "10.3.0.30", "i-5-31-VM eth0": "10.3.0.31",
     ]
 
     /// dump --listen: what the guests' ARP says about their addresses is right. Guests that talk all the time
@@ -317,7 +318,7 @@ enum LabTrace {
     }
 
     /// Every command on the live lab, and the host is as it was: links, addresses, routes, configured FDB entries,
-    /// br_netfilter's switches, and libvirt's domains.
+    /// br_netfilter's switches, the firewall's rules and ipsets, and libvirt's domains.
     static func readOnly() throws {
         let lab = TestNamespace(existing: "kvmtopo-lab")
         let libvirt = { () throws -> String in
@@ -333,6 +334,7 @@ enum LabTrace {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let commands: [[String]] = [
             ["dump"], ["dump", "--format", "dot"], ["show"], ["show", "vm", "r-7-VM"], ["show", "network", "vni:1001"],
+            ["show", "vm", "i-5-30-VM"], ["diagnose", "vm", "i-5-31-VM"],
             ["dump", "--listen", "2"], ["trace", "i-3-20-VM", "--duration", "3", "-w", "\(scratch)/t.pcapng"],
             ["trace", "i-2-10-VM", "--json", "-c", "1", "--duration", "5"],
             ["diagnose", "--json", "--prometheus", "\(scratch)/k.prom"],

@@ -24,6 +24,12 @@ public enum KernelState {
         }
         if configuredOnly {
             parts.append(try ns.exec(["sh", "-c", "grep -H . /proc/sys/net/bridge/* 2>/dev/null || true"]).output)
+            // The firewall without its counters: the rule sets, the ipsets, and which legacy tables exist.
+            parts.append(
+                try ns.exec([
+                    "sh", "-c",
+                    "nft -s list ruleset 2>&1; ipset list 2>&1; cat /proc/net/ip_tables_names /proc/net/ip6_tables_names",
+                ]).output)
         }
         return parts.joined(separator: "\n")
     }
