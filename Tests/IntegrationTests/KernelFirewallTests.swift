@@ -257,4 +257,30 @@ struct KernelFirewallTests {
             status.status == .unavailable && status.error?.contains("needs root or CAP_NET_ADMIN") == true, "\(status)")
         #expect(snapshot.links.contains { $0.name == "lo" })
     }
+
+    @Test("the agent's per-VM records are read from /var/run/cloud, other files there are left alone")
+    func agentRecords() throws {
+        let ns = try TestNamespace("fw-records")
+        // A /run of the test's own (a private mount namespace), so the machine's is neither read nor written.
+        let script = """
+            mount -t tmpfs tmpfs /run && mkdir /run/cloud
+            printf 'i-2-10-VM,10,10.1.1.10,4,5d41402abc4b2a76,3\\n' > /run/cloud/i-2-10-VM.log
+            printf 'not,a,record\\n' > /run/cloud/i-2-11-VM.log
+            echo 1 > /run/cloud/agent.pid
+            exec \(KVMTopoBinary.path) dump \(noLibvirt.joined(separator: " "))
+            """
+        let result = try Shell.run([
+            "ip", "netns", "exec", ns.name, "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let snapshot = try SnapshotCodec.decode(result.stdout, source: "dump")
+        #expect(
+            snapshot.firewall?.agentRecords == [
+                SecurityGroupRecord(
+                    vm: "i-2-10-VM", vmID: 10, ip: "10.1.1.10", domainID: 4, signature: "5d41402abc4b2a76", sequence: 3)
+            ])
+        #expect(
+            snapshot.warnings.contains { $0.code == .sgStale && $0.subject == .named("i-2-10") },
+            "a record of a VM that is not here is left behind: \(snapshot.warnings)")
+    }
 }

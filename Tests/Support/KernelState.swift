@@ -28,7 +28,8 @@ public enum KernelState {
             parts.append(
                 try ns.exec([
                     "sh", "-c",
-                    "nft -s list ruleset 2>&1; ipset list 2>&1; cat /proc/net/ip_tables_names /proc/net/ip6_tables_names",
+                    "nft -s list ruleset 2>&1; ipset list 2>&1; "
+                        + "cat /proc/net/ip_tables_names /proc/net/ip6_tables_names",
                 ]).output)
         }
         return parts.joined(separator: "\n")
