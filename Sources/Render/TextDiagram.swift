@@ -104,7 +104,17 @@ public struct TextDiagram {
                 ])
             }
             lines += firewallLines(nic, on: network)
-            for problem in nicProblems(domain, nic) { lines.append([Segment(text: "      "), mark(problem)]) }
+            // The NIC's own problems, then its network's (a bridge down, security groups not enforced) and the
+            // host's that name the network (FORWARD dropping its traffic): they cut this VM off too.
+            let around =
+                network.map { network in
+                    networkProblems(network)
+                        + problems.filter {
+                            $0.related.contains(network.bridge) && $0.subject.nic == nil
+                                && links[$0.subject.description] == nil
+                        }
+                } ?? []
+            for problem in nicProblems(domain, nic) + around { lines.append([Segment(text: "      "), mark(problem)]) }
         }
         return text(lines)
     }
