@@ -4,14 +4,22 @@ import Topology
 /// suffix ("VM" by default) is a global setting, so it is matched, never assumed.
 enum Naming {
     static func role(ofDomain name: String) -> DomainRole? {
-        if name.wholeMatch(of: /i-\d+-\d+-[^-\s]+/) != nil { return .user }
-        guard let match = name.wholeMatch(of: /([rsvbl])-\d+-[^-\s]+(-\d+)?/) else { return nil }
-        return switch match.1 {
+        // i-<account>-<id>-<suffix>, or <type>-<id>-<suffix>[-<n>], read by hand (it runs for every domain).
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        let number = { (part: Substring) in !part.isEmpty && part.allSatisfy(\.isASCIIDigit) }
+        let suffix = { (part: Substring) in !part.isEmpty && !part.contains(where: \.isWhitespace) }
+        if parts.first == "i" {
+            return parts.count == 4 && number(parts[1]) && number(parts[2]) && suffix(parts[3]) ? .user : nil
+        }
+        guard (3...4).contains(parts.count), number(parts[1]), suffix(parts[2]), parts.count == 3 || number(parts[3])
+        else { return nil }
+        return switch parts[0] {
         case "r": .router
         case "s": .secondaryStorage
         case "v": .consoleProxy
         case "b": .internalLB
-        default: .elasticLB
+        case "l": .elasticLB
+        default: nil
         }
     }
 
@@ -58,8 +66,20 @@ enum Naming {
     /// The part of a chain's, ipset's or VM's name that names the VM for security_group.py (`i-2-10` in
     /// i-2-10-def, i-2-10-VM-eg, i-2-10-VM-in-src; r-4 in r-4-VM): nil for names that are not a VM's.
     static func securityGroupKey(_ name: String) -> String? {
-        if let match = name.prefixMatch(of: /i-\d+-\d+-/) { return String(match.0.dropLast()) }
-        guard let match = name.wholeMatch(of: /([rsvbl]-\d+)-[^-\s]+/) else { return nil }
-        return String(match.1)
+        // Read by hand: a host's firewall has thousands of chain and ipset names, and a regex literal is parsed
+        // again on every call.
+        let parts = name.split(separator: "-", maxSplits: 3, omittingEmptySubsequences: false)
+        let number = { (part: Substring) in !part.isEmpty && part.allSatisfy(\.isASCIIDigit) }
+        guard parts.count >= 3, number(parts[1]) else { return nil }
+        if parts[0] == "i" {
+            guard parts.count == 4, number(parts[2]) else { return nil }
+            return "i-\(parts[1])-\(parts[2])"
+        }
+        guard ["r", "s", "v", "b", "l"].contains(parts[0]), role(ofDomain: name) != nil else { return nil }
+        return "\(parts[0])-\(parts[1])"
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -45,15 +45,16 @@ enum SecurityGroupModel {
             }
         }
         // What else names a tap or a bridge: read after every security group, so their own chains are left out.
+        let naming = view.rulesNaming(excluding: owned)
         for d in snapshot.domains.indices where snapshot.domains[d].isActive {
             for n in snapshot.domains[d].nics.indices {
                 guard let tap = snapshot.domains[d].nics[n].tap else { continue }
-                let rules = view.rules(naming: tap, excluding: owned)
+                let rules = naming(tap)
                 snapshot.domains[d].nics[n].firewallRules = rules.isEmpty ? nil : rules
             }
         }
         for index in snapshot.networks.indices {
-            let rules = view.rules(naming: snapshot.networks[index].bridge, excluding: owned)
+            let rules = naming(snapshot.networks[index].bridge)
             snapshot.networks[index].firewall?.rules = rules.isEmpty ? nil : rules
         }
         warnings += staleWarnings(firewall, domains: snapshot.domains)
@@ -91,6 +92,29 @@ struct ChainKey: Hashable {
     var chain: String
 }
 
+/// The rules of a chain by the device one of their matches names: a host with a thousand VMs has a thousand
+/// jumps in BF-<bridge>-IN, and each NIC looks up its own.
+private struct DeviceIndex {
+    private var exact: [String: [FirewallRule]] = [:]
+    /// Rules naming a prefix (`vnet+`), checked one by one.
+    private var prefixes: [(FirewallRule, Matched<String>)] = []
+
+    init(_ rules: [FirewallRule], by device: (RuleMatches) -> Matched<String>?) {
+        for rule in rules {
+            guard let match = device(rule.matches), !match.inverted else { continue }
+            if match.value.hasSuffix("+") {
+                prefixes.append((rule, match))
+            } else {
+                exact[match.value, default: []].append(rule)
+            }
+        }
+    }
+
+    func rules(naming device: String) -> [FirewallRule] {
+        (exact[device] ?? []) + prefixes.filter { $0.1.names(device) }.map(\.0)
+    }
+}
+
 /// Lookups over the firewall, built once.
 private struct FirewallView {
     let firewall: Firewall
@@ -99,12 +123,46 @@ private struct FirewallView {
     /// ebtables' nat tables, where the anti-spoofing chains live.
     let bridgeNAT: [FirewallTable]
     let ipsets: [String: IPSet]
+    private let chains: [ChainKey: FirewallChain]
+    /// BF-<bridge>-IN's rules by --physdev-in, -OUT's by --physdev-out; PREROUTING's by -i, POSTROUTING's by -o.
+    private let ports: [ChainKey: DeviceIndex]
 
     init(_ firewall: Firewall) {
         self.firewall = firewall
         filters = firewall.tables.filter { $0.isIPFilter && $0.family == .ip }
         bridgeNAT = firewall.tables.filter { $0.family == .bridge && $0.name == "nat" }
         ipsets = Dictionary(firewall.ipsets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var chains: [ChainKey: FirewallChain] = [:]
+        var ports: [ChainKey: DeviceIndex] = [:]
+        for table in firewall.tables {
+            let name = table.displayName
+            let bridgeNAT = table.family == .bridge && table.name == "nat"
+            for chain in table.chains {
+                let key = ChainKey(table: name, chain: chain.name)
+                chains[key] = chains[key] ?? chain
+                let port: ((RuleMatches) -> Matched<String>?)? =
+                    switch chain.name {
+                    case _ where !table.isIPFilter && !bridgeNAT: nil
+                    case "PREROUTING" where bridgeNAT: { $0.inInterface }
+                    case "POSTROUTING" where bridgeNAT: { $0.outInterface }
+                    case let name where name.hasPrefix("BF-") && name.hasSuffix("-IN"): { $0.physdevIn }
+                    case let name where name.hasPrefix("BF-") && name.hasSuffix("-OUT"): { $0.physdevOut }
+                    default: nil
+                    }
+                if let port { ports[key] = DeviceIndex(chain.rules, by: port) }
+            }
+        }
+        self.chains = chains
+        self.ports = ports
+    }
+
+    func lookup(_ table: FirewallTable, _ name: String) -> FirewallChain? {
+        chains[ChainKey(table: table.displayName, chain: name)]
+    }
+
+    /// The rules of a chain indexed by port that name the device.
+    func rules(_ table: FirewallTable, _ chain: String, port device: String) -> [FirewallRule] {
+        ports[ChainKey(table: table.displayName, chain: chain)]?.rules(naming: device) ?? []
     }
 
     // MARK: the bridge framework
@@ -112,8 +170,8 @@ private struct FirewallView {
     func framework(for bridge: String) -> (BridgeFramework, FirewallTable)? {
         let name = "BF-\(bridge)"
         for table in filters {
-            guard let chain = table.chain(name) else { continue }
-            let jumps = (table.chain("FORWARD")?.rules ?? []).filter { $0.jumps(to: name) }
+            guard let chain = lookup(table, name) else { continue }
+            let jumps = (lookup(table, "FORWARD")?.rules ?? []).filter { $0.jumps(to: name) }
             let forward =
                 (jumps.contains { $0.matches.inInterface?.names(bridge) == true } ? ["in"] : [])
                 + (jumps.contains { $0.matches.outInterface?.names(bridge) == true } ? ["out"] : [])
@@ -123,7 +181,7 @@ private struct FirewallView {
             return (
                 BridgeFramework(
                     chain: name, table: table.displayName, forward: forward,
-                    hasInChain: table.chain(name + "-IN") != nil, hasOutChain: table.chain(name + "-OUT") != nil,
+                    hasInChain: lookup(table, name + "-IN") != nil, hasOutChain: lookup(table, name + "-OUT") != nil,
                     uplinkAccept: uplink),
                 table
             )
@@ -143,12 +201,8 @@ private struct FirewallView {
         tap: String, bridge framework: String, table: FirewallTable, domain: Domain, addresses: [String],
         owned: inout Set<ChainKey>
     ) -> SecurityGroup? {
-        let fromVM = (table.chain(framework + "-IN")?.rules ?? []).filter {
-            $0.matches.physdevIn?.names(tap) == true && $0.chain != nil
-        }
-        let toVM = (table.chain(framework + "-OUT")?.rules ?? []).filter {
-            $0.matches.physdevOut?.names(tap) == true && $0.chain != nil
-        }
+        let fromVM = rules(table, framework + "-IN", port: tap).filter { $0.chain != nil }
+        let toVM = rules(table, framework + "-OUT", port: tap).filter { $0.chain != nil }
         guard let target = (fromVM + toVM).first?.chain else { return nil }
         var group = SecurityGroup(
             chain: target, directions: (fromVM.isEmpty ? [] : ["in"]) + (toVM.isEmpty ? [] : ["out"]))
@@ -160,13 +214,13 @@ private struct FirewallView {
         group.bytes = bytes.isEmpty ? nil : bytes.reduce(0, +)
         let key = { (chain: String) in ChainKey(table: table.displayName, chain: chain) }
         owned.insert(key(target))
-        guard let chain = table.chain(target) else { return group }
+        guard let chain = lookup(table, target) else { return group }
         // The -def chain's jumps for this tap: to the VM is ingress, from it is egress.
         let jumps = chain.rules.filter { $0.verdict == .jump || $0.verdict == .goto }
         let ingress = jumps.first { $0.matches.physdevOut?.names(tap) == true }?.chain
         let egress = jumps.first { $0.matches.physdevIn?.names(tap) == true }?.chain
-        group.ingress = ingress.flatMap { table.chain($0) }.map { rules($0, peer: \.source) }
-        group.egress = egress.flatMap { table.chain($0) }.map { rules($0, peer: \.destination) }
+        group.ingress = ingress.flatMap { lookup(table, $0) }.map { rules($0, peer: \.source) }
+        group.egress = egress.flatMap { lookup(table, $0) }.map { rules($0, peer: \.destination) }
         for name in [ingress, egress].compactMap({ $0 }) { owned.insert(key(name)) }
         let sets = chain.rules.filter { $0.mentions(tap) }.flatMap { $0.matches.sets ?? [] }.map(\.name)
         let unique = sets.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
@@ -214,12 +268,12 @@ private struct FirewallView {
     /// jump to; what the VM may send is read from the first.
     func antiSpoofing(tap: String, owned: inout Set<ChainKey>) -> AntiSpoofing? {
         for table in bridgeNAT {
-            let fromVM = reachable(table, from: "PREROUTING") { $0.inInterface?.names(tap) == true }
-            let toVM = reachable(table, from: "POSTROUTING") { $0.outInterface?.names(tap) == true }
+            let fromVM = reachable(table, from: rules(table, "PREROUTING", port: tap))
+            let toVM = reachable(table, from: rules(table, "POSTROUTING", port: tap))
             guard !fromVM.isEmpty || !toVM.isEmpty else { continue }
             var macs: [String] = []
             var ips: [String] = []
-            for rule in fromVM.compactMap({ table.chain($0) }).flatMap(\.rules) {
+            for rule in fromVM.compactMap({ lookup(table, $0) }).flatMap(\.rules) {
                 for mac in [rule.matches.sourceMAC, rule.matches.arpSourceMAC].compactMap({ $0?.value })
                 where !macs.contains(mac) {
                     macs.append(mac)
@@ -233,17 +287,13 @@ private struct FirewallView {
         return nil
     }
 
-    /// The chains a base chain's rules jump to when they match, and all those jump to in turn, in order.
-    private func reachable(
-        _ table: FirewallTable, from base: String, where matches: (RuleMatches) -> Bool
-    )
-        -> [String]
-    {
-        var pending = (table.chain(base)?.rules ?? []).filter { matches($0.matches) }.compactMap(\.chain)
+    /// The chains the rules jump to, and all those jump to in turn, in order.
+    private func reachable(_ table: FirewallTable, from rules: [FirewallRule]) -> [String] {
+        var pending = rules.compactMap(\.chain)
         var chains: [String] = []
         while !pending.isEmpty {
             let name = pending.removeFirst()
-            guard !chains.contains(name), let chain = table.chain(name) else { continue }
+            guard !chains.contains(name), let chain = lookup(table, name) else { continue }
             chains.append(name)
             pending += chain.rules.compactMap(\.chain)
         }
@@ -252,30 +302,41 @@ private struct FirewallView {
 
     // MARK: any host
 
-    /// Every rule outside the chains already read that names the device (a tap or a bridge) as its in or out
-    /// interface or bridge port, and that does not only jump to such a chain.
-    func rules(naming device: String, excluding owned: Set<ChainKey>) -> [RuleReference] {
-        var found: [RuleReference] = []
+    /// Every rule outside the chains already read that names a device (a tap or a bridge) as its in or out
+    /// interface or bridge port, and that does not only jump to such a chain: one pass over the rules for all
+    /// devices.
+    func rulesNaming(excluding owned: Set<ChainKey>) -> (String) -> [RuleReference] {
+        var exact: [String: [RuleReference]] = [:]
+        var prefixes: [(String, RuleReference)] = []
         for table in firewall.tables {
-            for chain in table.chains where !owned.contains(ChainKey(table: table.displayName, chain: chain.name)) {
-                for rule in chain.rules where rule.mentions(device) {
-                    if let target = rule.chain, owned.contains(ChainKey(table: table.displayName, chain: target)) {
-                        continue
+            let name = table.displayName
+            for chain in table.chains where !owned.contains(ChainKey(table: name, chain: chain.name)) {
+                for rule in chain.rules {
+                    if let target = rule.chain, owned.contains(ChainKey(table: name, chain: target)) { continue }
+                    let named = [
+                        rule.matches.inInterface, rule.matches.outInterface, rule.matches.physdevIn,
+                        rule.matches.physdevOut,
+                    ].compactMap { $0 }.filter { !$0.inverted }.map(\.value)
+                    guard !named.isEmpty else { continue }
+                    let reference = RuleReference(
+                        table: name, chain: chain.name, handle: rule.handle, text: rule.text, verdict: rule.verdict,
+                        packets: rule.packets)
+                    for device in Set(named) {
+                        if device.hasSuffix("+") {
+                            prefixes.append((String(device.dropLast()), reference))
+                        } else {
+                            exact[device, default: []].append(reference)
+                        }
                     }
-                    // FORWARD's catch-all drop for a bridge with the framework is the framework's own.
-                    if chain.name == "FORWARD",
-                        owned.contains(ChainKey(table: table.displayName, chain: "BF-\(device)"))
-                    {
-                        continue
-                    }
-                    found.append(
-                        RuleReference(
-                            table: table.displayName, chain: chain.name, handle: rule.handle, text: rule.text,
-                            verdict: rule.verdict, packets: rule.packets))
                 }
             }
         }
-        return found
+        return { device in
+            // FORWARD's catch-all drop for a bridge with the framework is the framework's own.
+            ((exact[device] ?? []) + prefixes.filter { device.hasPrefix($0.0) }.map(\.1)).filter {
+                $0.chain != "FORWARD" || !owned.contains(ChainKey(table: $0.table, chain: "BF-\(device)"))
+            }
+        }
     }
 }
 

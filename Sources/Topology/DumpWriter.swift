@@ -38,6 +38,17 @@ struct JSONWriter {
 
     mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied whole.
+        let plain = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+            else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if plain == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -85,8 +96,16 @@ struct JSONWriter {
 
     private mutating func newline() {
         bytes.append(UInt8(ascii: "\n"))
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: depth * 2))
+        let width = depth * 2
+        if width <= Self.spaces.count {
+            bytes.append(contentsOf: Self.spaces[..<width])
+        } else {
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width))
+        }
     }
+
+    /// Indentation, copied rather than repeated a space at a time.
+    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
 }
 
 /// A value of the dump, written by `JSONWriter`.
@@ -394,8 +413,10 @@ extension Network.Gateway: DumpValue {
 }
 
 /// A network's member and its gateway name a NIC alike (a gateway without its tap).
-private func writeNIC(_ json: inout JSONWriter, domain: String, ip: String?, ipSource: AddressSource?, mac: String?,
-                      nic: Int, tap: String?) {
+private func writeNIC(
+    _ json: inout JSONWriter, domain: String, ip: String?, ipSource: AddressSource?, mac: String?,
+    nic: Int, tap: String?
+) {
     json.field("domain", domain)
     json.field("ip", ip)
     json.field("ipSource", ipSource)
@@ -510,38 +531,30 @@ extension FirewallRule: DumpValue {
 extension RuleMatches: DumpValue {
     func write(to json: inout JSONWriter) {
         json.object {
-            $0.field("arpDestinationIP", arpDestinationIP)
-            $0.field("arpDestinationMAC", arpDestinationMAC)
-            $0.field("arpOperation", arpOperation)
-            $0.field("arpSourceIP", arpSourceIP)
-            $0.field("arpSourceMAC", arpSourceMAC)
-            $0.field("destination", destination)
-            $0.field("destinationMAC", destinationMAC)
-            $0.field("destinationPorts", destinationPorts)
-            $0.field("icmpType", icmpType)
-            $0.field("inInterface", inInterface)
-            $0.field("outInterface", outInterface)
-            $0.field("physdevIn", physdevIn)
-            $0.field("physdevIsBridged", physdevIsBridged)
-            $0.field("physdevIsIn", physdevIsIn)
-            $0.field("physdevIsOut", physdevIsOut)
-            $0.field("physdevOut", physdevOut)
-            $0.field("protocol", `protocol`)
+            $0.field("arpDestinationIP", arpDestinationIP?.value)
+            $0.field("arpDestinationMAC", arpDestinationMAC?.value)
+            $0.field("arpOperation", arpOperation?.value)
+            $0.field("arpSourceIP", arpSourceIP?.value)
+            $0.field("arpSourceMAC", arpSourceMAC?.value)
+            $0.field("destination", destination?.value)
+            $0.field("destinationMAC", destinationMAC?.value)
+            $0.field("destinationPorts", destinationPorts?.value)
+            $0.field("icmpType", icmpType?.value)
+            $0.field("inInterface", inInterface?.value)
+            $0.field("inverted", invertedKeys)
+            $0.field("outInterface", outInterface?.value)
+            $0.field("physdevIn", physdevIn?.value)
+            $0.field("physdevIsBridged", physdevIsBridged?.value)
+            $0.field("physdevIsIn", physdevIsIn?.value)
+            $0.field("physdevIsOut", physdevIsOut?.value)
+            $0.field("physdevOut", physdevOut?.value)
+            $0.field("protocol", `protocol`?.value)
             $0.field("sets", sets)
-            $0.field("source", source)
-            $0.field("sourceMAC", sourceMAC)
-            $0.field("sourcePorts", sourcePorts)
-            $0.field("state", state)
+            $0.field("source", source?.value)
+            $0.field("sourceMAC", sourceMAC?.value)
+            $0.field("sourcePorts", sourcePorts?.value)
+            $0.field("state", state?.value)
             $0.field("undecoded", undecoded)
-        }
-    }
-}
-
-extension Matched: DumpValue where Value: DumpValue {
-    func write(to json: inout JSONWriter) {
-        json.object {
-            $0.field("inverted", inverted)
-            $0.field("value", value)
         }
     }
 }

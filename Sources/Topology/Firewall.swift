@@ -166,7 +166,9 @@ public struct FirewallRule: Codable, Equatable, Sendable {
     }
 }
 
-/// What a rule matches, field by field (each absent when the rule does not look at it).
+/// What a rule matches, field by field (each absent when the rule does not look at it). In the dump each field
+/// is its plain value, and `inverted` lists the fields whose match is negated: a rule's matches take a line each,
+/// so a host with 60,000 rules writes a third less than with an object per field.
 public struct RuleMatches: Codable, Equatable, Sendable {
     /// `-i` / `-o` (a trailing `+` is a prefix).
     public var inInterface: Matched<String>?
@@ -203,10 +205,79 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     public var undecoded: [String]?
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case arpDestinationIP, arpDestinationMAC, arpOperation, arpSourceIP, arpSourceMAC, destination
+        case destinationMAC, destinationPorts, icmpType, inInterface, inverted, outInterface, physdevIn
+        case physdevIsBridged, physdevIsIn, physdevIsOut, physdevOut, `protocol`, sets, source, sourceMAC
+        case sourcePorts, state, undecoded
+    }
+
+    /// The fields that hold a string, by key: decoding, encoding and the dump's writer go through this one list.
+    static let strings: [(CodingKeys, WritableKeyPath<RuleMatches, Matched<String>?> & Sendable)] = [
+        (.arpDestinationIP, \.arpDestinationIP), (.arpDestinationMAC, \.arpDestinationMAC),
+        (.arpOperation, \.arpOperation), (.arpSourceIP, \.arpSourceIP), (.arpSourceMAC, \.arpSourceMAC),
+        (.destination, \.destination), (.destinationMAC, \.destinationMAC), (.destinationPorts, \.destinationPorts),
+        (.icmpType, \.icmpType), (.inInterface, \.inInterface), (.outInterface, \.outInterface),
+        (.physdevIn, \.physdevIn), (.physdevOut, \.physdevOut), (.protocol, \.protocol), (.source, \.source),
+        (.sourceMAC, \.sourceMAC), (.sourcePorts, \.sourcePorts),
+    ]
+    static let flags: [(CodingKeys, WritableKeyPath<RuleMatches, Matched<Bool>?> & Sendable)] = [
+        (.physdevIsBridged, \.physdevIsBridged), (.physdevIsIn, \.physdevIsIn), (.physdevIsOut, \.physdevIsOut),
+    ]
+
+    /// The keys of the negated fields, sorted; nil when none is. Written out rather than through the key paths:
+    /// the dump asks it of every rule.
+    var invertedKeys: [String]? {
+        let negated: [(CodingKeys, Bool?)] = [
+            (.arpDestinationIP, arpDestinationIP?.inverted), (.arpDestinationMAC, arpDestinationMAC?.inverted),
+            (.arpOperation, arpOperation?.inverted), (.arpSourceIP, arpSourceIP?.inverted),
+            (.arpSourceMAC, arpSourceMAC?.inverted), (.destination, destination?.inverted),
+            (.destinationMAC, destinationMAC?.inverted), (.destinationPorts, destinationPorts?.inverted),
+            (.icmpType, icmpType?.inverted), (.inInterface, inInterface?.inverted),
+            (.outInterface, outInterface?.inverted), (.physdevIn, physdevIn?.inverted),
+            (.physdevIsBridged, physdevIsBridged?.inverted), (.physdevIsIn, physdevIsIn?.inverted),
+            (.physdevIsOut, physdevIsOut?.inverted), (.physdevOut, physdevOut?.inverted),
+            (.protocol, `protocol`?.inverted), (.source, source?.inverted), (.sourceMAC, sourceMAC?.inverted),
+            (.sourcePorts, sourcePorts?.inverted), (.state, state?.inverted),
+        ]
+        let keys = negated.filter { $0.1 == true }.map(\.0.rawValue)
+        return keys.isEmpty ? nil : keys
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let inverted = Set(try container.decodeIfPresent([String].self, forKey: .inverted) ?? [])
+        for (key, path) in Self.strings {
+            self[keyPath: path] = try container.decodeIfPresent(String.self, forKey: key).map {
+                Matched($0, inverted: inverted.contains(key.rawValue))
+            }
+        }
+        for (key, path) in Self.flags {
+            self[keyPath: path] = try container.decodeIfPresent(Bool.self, forKey: key).map {
+                Matched($0, inverted: inverted.contains(key.rawValue))
+            }
+        }
+        state = try container.decodeIfPresent([String].self, forKey: .state).map {
+            Matched($0, inverted: inverted.contains(CodingKeys.state.rawValue))
+        }
+        sets = try container.decodeIfPresent([SetMatch].self, forKey: .sets)
+        undecoded = try container.decodeIfPresent([String].self, forKey: .undecoded)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        for (key, path) in Self.strings { try container.encodeIfPresent(self[keyPath: path]?.value, forKey: key) }
+        for (key, path) in Self.flags { try container.encodeIfPresent(self[keyPath: path]?.value, forKey: key) }
+        try container.encodeIfPresent(state?.value, forKey: .state)
+        try container.encodeIfPresent(invertedKeys, forKey: .inverted)
+        try container.encodeIfPresent(sets, forKey: .sets)
+        try container.encodeIfPresent(undecoded, forKey: .undecoded)
+    }
 }
 
 /// A matched value and whether the match is negated (`!`).
-public struct Matched<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+public struct Matched<Value: Equatable & Sendable>: Equatable, Sendable {
     public var value: Value
     public var inverted: Bool
 
