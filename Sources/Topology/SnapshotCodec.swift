@@ -5,7 +5,11 @@ import Foundation
 public enum SnapshotCodec {
     /// The dump's bytes: written directly by JSONWriter (DumpWriter.swift), about 600 bytes per link.
     public static func encode(_ snapshot: HostSnapshot) -> Data {
-        var json = JSONWriter(capacity: 4096 + 600 * snapshot.links.count + 200 * snapshot.fdb.count)
+        // Room for the whole document up front (a rule writes about 600 bytes): growing a 40 MB buffer by
+        // doubling copies it again each time.
+        let rules = snapshot.firewall?.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } } ?? 0
+        var json = JSONWriter(
+            capacity: 4096 + 600 * snapshot.links.count + 200 * snapshot.fdb.count + 640 * rules)
         snapshot.write(to: &json)
         json.finish()
         return Data(json.bytes)
