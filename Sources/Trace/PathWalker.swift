@@ -138,11 +138,12 @@ struct PathWalker {
             if !keys.isFlooded, let expected, !expectedSeen,
                 exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil
             {
-                markLost(at: expected.point, note: reason(expected.point, bridge: bridge))
+                markLost(
+                    at: expected.point, note: reason(expected.point, bridge: bridge, entry: entry.sighting.point))
             } else if exits.isEmpty {
                 markLost(
                     at: nil, meaning: bridge, interface: bridge,
-                    note: "not forwarded by \(bridge) within the timeout" + Self.filterHint)
+                    note: "not forwarded by \(bridge) within the timeout" + filterHint(entry.sighting.point, nil))
             }
             for exit in exits {
                 let stray = floodedUnicast && (expectedSeen ? exit.sighting.point != expected?.point : true)
@@ -270,10 +271,21 @@ struct PathWalker {
         }
 
         /// What the topology says about a point where a packet vanished.
-        func reason(_ index: Int, bridge: String?) -> String {
+        func reason(_ index: Int, bridge: String?, entry: Int? = nil) -> String {
             problem(at: index)
-                ?? bridge.map { "not forwarded by \($0) within the timeout" + Self.filterHint }
+                ?? bridge.map { "not forwarded by \($0) within the timeout" + filterHint(entry, index) }
                 ?? "not seen within the timeout"
+        }
+
+        /// Where a bridge may have dropped it: the security group of the VM it was going to, or of the one it
+        /// came from, when their bridge enforces them; else a filter rule of the host's.
+        func filterHint(_ entry: Int?, _ exit: Int?) -> String {
+            for index in [exit, entry].compactMap({ $0 }) {
+                let point = plan.points[index]
+                guard let chain = point.securityGroup, let domain = point.domain else { continue }
+                return " (dropped by \(domain)'s security group? its chain \(chain): kvmtopo show vm \(domain))"
+            }
+            return Self.filterHint
         }
 
         /// What is wrong at a point for this packet, as far as the topology tells: down, not forwarding, MTU.

@@ -28,6 +28,9 @@ public struct CapturePoint: Sendable, Equatable {
     public var up: Bool
     /// The bridge port's STP state when it is not forwarding.
     public var portState: PortState?
+    /// For a VM's tap on a bridge that enforces security groups: the chain the framework sends its traffic
+    /// through (`i-2-10-def`), where a packet to or from it may be dropped.
+    public var securityGroup: String?
 
     var domain: String? { if case .nic(let domain, _, _) = role { domain } else { nil } }
     var isRouterNIC: Bool { if case .nic(_, _, true) = role { true } else { false } }
@@ -101,14 +104,18 @@ public struct TracePlan: Sendable {
             for nic in owner.nics { if let tap = nic.tap { taps[tap] = (owner, nic) } }
         }
         var points: [CapturePoint] = []
-        let add = { (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: NetworkKind?) in
+        let add = {
+            (link: Link, role: CapturePoint.Role, bridge: String?, meaning: String, kind: NetworkKind?) in
             guard !points.contains(where: { $0.ifindex == link.ifindex }) else { return }
             let state = link.bridgePort?.state
-            points.append(
-                CapturePoint(
-                    interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
-                    meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
-                    portState: state == .forwarding ? nil : state))
+            var point = CapturePoint(
+                interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
+                meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
+                portState: state == .forwarding ? nil : state)
+            if let bridge, networks[bridge]?.firewall?.enforced == true {
+                point.securityGroup = taps[link.name]?.nic.securityGroup?.chain
+            }
+            points.append(point)
         }
         for bridge in bridges {
             let network = networks[bridge]
