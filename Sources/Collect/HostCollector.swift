@@ -18,6 +18,9 @@ public struct HostCollector: Sendable {
 
     public func collect() -> HostSnapshot {
         var warnings: [Warning] = []
+        // The firewall is read on a thread of its own, beside netlink and libvirt: a host with a thousand VMs'
+        // security groups has tens of thousands of rules, the longest of the three.
+        let firewallRead = Background { FirewallCollection.collect() }
 
         let netlinkStatus: SourceStatus
         var links: [Link] = []
@@ -58,7 +61,7 @@ public struct HostCollector: Sendable {
 
         let firewallStatus: SourceStatus
         var firewall: Firewall?
-        switch FirewallCollection.collect() {
+        switch firewallRead.value() {
         case .success(let (read, problems)):
             firewall = read
             firewallStatus = SourceStatus(status: .ok)
@@ -134,5 +137,25 @@ public struct HostCollector: Sendable {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8)) ?? ""
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return name.isEmpty ? ProcessInfo.processInfo.hostName : name
+    }
+}
+
+/// Work run on a thread of its own while the caller goes on; `value()` waits for its result.
+final class Background<Value: Sendable>: @unchecked Sendable {
+    // Written once by the thread before `done` is signalled, read only after waiting for it.
+    private var result: Value?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        Thread.detachNewThread {
+            self.result = work()
+            self.done.signal()
+        }
+    }
+
+    func value() -> Value {
+        done.wait()
+        done.signal()
+        return result!
     }
 }
