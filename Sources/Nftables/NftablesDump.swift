@@ -258,21 +258,12 @@ public final class NftablesSession {
         case "meta" where isSet(NFTNL_EXPR_META_DREG):
             return .meta(metaKey(u32(NFTNL_EXPR_META_KEY)), register: u32(NFTNL_EXPR_META_DREG))
         case "payload" where isSet(NFTNL_EXPR_PAYLOAD_DREG):
-            let bases: [Int: NftPayloadBase] = [
-                Int(NFT_PAYLOAD_LL_HEADER.rawValue): .link, Int(NFT_PAYLOAD_NETWORK_HEADER.rawValue): .network,
-                Int(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue): .transport, Int(NFT_PAYLOAD_INNER_HEADER.rawValue): .inner,
-            ]
-            guard let base = bases[u32(NFTNL_EXPR_PAYLOAD_BASE)] else { return .other("payload") }
+            guard let base = payloadBases[u32(NFTNL_EXPR_PAYLOAD_BASE)] else { return .other("payload") }
             return .payload(
                 base, offset: u32(NFTNL_EXPR_PAYLOAD_OFFSET), length: u32(NFTNL_EXPR_PAYLOAD_LEN),
                 register: u32(NFTNL_EXPR_PAYLOAD_DREG))
         case "cmp":
-            let operators: [Int: NftComparison] = [
-                Int(NFT_CMP_EQ.rawValue): .equal, Int(NFT_CMP_NEQ.rawValue): .notEqual, Int(NFT_CMP_LT.rawValue): .less,
-                Int(NFT_CMP_LTE.rawValue): .lessOrEqual, Int(NFT_CMP_GT.rawValue): .greater,
-                Int(NFT_CMP_GTE.rawValue): .greaterOrEqual,
-            ]
-            guard let comparison = operators[u32(NFTNL_EXPR_CMP_OP)] else { return .other("cmp") }
+            guard let comparison = comparisons[u32(NFTNL_EXPR_CMP_OP)] else { return .other("cmp") }
             return .compare(register: u32(NFTNL_EXPR_CMP_SREG), comparison, data: data(NFTNL_EXPR_CMP_DATA))
         case "range":
             return .range(
@@ -283,10 +274,6 @@ public final class NftablesSession {
                 source: u32(NFTNL_EXPR_BITWISE_SREG), destination: u32(NFTNL_EXPR_BITWISE_DREG),
                 mask: data(NFTNL_EXPR_BITWISE_MASK), xor: data(NFTNL_EXPR_BITWISE_XOR))
         case "immediate" where isSet(NFTNL_EXPR_IMM_VERDICT):
-            let verdicts: [Int32: FirewallVerdict] = [
-                NF_ACCEPT: .accept, NF_DROP: .drop, NF_QUEUE: .queue, NFT_CONTINUE.rawValue: .continue,
-                NFT_JUMP.rawValue: .jump, NFT_GOTO.rawValue: .goto, NFT_RETURN.rawValue: .return,
-            ]
             let code = Int32(bitPattern: UInt32(truncatingIfNeeded: u32(NFTNL_EXPR_IMM_VERDICT)))
             guard let verdict = verdicts[code] else { return .other("immediate") }
             return .verdict(verdict, chain: text(NFTNL_EXPR_IMM_CHAIN))
@@ -338,6 +325,32 @@ public final class NftablesSession {
         return [UInt8](UnsafeRawBufferPointer(start: pointer, count: Int(length)))
     }
 
+    // The kernel's numbers for what the reader knows, built once (a rule has a dozen expressions).
+    private static let payloadBases: [Int: NftPayloadBase] = [
+        Int(NFT_PAYLOAD_LL_HEADER.rawValue): .link, Int(NFT_PAYLOAD_NETWORK_HEADER.rawValue): .network,
+        Int(NFT_PAYLOAD_TRANSPORT_HEADER.rawValue): .transport, Int(NFT_PAYLOAD_INNER_HEADER.rawValue): .inner,
+    ]
+    private static let comparisons: [Int: NftComparison] = [
+        Int(NFT_CMP_EQ.rawValue): .equal, Int(NFT_CMP_NEQ.rawValue): .notEqual, Int(NFT_CMP_LT.rawValue): .less,
+        Int(NFT_CMP_LTE.rawValue): .lessOrEqual, Int(NFT_CMP_GT.rawValue): .greater,
+        Int(NFT_CMP_GTE.rawValue): .greaterOrEqual,
+    ]
+    private static let verdicts: [Int32: FirewallVerdict] = [
+        NF_ACCEPT: .accept, NF_DROP: .drop, NF_QUEUE: .queue, NFT_CONTINUE.rawValue: .continue,
+        NFT_JUMP.rawValue: .jump, NFT_GOTO.rawValue: .goto, NFT_RETURN.rawValue: .return,
+    ]
+    private static let metaKeys: [UInt32: NftMetaKey] = [
+        NFT_META_LEN.rawValue: .length, NFT_META_PROTOCOL.rawValue: .protocol, NFT_META_NFPROTO.rawValue: .nfproto,
+        NFT_META_L4PROTO.rawValue: .l4proto, NFT_META_MARK.rawValue: .mark, NFT_META_IIF.rawValue: .iif,
+        NFT_META_OIF.rawValue: .oif, NFT_META_IIFNAME.rawValue: .iifname, NFT_META_OIFNAME.rawValue: .oifname,
+        NFT_META_BRI_IIFNAME.rawValue: .bridgeIifname, NFT_META_BRI_OIFNAME.rawValue: .bridgeOifname,
+        NFT_META_PKTTYPE.rawValue: .pkttype,
+    ]
+    private static let conntrackKeys: [UInt32: NftConntrackKey] = [
+        NFT_CT_STATE.rawValue: .state, NFT_CT_DIRECTION.rawValue: .direction, NFT_CT_STATUS.rawValue: .status,
+        NFT_CT_MARK.rawValue: .mark,
+    ]
+
     private static let families: [(UInt32, FirewallFamily)] = [
         (UInt32(NFPROTO_IPV4), .ip), (UInt32(NFPROTO_IPV6), .ip6), (UInt32(NFPROTO_INET), .inet),
         (UInt32(NFPROTO_BRIDGE), .bridge), (UInt32(NFPROTO_ARP), .arp), (UInt32(NFPROTO_NETDEV), .netdev),
@@ -363,22 +376,11 @@ public final class NftablesSession {
     }
 
     static func metaKey(_ key: Int) -> NftMetaKey {
-        let keys: [UInt32: NftMetaKey] = [
-            NFT_META_LEN.rawValue: .length, NFT_META_PROTOCOL.rawValue: .protocol, NFT_META_NFPROTO.rawValue: .nfproto,
-            NFT_META_L4PROTO.rawValue: .l4proto, NFT_META_MARK.rawValue: .mark, NFT_META_IIF.rawValue: .iif,
-            NFT_META_OIF.rawValue: .oif, NFT_META_IIFNAME.rawValue: .iifname, NFT_META_OIFNAME.rawValue: .oifname,
-            NFT_META_BRI_IIFNAME.rawValue: .bridgeIifname, NFT_META_BRI_OIFNAME.rawValue: .bridgeOifname,
-            NFT_META_PKTTYPE.rawValue: .pkttype,
-        ]
-        return keys[UInt32(key)] ?? .other(key)
+        metaKeys[UInt32(key)] ?? .other(key)
     }
 
     static func conntrackKey(_ key: Int) -> NftConntrackKey {
-        let keys: [UInt32: NftConntrackKey] = [
-            NFT_CT_STATE.rawValue: .state, NFT_CT_DIRECTION.rawValue: .direction, NFT_CT_STATUS.rawValue: .status,
-            NFT_CT_MARK.rawValue: .mark,
-        ]
-        return keys[UInt32(key)] ?? .other(key)
+        conntrackKeys[UInt32(key)] ?? .other(key)
     }
 }
 
