@@ -199,8 +199,6 @@ extension FirewallTable {
         backend == .nft ? "\(family) \(name)" : "\(name) (\(backend))"
     }
 
-    public func chain(_ name: String) -> FirewallChain? { chains.first { $0.name == name } }
-
     /// Whether the table is the one iptables' (or ip6tables') filter commands write: `ip filter` in nftables, or a
     /// legacy `filter`.
     public var isIPFilter: Bool {
