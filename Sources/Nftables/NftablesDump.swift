@@ -143,9 +143,14 @@ public final class NftablesSession {
         defer { nftnl_rule_free(handle) }
         nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_TABLE), chain.table)
         nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_CHAIN), chain.name)
-        return try dump(
-            "rule dump", NFT_MSG_GETRULE, Self.rule, family: Self.number(of: chain.family),
-            payload: { nftnl_rule_nlmsg_build_payload($0, handle) })
+        do {
+            return try dump(
+                "rule dump", NFT_MSG_GETRULE, Self.rule, family: Self.number(of: chain.family),
+                payload: { nftnl_rule_nlmsg_build_payload($0, handle) })
+        } catch  where error.code == ENOENT {
+            // Deleted since the chain dump (the agent removes a VM's chains as it goes): it has no rules now.
+            return []
+        }
     }
 
     private func elements(of set: NftSet) throws(NftablesError) -> [[UInt8]] {
