@@ -6,7 +6,6 @@ enum Naming {
     static func role(ofDomain name: String) -> DomainRole? {
         // i-<account>-<id>-<suffix>, or <type>-<id>-<suffix>[-<n>], read by hand (it runs for every domain).
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
-        let number = { (part: Substring) in !part.isEmpty && part.allSatisfy(\.isASCIIDigit) }
         let suffix = { (part: Substring) in !part.isEmpty && !part.contains(where: \.isWhitespace) }
         if parts.first == "i" {
             return parts.count == 4 && number(parts[1]) && number(parts[2]) && suffix(parts[3]) ? .user : nil
@@ -69,17 +68,18 @@ enum Naming {
         // Read by hand: a host's firewall has thousands of chain and ipset names, and a regex literal is parsed
         // again on every call.
         let parts = name.split(separator: "-", maxSplits: 3, omittingEmptySubsequences: false)
-        let number = { (part: Substring) in !part.isEmpty && part.allSatisfy(\.isASCIIDigit) }
         guard parts.count >= 3, number(parts[1]) else { return nil }
         if parts[0] == "i" {
             guard parts.count == 4, number(parts[2]) else { return nil }
             return "i-\(parts[1])-\(parts[2])"
         }
-        guard ["r", "s", "v", "b", "l"].contains(parts[0]), role(ofDomain: name) != nil else { return nil }
+        // Not "i": a whole system VM's name (r-4-VM), which role(ofDomain:) knows.
+        guard role(ofDomain: name) != nil else { return nil }
         return "\(parts[0])-\(parts[1])"
     }
-}
 
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
+    /// A part of a CloudStack name that is a number: ASCII digits, at least one.
+    private static func number(_ part: Substring) -> Bool {
+        !part.isEmpty && part.allSatisfy { $0.isASCII && $0.isNumber }
+    }
 }

@@ -92,26 +92,23 @@ struct ChainKey: Hashable {
     var chain: String
 }
 
-/// The rules of a chain by the device one of their matches names: a host with a thousand VMs has a thousand
-/// jumps in BF-<bridge>-IN, and each NIC looks up its own.
-private struct DeviceIndex {
-    private var exact: [String: [FirewallRule]] = [:]
-    /// Rules naming a prefix (`vnet+`), checked one by one.
-    private var prefixes: [(FirewallRule, Matched<String>)] = []
+/// Things by the device they name, as an interface match names it: exact names by dictionary, prefixes (`vnet+`)
+/// checked one by one. A host with a thousand VMs has a thousand jumps in BF-<bridge>-IN, and each NIC looks up its
+/// own.
+private struct DeviceIndex<Element> {
+    private var exact: [String: [Element]] = [:]
+    private var prefixes: [(prefix: Substring, element: Element)] = []
 
-    init(_ rules: [FirewallRule], by device: (RuleMatches) -> Matched<String>?) {
-        for rule in rules {
-            guard let match = device(rule.matches), !match.inverted else { continue }
-            if match.value.hasSuffix("+") {
-                prefixes.append((rule, match))
-            } else {
-                exact[match.value, default: []].append(rule)
-            }
+    mutating func insert(_ element: Element, naming pattern: String) {
+        if pattern.hasSuffix("+") {
+            prefixes.append((pattern.dropLast(), element))
+        } else {
+            exact[pattern, default: []].append(element)
         }
     }
 
-    func rules(naming device: String) -> [FirewallRule] {
-        (exact[device] ?? []) + prefixes.filter { $0.1.names(device) }.map(\.0)
+    func elements(naming device: String) -> [Element] {
+        (exact[device] ?? []) + prefixes.filter { device.hasPrefix($0.prefix) }.map(\.element)
     }
 }
 
@@ -125,7 +122,7 @@ private struct FirewallView {
     let ipsets: [String: IPSet]
     private let chains: [ChainKey: FirewallChain]
     /// BF-<bridge>-IN's rules by --physdev-in, -OUT's by --physdev-out; PREROUTING's by -i, POSTROUTING's by -o.
-    private let ports: [ChainKey: DeviceIndex]
+    private let ports: [ChainKey: DeviceIndex<FirewallRule>]
 
     init(_ firewall: Firewall) {
         self.firewall = firewall
@@ -133,7 +130,7 @@ private struct FirewallView {
         bridgeNAT = firewall.tables.filter { $0.family == .bridge && $0.name == "nat" }
         ipsets = Dictionary(firewall.ipsets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var chains: [ChainKey: FirewallChain] = [:]
-        var ports: [ChainKey: DeviceIndex] = [:]
+        var ports: [ChainKey: DeviceIndex<FirewallRule>] = [:]
         for table in firewall.tables {
             let name = table.displayName
             let bridgeNAT = table.family == .bridge && table.name == "nat"
@@ -149,7 +146,12 @@ private struct FirewallView {
                     case let name where name.hasPrefix("BF-") && name.hasSuffix("-OUT"): { $0.physdevOut }
                     default: nil
                     }
-                if let port { ports[key] = DeviceIndex(chain.rules, by: port) }
+                guard let port else { continue }
+                var index = DeviceIndex<FirewallRule>()
+                for rule in chain.rules {
+                    if let match = port(rule.matches), !match.inverted { index.insert(rule, naming: match.value) }
+                }
+                ports[key] = index
             }
         }
         self.chains = chains
@@ -162,7 +164,7 @@ private struct FirewallView {
 
     /// The rules of a chain indexed by port that name the device.
     func rules(_ table: FirewallTable, _ chain: String, port device: String) -> [FirewallRule] {
-        ports[ChainKey(table: table.displayName, chain: chain)]?.rules(naming: device) ?? []
+        ports[ChainKey(table: table.displayName, chain: chain)]?.elements(naming: device) ?? []
     }
 
     // MARK: the bridge framework
@@ -306,34 +308,24 @@ private struct FirewallView {
     /// interface or bridge port, and that does not only jump to such a chain: one pass over the rules for all
     /// devices.
     func rulesNaming(excluding owned: Set<ChainKey>) -> (String) -> [RuleReference] {
-        var exact: [String: [RuleReference]] = [:]
-        var prefixes: [(String, RuleReference)] = []
+        var index = DeviceIndex<RuleReference>()
         for table in firewall.tables {
             let name = table.displayName
             for chain in table.chains where !owned.contains(ChainKey(table: name, chain: chain.name)) {
                 for rule in chain.rules {
                     if let target = rule.chain, owned.contains(ChainKey(table: name, chain: target)) { continue }
-                    let named = [
-                        rule.matches.inInterface, rule.matches.outInterface, rule.matches.physdevIn,
-                        rule.matches.physdevOut,
-                    ].compactMap { $0 }.filter { !$0.inverted }.map(\.value)
+                    let named = Set(rule.namedDevices)
                     guard !named.isEmpty else { continue }
                     let reference = RuleReference(
                         table: name, chain: chain.name, handle: rule.handle, text: rule.text, verdict: rule.verdict,
                         packets: rule.packets)
-                    for device in Set(named) {
-                        if device.hasSuffix("+") {
-                            prefixes.append((String(device.dropLast()), reference))
-                        } else {
-                            exact[device, default: []].append(reference)
-                        }
-                    }
+                    for device in named { index.insert(reference, naming: device) }
                 }
             }
         }
         return { device in
             // FORWARD's catch-all drop for a bridge with the framework is the framework's own.
-            ((exact[device] ?? []) + prefixes.filter { device.hasPrefix($0.0) }.map(\.1)).filter {
+            index.elements(naming: device).filter {
                 $0.chain != "FORWARD" || !owned.contains(ChainKey(table: $0.table, chain: "BF-\(device)"))
             }
         }

@@ -217,10 +217,15 @@ extension Matched<String> {
 extension FirewallRule {
     public func jumps(to chain: String) -> Bool { (verdict == .jump || verdict == .goto) && self.chain == chain }
 
+    /// The devices the rule names, not inverted, as interface or bridge port (`vnet+` for a prefix).
+    public var namedDevices: [String] {
+        [matches.inInterface, matches.outInterface, matches.physdevIn, matches.physdevOut].compactMap { match in
+            match.flatMap { $0.inverted ? nil : $0.value }
+        }
+    }
+
     /// Whether the rule names the device, not inverted, as interface or bridge port.
     public func mentions(_ device: String) -> Bool {
-        [matches.inInterface, matches.outInterface, matches.physdevIn, matches.physdevOut].contains {
-            $0?.names(device) == true
-        }
+        namedDevices.contains { Matched($0).names(device) }
     }
 }
