@@ -341,7 +341,10 @@ private struct AddressSetMember {
         let parts = text.split(separator: "/", maxSplits: 1)
         guard let bytes = AddressSetMember.bytes(String(parts[0])) else { return nil }
         address = bytes
-        prefix = parts.count == 2 ? Int(parts[1]) ?? bytes.count * 8 : bytes.count * 8
+        // A prefix out of range (a dump edited by hand) is the whole address, never an index past its bytes.
+        let bits = bytes.count * 8
+        let length = parts.count == 2 ? Int(parts[1]) ?? bits : bits
+        prefix = (0...bits).contains(length) ? length : bits
     }
 
     func contains(_ text: String) -> Bool {

@@ -114,6 +114,15 @@ struct SecurityGroupTests {
         let found = codes(moved)
         #expect(found["sg-address-set"]?.first?.message == "i-5-30-VM eth0: ipset i-5-30-VM does not hold 10.3.0.99")
         #expect(found["sg-anti-spoofing"]?.first?.message.contains("allows IP 10.3.0.30") == true, "\(found)")
+        // A prefix no address has (a dump edited by hand) is read as the whole address, not past its bytes.
+        let odd = try changed { snapshot in
+            let s = try #require(snapshot.firewall?.ipsets.firstIndex { $0.name == "i-5-30-VM" })
+            snapshot.firewall?.ipsets[s].members = ["10.3.0.0/99", "10.3.0.0/-1"]
+            let d = try #require(snapshot.domains.firstIndex { $0.name == "i-5-30-VM" })
+            snapshot.domains[d].nics[0].ip = "10.3.0.30"
+            snapshot.domains[d].nics[0].ipSource = .arp
+        }
+        #expect(codes(odd)["sg-address-set"]?.first?.message.hasSuffix("does not hold 10.3.0.30") == true)
         let gone = try changed { $0.firewall?.ipsets.removeAll { $0.name == "i-5-31-VM" } }
         #expect(codes(gone)["sg-address-set"]?.first?.message == "i-5-31-VM eth0: ipset i-5-31-VM does not exist")
     }
