@@ -232,7 +232,7 @@ private struct FirewallView {
             : unique.map { name in
                 let members = ipsets[name]?.members
                 let missing = addresses.filter { address in
-                    address.contains(":") == (ipsets[name]?.family == "inet6")
+                    address.contains(":") == (ipsets[name]?.family == .inet6)
                         && !(members ?? []).contains {
                             $0 == address || $0.hasPrefix(address + "/")
                                 || AddressSetMember($0)?.contains(address) == true

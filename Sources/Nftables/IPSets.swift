@@ -39,9 +39,11 @@ extension NftablesSession {
         let bytes = [UInt8](UnsafeRawBufferPointer(start: UnsafeRawPointer(header), count: length))
         let top = Attributes(bytes, from: 16 + 4, to: length)
         guard let name = top.string(Int(IPSET_ATTR_SETNAME)) else { return nil }
-        let family = top.first(Int(IPSET_ATTR_FAMILY)).map { $0.first == UInt8(NFPROTO_IPV6) ? "inet6" : "inet" }
+        let family = top.first(Int(IPSET_ATTR_FAMILY)).map {
+            $0.first == UInt8(NFPROTO_IPV6) ? IPSetFamily.inet6 : .inet
+        }
         var set = IPSet(
-            name: name, type: top.string(Int(IPSET_ATTR_TYPENAME)) ?? "?", family: family ?? "inet", members: [])
+            name: name, type: top.string(Int(IPSET_ATTR_TYPENAME)) ?? "?", family: family ?? .inet, members: [])
         if let data = top.nested(Int(IPSET_ATTR_DATA)), let references = data.first(Int(IPSET_ATTR_REFERENCES)) {
             set.references = references.networkU32
         }

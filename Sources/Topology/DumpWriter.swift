@@ -460,6 +460,7 @@ extension Route: DumpValue {
 }
 
 extension FirewallBackend: DumpValue {}
+extension IPSetFamily: DumpValue {}
 extension FirewallFamily: DumpValue {}
 extension FirewallHook: DumpValue {}
 extension FirewallVerdict: DumpValue {}

@@ -27,18 +27,26 @@ public struct Firewall: Codable, Equatable, Sendable {
 public struct IPSet: Codable, Equatable, Sendable {
     public var name: String
     public var type: String
-    public var family: String
+    public var family: IPSetFamily
     public var members: [String]
     /// How many rules refer to it.
     public var references: Int?
 
-    public init(name: String, type: String, family: String, members: [String], references: Int? = nil) {
+    public init(name: String, type: String, family: IPSetFamily, members: [String], references: Int? = nil) {
         self.name = name
         self.type = type
         self.family = family
         self.members = members
         self.references = references
     }
+}
+
+/// An ipset's address family, as `ipset list` names it.
+public struct IPSetFamily: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable { case inet, inet6 }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let inet = Self(.inet), inet6 = Self(.inet6)
 }
 
 /// Where rules live: nftables, or the legacy xtables tables of the kernel's older interface.

@@ -130,7 +130,7 @@ struct SecurityGroupTests {
     @Test("chains, ipsets, ebtables chains and records of a VM that is not here are stale, one warning")
     func stale() throws {
         let left = try changed { snapshot in
-            snapshot.firewall?.ipsets.append(IPSet(name: "i-5-99-VM", type: "hash:ip", family: "inet", members: []))
+            snapshot.firewall?.ipsets.append(IPSet(name: "i-5-99-VM", type: "hash:ip", family: .inet, members: []))
             try editRules(&snapshot, .ip, "filter") { $0.append(FirewallChain(name: "i-5-99-def")) }
             try editRules(&snapshot, .bridge, "nat") { $0.append(FirewallChain(name: "i-5-99-VM-in-src")) }
             snapshot.firewall?.agentRecords = [SecurityGroupRecord(vm: "i-5-99-VM", domainID: 3)]

@@ -290,7 +290,7 @@ enum DocumentedSample {
                     family: .ip, name: "filter", backend: .nft, chains: [chain],
                     sets: [FirewallSet(name: "s", elements: ["10.0.0.1"])])
             ],
-            ipsets: [IPSet(name: "i-2-10-VM", type: "hash:ip", family: "inet", members: ["10.0.0.2"], references: 1)],
+            ipsets: [IPSet(name: "i-2-10-VM", type: "hash:ip", family: .inet, members: ["10.0.0.2"], references: 1)],
             conntrack: ConntrackUsage(count: 1, max: 2))
         firewall.agentRecords = [
             SecurityGroupRecord(vm: "i-2-10-VM", vmID: 10, ip: "10.0.0.2", domainID: 1, signature: "s", sequence: 1)

@@ -152,7 +152,7 @@ struct KernelFirewallTests {
         #expect(firewall.conntrack.map { $0.max > 0 } == true, "conntrack's limit is read")
         #expect(
             firewall.ipsets == [
-                IPSet(name: "i-2-10-VM", type: "hash:ip", family: "inet", members: ["10.1.1.10"], references: 2)
+                IPSet(name: "i-2-10-VM", type: "hash:ip", family: .inet, members: ["10.1.1.10"], references: 2)
             ])
     }
 
@@ -177,7 +177,7 @@ struct KernelFirewallTests {
             let members = listed.split(separator: "\n").drop { $0 != "Members:" }.dropFirst().map(String.init)
             #expect(Set(set.members) == Set(members) && set.members.count == members.count, "\(set.name)")
         }
-        #expect(ipsets[0].members.count == 4000 && ipsets[1].family == "inet6" && ipsets[2].type == "hash:ip,port")
+        #expect(ipsets[0].members.count == 4000 && ipsets[1].family == .inet6 && ipsets[2].type == "hash:ip,port")
     }
 
     @Test("legacy tables read back as iptables-legacy-save prints them, only those listed, and reading creates none")
