@@ -15,31 +15,35 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/set.h>
+#include <libnftnl/gen.h>
 
-// The ipset a `-m set` match names by index, as iptables-save finds it: IP_SET_OP_GET_BYINDEX on a raw socket
-// (SO_IP_SET, read only), after asking the kernel's ipset protocol version. Returns 0 with
-// one IPSET_MAXNAMELEN slot per index in `names` (empty for an index with no set); or -errno (EPERM without CAP_NET_RAW).
-static inline int cnft_ipset_names(const unsigned short *indexes, int count, char *names) {
+// The ipsets `-m set` matches name by index, asked as iptables-save does: IP_SET_OP_GET_BYINDEX on a raw socket
+// (SO_IP_SET, read only), after asking the kernel's ipset protocol version. Returns the socket with the version
+// in `version`, or -errno (EPERM without CAP_NET_RAW, ENOPROTOOPT without ipset).
+static inline int cnft_ipset_socket(unsigned *version) {
     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (fd < 0)
         return -errno;
-    struct ip_set_req_version version = {.op = IP_SET_OP_VERSION};
-    socklen_t length = sizeof version;
-    if (getsockopt(fd, SOL_IP, SO_IP_SET, &version, &length) < 0) {
+    struct ip_set_req_version request = {.op = IP_SET_OP_VERSION};
+    socklen_t length = sizeof request;
+    if (getsockopt(fd, SOL_IP, SO_IP_SET, &request, &length) < 0) {
         int error = -errno;
         close(fd);
         return error;
     }
-    for (int i = 0; i < count; i++) {
-        struct ip_set_req_get_set request = {.op = IP_SET_OP_GET_BYINDEX, .version = version.version};
-        request.set.index = indexes[i];
-        length = sizeof request;
-        char *name = names + i * IPSET_MAXNAMELEN;
-        name[0] = 0;
-        if (getsockopt(fd, SOL_IP, SO_IP_SET, &request, &length) == 0)
-            memcpy(name, request.set.name, IPSET_MAXNAMELEN);
-        name[IPSET_MAXNAMELEN - 1] = 0;
-    }
-    close(fd);
+    *version = request.version;
+    return fd;
+}
+
+// The name of the set at `index` in `name` (IPSET_MAXNAMELEN bytes; empty where no set is): 0, or -errno
+// (EINVAL past the kernel's last index).
+static inline int cnft_ipset_name(int fd, unsigned version, unsigned short index, char *name) {
+    struct ip_set_req_get_set request = {.op = IP_SET_OP_GET_BYINDEX, .version = version};
+    request.set.index = index;
+    socklen_t length = sizeof request;
+    if (getsockopt(fd, SOL_IP, SO_IP_SET, &request, &length) < 0)
+        return -errno;
+    memcpy(name, request.set.name, IPSET_MAXNAMELEN);
+    name[IPSET_MAXNAMELEN - 1] = 0;
     return 0;
 }

@@ -30,12 +30,15 @@ enum Naming {
     }
 
     static func guestBridge(_ name: String) -> GuestBridge? {
-        if let match = name.wholeMatch(of: /brvx-(\d+)/), let vni = Int(match.1) { return .vxlan(vni: vni) }
-        if let match = name.wholeMatch(of: /cloudVirBr(\d+)/), let id = Int(match.1) { return .legacyVLAN(id: id) }
-        if let match = name.wholeMatch(of: /br(.+)-(\d+)/), let id = Int(match.2) {
-            return .vlan(pif: String(match.1), id: id)
-        }
-        return nil
+        // Read by hand, as securityGroupKey is: it runs for every NIC and every bridge.
+        let number = { (digits: Substring) in Self.number(digits) ? Int(digits) : nil }
+        if name.hasPrefix("brvx-"), let vni = number(name.dropFirst(5)) { return .vxlan(vni: vni) }
+        if name.hasPrefix("cloudVirBr"), let id = number(name.dropFirst(10)) { return .legacyVLAN(id: id) }
+        guard name.hasPrefix("br"), let dash = name.lastIndex(of: "-"),
+            let id = number(name[name.index(after: dash)...])
+        else { return nil }
+        let pif = name[name.index(name.startIndex, offsetBy: 2)..<dash]
+        return pif.isEmpty ? nil : .vlan(pif: String(pif), id: id)
     }
 
     /// A control NIC's MAC is 0e:00:a9:fe:XX:YY for link-local address 169.254.XX.YY (ControlNetworkGuru).

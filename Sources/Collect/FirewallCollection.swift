@@ -6,23 +6,50 @@ import Topology
 /// The firewall source: nftables over netlink, read back into rules, with the ipset names its `-m set` matches
 /// refer to and conntrack's fill level. Only dumps: nothing is asked of the kernel that would change it.
 enum FirewallCollection {
+    /// A ruleset that changes under the reader is read again this many times before it is shown as read.
+    static let changedRulesetRetries = 3
+
     /// The firewall, and what of it could not be read (a legacy table that would not answer).
     static func collect() -> Result<(Firewall, [String]), NftablesError> {
         Result { () throws(NftablesError) in
             let session = try NftablesSession()
-            let ruleset = try session.ruleset()
-            let legacyTables = LegacyTableDump.tables()
-            let names = IPSetNames.resolve(
-                RuleReader.ipsetIndexes(in: ruleset).union(legacyTables.tables.flatMap(\.ipsetIndexes)))
-            var firewall = RuleReader(ipsetNames: names).firewall(ruleset, conntrack: conntrack())
             // A kernel without ipset answers the list with an error: no sets, the rest stands.
-            firewall.ipsets = (try? session.ipsets()) ?? []
+            let ipsets = try? session.ipsets()
+            let names = IPSetNames.all(expected: ipsets?.count)
+            var (firewall, consistent) = try nftables(session, reader: RuleReader(ipsetNames: names))
+            for _ in 0..<changedRulesetRetries where !consistent {
+                (firewall, consistent) = try nftables(session, reader: RuleReader(ipsetNames: names))
+            }
+            var problems = consistent ? [] : ["nftables: the ruleset changed while it was read; rules may mix two"]
+            firewall.conntrack = conntrack()
+            firewall.ipsets = ipsets ?? []
+            let legacyTables = LegacyTableDump.tables()
             firewall.tables += legacyTables.tables.map { $0.read(ipsetNames: names) }
             firewall.backends += legacyBackends()
             let records = agentRecords()
             firewall.agentRecords = records.isEmpty ? nil : records
-            return (firewall, legacyTables.problems)
+            problems += legacyTables.problems
+            return (firewall, problems)
         }
+    }
+
+    /// nftables' tables, chains, rules and sets, each chain's rules read as soon as they arrive (so that the raw
+    /// expressions of 60,000 rules are never held at once) on a few threads; and whether the ruleset's generation
+    /// was the same before and after, so that every dump saw the same ruleset.
+    private static func nftables(
+        _ session: NftablesSession, reader: RuleReader
+    ) throws(NftablesError) -> (Firewall, consistent: Bool) {
+        let before = try session.generation()
+        let tables = try session.tables()
+        let chains = try session.chains()
+        let read = try Parallel.map(chains, context: { () throws(NftablesError) in try NftablesSession() }) {
+            (worker: inout NftablesSession, chain: NftChain) throws(NftablesError) in
+            reader.chain(chain, rules: try worker.rules(of: chain))
+        }
+        let sets = try session.sets()
+        let after = try session.generation()
+        let firewall = RuleReader.firewall(tables: tables, chains: Array(zip(chains, read)), sets: sets)
+        return (firewall, before == after)
     }
 
     /// The legacy xtables backends that hold tables: the kernel lists them in /proc/net (reading the list

@@ -2,20 +2,6 @@ import Topology
 
 /// nftables objects as the kernel dumps them (through libnftnl, in the Nftables module), before they are read
 /// back into the rules an operator wrote. Recorded ones make the reader testable anywhere.
-public struct NftRuleset: Sendable, Equatable {
-    public var tables: [NftTable]
-    public var chains: [NftChain]
-    public var rules: [NftRule]
-    public var sets: [NftSet]
-
-    public init(tables: [NftTable] = [], chains: [NftChain] = [], rules: [NftRule] = [], sets: [NftSet] = []) {
-        self.tables = tables
-        self.chains = chains
-        self.rules = rules
-        self.sets = sets
-    }
-}
-
 public struct NftTable: Sendable, Equatable {
     public var family: FirewallFamily
     public var name: String

@@ -80,13 +80,6 @@ public struct LegacyTable {
             family: family, name: name, backend: ipv6 ? .ip6tablesLegacy : .iptablesLegacy, chains: chains)
     }
 
-    /// The ipset indexes the table's `-m set` matches use.
-    public var ipsetIndexes: [Int] {
-        parsed().flatMap { entry in
-            matchRecords(entry).filter { $0.name == "set" }.map { $0.data.hostU16(0) }
-        }
-    }
-
     /// An entry's matches: each xt_entry_match is match_size u16, name[29], revision u8, then its options.
     private func matchRecords(_ entry: Entry) -> [(name: String, revision: Int, data: [UInt8])] {
         var records: [(String, Int, [UInt8])] = []

@@ -5,46 +5,46 @@ import Topology
 /// rule as native expressions in a few idioms (a meta or payload load into a register, a bitwise mask, a compare)
 /// and the rest as xtables compat expressions; the reader follows the registers and prints the rule as
 /// iptables-save or ebtables-save would for their tables, and in nft's terms for native ones.
-public struct RuleReader {
+public struct RuleReader: Sendable {
     /// ipset names by index, for `-m set` (whose options name the set by index only).
     let ipsetNames: [Int: String]
 
     public init(ipsetNames: [Int: String] = [:]) { self.ipsetNames = ipsetNames }
 
-    /// Tables in the kernel's order, each with its chains and their rules in order.
-    public func firewall(_ ruleset: NftRuleset, conntrack: ConntrackUsage? = nil) -> Firewall {
-        struct ChainKey: Hashable {
-            var family: FirewallFamily
-            var table: String
-            var chain: String
+    /// Tables in the kernel's order, each with its chains in the order of `chains` (each beside what `chain(_:rules:)`
+    /// read of it) and its sets.
+    public static func firewall(
+        tables: [NftTable], chains: [(NftChain, FirewallChain)], sets: [NftSet], conntrack: ConntrackUsage? = nil
+    ) -> Firewall {
+        let read = tables.map { table in
+            FirewallTable(
+                family: table.family, name: table.name, backend: .nft,
+                chains: chains.filter { $0.0.family == table.family && $0.0.table == table.name }.map(\.1),
+                sets: sets.filter { $0.family == table.family && $0.table == table.name }.map { set in
+                    FirewallSet(name: set.name, elements: set.elements.map { Self.element($0, keyType: set.keyType) })
+                })
         }
-        let rulesByChain = Dictionary(grouping: ruleset.rules) {
-            ChainKey(family: $0.family, table: $0.table, chain: $0.chain)
-        }
-        let tables = ruleset.tables.map { table in
-            let style = Style(family: table.family, table: table.name)
-            let chains = ruleset.chains.filter { $0.family == table.family && $0.table == table.name }.map { chain in
-                var read = FirewallChain(
-                    name: chain.name, hook: chain.hook, priority: chain.priority, type: chain.type,
-                    policy: chain.policy, packets: chain.packets, bytes: chain.bytes)
-                for rule in rulesByChain[ChainKey(family: table.family, table: table.name, chain: chain.name)] ?? [] {
-                    // ebtables-nft gives a user chain its policy as a last rule marked in its userdata.
-                    if style == .ebtables, let policy = Self.ebtablesPolicy(rule) {
-                        read.policy = policy.verdict
-                        read.packets = policy.packets
-                        read.bytes = policy.bytes
-                        continue
-                    }
-                    read.rules.append(self.rule(rule, style: style))
-                }
-                return read
+        return Firewall(backends: read.isEmpty ? [] : [.nft], tables: read, conntrack: conntrack)
+    }
+
+    /// One chain with its rules (as one rule dump of that chain gave them) read.
+    public func chain(_ chain: NftChain, rules: [NftRule]) -> FirewallChain {
+        let style = Style(family: chain.family, table: chain.table)
+        var read = FirewallChain(
+            name: chain.name, hook: chain.hook, priority: chain.priority, type: chain.type, policy: chain.policy,
+            packets: chain.packets, bytes: chain.bytes)
+        read.rules.reserveCapacity(rules.count)
+        for rule in rules {
+            // ebtables-nft gives a user chain its policy as a last rule marked in its userdata.
+            if style == .ebtables, let policy = Self.ebtablesPolicy(rule) {
+                read.policy = policy.verdict
+                read.packets = policy.packets
+                read.bytes = policy.bytes
+                continue
             }
-            let sets = ruleset.sets.filter { $0.family == table.family && $0.table == table.name }.map { set in
-                FirewallSet(name: set.name, elements: set.elements.map { Self.element($0, keyType: set.keyType) })
-            }
-            return FirewallTable(family: table.family, name: table.name, backend: .nft, chains: chains, sets: sets)
+            read.rules.append(self.rule(rule, style: style))
         }
-        return Firewall(backends: tables.isEmpty ? [] : [.nft], tables: tables, conntrack: conntrack)
+        return read
     }
 
     /// How a table's rules are written: by the tool that owns such tables.
@@ -69,15 +69,6 @@ public struct RuleReader {
         reading.finishPortBound()
         if let comment = Self.userdataComment(rule.userdata) { reading.comment(comment) }
         return reading.result(handle: rule.handle)
-    }
-
-    /// The ipset indexes the ruleset's `-m set` matches use (each set's index is the first u16 of its options).
-    public static func ipsetIndexes(in ruleset: NftRuleset) -> Set<Int> {
-        var indexes: Set<Int> = []
-        for rule in ruleset.rules {
-            for case .match("set", _, let info) in rule.expressions { indexes.insert(info.hostU16(0)) }
-        }
-        return indexes
     }
 
     /// NFTNL_UDATA_RULE_COMMENT: type 0, length, the comment with its NUL.

@@ -18,7 +18,8 @@ public struct NftablesError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One NETLINK_NETFILTER socket in the caller's network namespace, asking nf_tables for dumps only: tables,
-/// chains, rules and sets of every family, one dump per object kind (and one per named set for its elements).
+/// chains and sets of every family, one dump per object kind, and one per chain for its rules and per named set
+/// for its elements.
 /// libnftnl turns each message into its attributes; nothing here builds a message that changes anything.
 public final class NftablesSession {
     private let socket: Int32
@@ -38,36 +39,60 @@ public final class NftablesSession {
 
     deinit { close(socket) }
 
-    /// The whole ruleset as the kernel holds it.
-    public func ruleset() throws(NftablesError) -> NftRuleset {
-        var ruleset = NftRuleset()
-        ruleset.tables = try dump("table dump", NFT_MSG_GETTABLE, Self.table)
-        ruleset.chains = try dump("chain dump", NFT_MSG_GETCHAIN, Self.chain)
-        // One rule dump per chain: the kernel resumes an unfiltered dump by walking every rule before the point
-        // it stopped at, once per 32 KiB message, which grows with the square of the rules (60,000 rules of
-        // 1,000 VMs' security groups took 0.6 s of kernel time that way); a chain's dump is found by name.
-        for chain in ruleset.chains { ruleset.rules += try rules(of: chain) }
-        let sets = try dump("set dump", NFT_MSG_GETSET, Self.set)
-        ruleset.sets = try sets.map { set throws(NftablesError) in
+    /// The ruleset's generation: nf_tables counts every committed change, so the same number before and after a
+    /// read of several dumps says they all saw one ruleset. Nil when the kernel does not say.
+    public func generation() throws(NftablesError) -> UInt32? {
+        try dump("generation", Self.generation, NFT_MSG_GETGEN, flags: NLM_F_ACK).first
+    }
+
+    public func tables() throws(NftablesError) -> [NftTable] {
+        try dump("table dump", Self.table, NFT_MSG_GETTABLE)
+    }
+
+    public func chains() throws(NftablesError) -> [NftChain] {
+        try dump("chain dump", Self.chain, NFT_MSG_GETCHAIN)
+    }
+
+    /// One chain's rules, asked by name: the kernel resumes an unfiltered rule dump by walking every rule before
+    /// the point it stopped at, once per 32 KiB message, which grows with the square of the rules (60,000 rules of
+    /// 1,000 VMs' security groups took 0.6 s of kernel time that way).
+    public func rules(of chain: NftChain) throws(NftablesError) -> [NftRule] {
+        guard let handle = nftnl_rule_alloc() else { return [] }
+        defer { nftnl_rule_free(handle) }
+        nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_TABLE), chain.table)
+        nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_CHAIN), chain.name)
+        do {
+            return try dump(
+                "rule dump", Self.rule, NFT_MSG_GETRULE, family: Self.number(of: chain.family),
+                payload: { nftnl_rule_nlmsg_build_payload($0, handle) })
+        } catch  where error.code == ENOENT {
+            // Deleted since the chain dump (the agent removes a VM's chains as it goes): it has no rules now.
+            return []
+        }
+    }
+
+    /// The named sets, each with its elements.
+    public func sets() throws(NftablesError) -> [NftSet] {
+        try dump("set dump", Self.set, NFT_MSG_GETSET).map { set throws(NftablesError) in
             var set = set
             set.elements = try elements(of: set)
             return set
         }
-        return ruleset
     }
 
     // MARK: dumps
 
     private func dump<Record>(
-        _ operation: String, _ type: nf_tables_msg_types, _ parse: (UnsafePointer<nlmsghdr>) -> Record?,
-        family: UInt32 = UInt32(NFPROTO_UNSPEC), payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }
+        _ operation: String, _ parse: (UnsafePointer<nlmsghdr>) -> Record?, _ type: nf_tables_msg_types,
+        family: UInt32 = UInt32(NFPROTO_UNSPEC), flags: Int32 = NLM_F_DUMP,
+        payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }
     ) throws(NftablesError) -> [Record] {
         try dump(operation, parse) { sequence in
             var request = [UInt8](repeating: 0, count: 4096)
             let length = request.withUnsafeMutableBytes { buffer -> Int in
                 let header = nftnl_nlmsg_build_hdr(
                     buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
-                    UInt16(family), UInt16(NLM_F_DUMP), sequence)!
+                    UInt16(family), UInt16(flags), sequence)!
                 payload(header)
                 return Int(header.pointee.nlmsg_len)
             }
@@ -138,21 +163,6 @@ public final class NftablesSession {
         }
     }
 
-    private func rules(of chain: NftChain) throws(NftablesError) -> [NftRule] {
-        guard let handle = nftnl_rule_alloc() else { return [] }
-        defer { nftnl_rule_free(handle) }
-        nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_TABLE), chain.table)
-        nftnl_rule_set_str(handle, Self.attribute(NFTNL_RULE_CHAIN), chain.name)
-        do {
-            return try dump(
-                "rule dump", NFT_MSG_GETRULE, Self.rule, family: Self.number(of: chain.family),
-                payload: { nftnl_rule_nlmsg_build_payload($0, handle) })
-        } catch  where error.code == ENOENT {
-            // Deleted since the chain dump (the agent removes a VM's chains as it goes): it has no rules now.
-            return []
-        }
-    }
-
     private func elements(of set: NftSet) throws(NftablesError) -> [[UInt8]] {
         guard let handle = nftnl_set_alloc() else { return [] }
         defer { nftnl_set_free(handle) }
@@ -160,12 +170,19 @@ public final class NftablesSession {
         nftnl_set_set_str(handle, Self.attribute(NFTNL_SET_NAME), set.name)
         nftnl_set_set_u32(handle, Self.attribute(NFTNL_SET_FAMILY), Self.number(of: set.family))
         let batches: [[[UInt8]]] = try dump(
-            "set element dump", NFT_MSG_GETSETELEM, Self.elements,
+            "set element dump", Self.elements, NFT_MSG_GETSETELEM,
             payload: { nftnl_set_elems_nlmsg_build_payload($0, handle) })
         return batches.flatMap { $0 }
     }
 
     // MARK: messages into values
+
+    private static func generation(_ header: UnsafePointer<nlmsghdr>) -> UInt32? {
+        guard let generation = nftnl_gen_alloc() else { return nil }
+        defer { nftnl_gen_free(generation) }
+        guard nftnl_gen_nlmsg_parse(header, generation) >= 0 else { return nil }
+        return nftnl_gen_get_u32(generation, attribute(NFTNL_GEN_ID))
+    }
 
     private static func table(_ header: UnsafePointer<nlmsghdr>) -> NftTable? {
         guard let table = nftnl_table_alloc() else { return nil }
@@ -391,23 +408,24 @@ public final class NftablesSession {
 
 /// ipset names by the indexes rules use.
 public enum IPSetNames {
-    /// The name of each index that has a set; empty when the kernel's ipset interface cannot be asked.
-    public static func resolve(_ indexes: Set<Int>) -> [Int: String] {
-        let sorted = indexes.sorted().filter { $0 >= 0 && $0 < 65535 }
-        guard !sorted.isEmpty else { return [:] }
-        let slot = Int(IPSET_MAXNAMELEN)
-        var names = [CChar](repeating: 0, count: sorted.count * slot)
-        let result = sorted.map { UInt16($0) }.withUnsafeBufferPointer { indexes in
-            names.withUnsafeMutableBufferPointer {
-                cnft_ipset_names(indexes.baseAddress, Int32(sorted.count), $0.baseAddress)
-            }
+    /// The name of every index that has a set, walked from index 0 until `expected` names are found (the number
+    /// of sets the ipset dump listed; nil when it could not be listed) or the kernel's last index; empty when the
+    /// kernel's ipset interface cannot be asked. Asked before the rules are read, so that each is read once.
+    public static func all(expected: Int?) -> [Int: String] {
+        guard expected != 0 else { return [:] }
+        var version: UInt32 = 0
+        let fd = cnft_ipset_socket(&version)
+        guard fd >= 0 else { return [:] }
+        defer { close(fd) }
+        var names: [Int: String] = [:]
+        var name = [CChar](repeating: 0, count: Int(IPSET_MAXNAMELEN))
+        var index = 0
+        while index < Int(UInt16.max), names.count < expected ?? Int.max,
+            cnft_ipset_name(fd, version, UInt16(index), &name) == 0
+        {
+            if name[0] != 0 { names[index] = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
+            index += 1
         }
-        guard result == 0 else { return [:] }
-        var resolved: [Int: String] = [:]
-        for (position, index) in sorted.enumerated() {
-            let name = names[(position * slot)..<((position + 1) * slot)].prefix { $0 != 0 }
-            if !name.isEmpty { resolved[index] = String(decoding: name.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-        }
-        return resolved
+        return names
     }
 }

@@ -142,6 +142,24 @@ struct CloudStackModelTests {
         #expect(CloudStackModel.infer(result).warnings == result.warnings, "inferring again replaces, never repeats")
     }
 
+    @Test(
+        "a guest bridge's name gives its VLAN or VNI when the kernel does not: br<pif>-<vlan>, brvx-<vni>, cloudVirBr<vlan>",
+        arguments: [
+            ("brvx-3001", nil, 3001), ("breth1-300", 300, nil), ("brbond0.5-42", 42, nil), ("br-eth-1-7", 7, nil),
+            ("cloudVirBr12", 12, nil), ("brvx-x1", nil, nil), ("br-5", nil, nil), ("breth1-3a", nil, nil),
+            ("cloudbr1", nil, nil),
+        ] as [(String, Int?, Int?)])
+    func guestBridgeNames(bridge: String, vlan: Int?, vni: Int?) {
+        let vm = Domain(name: "i-2-10-VM", uuid: "u", state: .running, nics: [nic(0, "02:00:00:00:00:0a", bridge)])
+        let result = CloudStackModel.infer(
+            snapshot(
+                links: [Link(name: bridge, ifindex: 1, kind: .bridge)],
+                bridges: [Bridge(name: bridge, ports: [], stp: false)], domains: [vm]))
+        let network = result.networks.first { $0.bridge == bridge }
+        #expect(network?.vlan == vlan)
+        #expect(network?.vni == vni)
+    }
+
     @Test("user VMs on a guest bridge with no router here: the router is elsewhere")
     func routerElsewhere() {
         let links = [

@@ -12,14 +12,10 @@ struct RuleReaderTests {
     )
         -> FirewallRule
     {
-        let ruleset = NftRuleset(
-            tables: [NftTable(family: family, name: table)],
-            chains: [NftChain(family: family, table: table, name: "c")],
-            rules: [
-                NftRule(
-                    family: family, table: table, chain: "c", handle: 7, expressions: expressions, userdata: userdata)
-            ])
-        return RuleReader(ipsetNames: [3: "i-2-10-VM"]).firewall(ruleset).tables[0].chains[0].rules[0]
+        let rule = NftRule(
+            family: family, table: table, chain: "c", handle: 7, expressions: expressions, userdata: userdata)
+        return RuleReader(ipsetNames: [3: "i-2-10-VM"])
+            .chain(NftChain(family: family, table: table, name: "c"), rules: [rule]).rules[0]
     }
 
     @Test("a native inet rule in nft's terms: protocol, port, ct state through a mask, counter, verdict")
@@ -92,22 +88,19 @@ struct RuleReaderTests {
 
     @Test("ebtables-nft's user chain policy is the chain's policy, not a rule")
     func ebtablesPolicy() {
-        let ruleset = NftRuleset(
-            tables: [NftTable(family: .bridge, name: "nat")],
-            chains: [NftChain(family: .bridge, table: "nat", name: "i-2-10-VM-in")],
-            rules: [
-                NftRule(
-                    family: .bridge, table: "nat", chain: "i-2-10-VM-in", handle: 5,
-                    expressions: [
-                        .payload(.link, offset: 6, length: 6, register: 1),
-                        .compare(register: 1, .notEqual, data: [2, 0, 0x0a, 1, 1, 0x0a]), .verdict(.drop, chain: nil),
-                    ]),
-                NftRule(
-                    family: .bridge, table: "nat", chain: "i-2-10-VM-in", handle: 6,
-                    expressions: [.counter(packets: 9, bytes: 900), .verdict(.drop, chain: nil)],
-                    userdata: [1, 4, 0, 0, 0, 0]),
-            ])
-        let chain = RuleReader().firewall(ruleset).tables[0].chains[0]
+        let rules = [
+            NftRule(
+                family: .bridge, table: "nat", chain: "i-2-10-VM-in", handle: 5,
+                expressions: [
+                    .payload(.link, offset: 6, length: 6, register: 1),
+                    .compare(register: 1, .notEqual, data: [2, 0, 0x0a, 1, 1, 0x0a]), .verdict(.drop, chain: nil),
+                ]),
+            NftRule(
+                family: .bridge, table: "nat", chain: "i-2-10-VM-in", handle: 6,
+                expressions: [.counter(packets: 9, bytes: 900), .verdict(.drop, chain: nil)],
+                userdata: [1, 4, 0, 0, 0, 0]),
+        ]
+        let chain = RuleReader().chain(NftChain(family: .bridge, table: "nat", name: "i-2-10-VM-in"), rules: rules)
         #expect(chain.rules.map(\.text) == ["-s ! 02:00:0a:01:01:0a -j DROP"])
         #expect(chain.policy == .drop && chain.packets == 9 && chain.bytes == 900)
     }
