@@ -87,16 +87,16 @@ public final class NftablesSession {
         family: UInt32 = UInt32(NFPROTO_UNSPEC), flags: Int32 = NLM_F_DUMP,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }
     ) throws(NftablesError) -> [Record] {
-        try dump(operation, parse) { sequence in
-            var request = [UInt8](repeating: 0, count: 4096)
-            let length = request.withUnsafeMutableBytes { buffer -> Int in
+        try exchange(operation, parse) { sequence in
+            // Built where it is sent, on the stack: there is a dump per chain, thousands of them.
+            withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { buffer in
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
                 let header = nftnl_nlmsg_build_hdr(
                     buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
                     UInt16(family), UInt16(flags), sequence)!
                 payload(header)
-                return Int(header.pointee.nlmsg_len)
+                return send(socket, buffer.baseAddress, Int(header.pointee.nlmsg_len), 0)
             }
-            return Array(request.prefix(length))
         }
     }
 
@@ -105,13 +105,21 @@ public final class NftablesSession {
     func dump<Record>(
         _ operation: String, _ parse: (UnsafePointer<nlmsghdr>) -> Record?, request build: (UInt32) -> [UInt8]
     ) throws(NftablesError) -> [Record] {
+        try exchange(operation, parse) { sequence in
+            build(sequence).withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+        }
+    }
+
+    /// Sends a request (`sending` returns what send(2) did) and collects the answer's records, again when the
+    /// kernel says the dump was interrupted.
+    private func exchange<Record>(
+        _ operation: String, _ parse: (UnsafePointer<nlmsghdr>) -> Record?, sending: (UInt32) -> Int
+    ) throws(NftablesError) -> [Record] {
         for _ in 0...Self.interruptedDumpRetries {
             sequence &+= 1
-            let request = build(sequence)
-            let sent = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
-            guard sent >= 0 else { throw NftablesError(operation: operation, code: errno) }
+            guard sending(sequence) >= 0 else { throw NftablesError(operation: operation, code: errno) }
             var records: [Record] = []
-            switch try receive(operation, { records.append(contentsOf: parse($0).map { [$0] } ?? []) }) {
+            switch try receive(operation, { header in if let record = parse(header) { records.append(record) } }) {
             case .complete: return records
             case .interrupted: continue
             }
