@@ -45,7 +45,7 @@ public enum TapJoin {
                             code: .tapMACMismatch, subject: subject,
                             message:
                                 "tap \(tapName) has MAC \(tap.mac ?? "none"), expected "
-                                    + "\(expectedHostMAC(forGuest: mac)): the name belongs to another device"
+                                + "\(expectedHostMAC(forGuest: mac)): the name belongs to another device"
                         ))
                     continue
                 }
