@@ -38,7 +38,7 @@ struct JSONWriter {
         if parts >= 2 {
             // A host's thousands of links, domains, FDB entries or firewall chains: written in parts on all
             // cores, then joined in order, the same bytes as one after the other.
-            for part in Self.parts(of: elements, parts, parent: self) { bytes.append(part) }
+            bytes.append(Self.parts(of: elements, parts, parent: self))
             empty = false
         } else {
             for element in elements {
