@@ -21,28 +21,35 @@ enum SecurityGroupModel {
         }
         let records = Dictionary(
             (firewall.agentRecords ?? []).map { ($0.vm, $0) }, uniquingKeysWith: { first, _ in first })
-        for d in snapshot.domains.indices where snapshot.domains[d].isActive {
-            let domain = snapshot.domains[d]
-            for n in domain.nics.indices {
-                let nic = domain.nics[n]
-                guard let tap = nic.tap else { continue }
-                var expected = [nic.ip].compactMap { $0 }
-                if nic.index == domain.nics.first?.index, let ip = records[domain.name]?.ip, !expected.contains(ip) {
-                    expected.append(ip)
-                }
-                let framework = nic.effectiveBridge.flatMap { frameworks[$0] }
-                let group = framework.flatMap { framework, table in
-                    view.securityGroup(
-                        tap: tap, bridge: framework.chain, table: table, domain: domain, addresses: expected,
-                        owned: &owned)
-                }
-                snapshot.domains[d].nics[n].securityGroup = group
-                if let antiSpoofing = view.antiSpoofing(tap: tap, owned: &owned) {
-                    snapshot.domains[d].nics[n].securityGroup =
-                        group ?? SecurityGroup(chain: antiSpoofing.chains[0], directions: [])
-                    snapshot.domains[d].nics[n].securityGroup?.antiSpoofing = antiSpoofing
-                }
+        // Each NIC on its own, on every core: a host with a thousand VMs has a thousand security groups to read.
+        let domains = snapshot.domains
+        let places = domains.indices.filter { domains[$0].isActive }.flatMap { d in
+            domains[d].nics.indices.map { NICPlace(domain: d, nic: $0) }
+        }
+        let frameworksFound = frameworks
+        let read = Concurrently.map(places) { place in
+            let domain = domains[place.domain]
+            let nic = domain.nics[place.nic]
+            var owned: Set<ChainKey> = []
+            guard let tap = nic.tap else { return (SecurityGroup?.none, owned) }
+            var expected = [nic.ip].compactMap { $0 }
+            if nic.index == domain.nics.first?.index, let ip = records[domain.name]?.ip, !expected.contains(ip) {
+                expected.append(ip)
             }
+            var group = nic.effectiveBridge.flatMap { frameworksFound[$0] }.flatMap { framework, table in
+                view.securityGroup(
+                    tap: tap, bridge: framework.chain, table: table, domain: domain, addresses: expected,
+                    owned: &owned)
+            }
+            if let antiSpoofing = view.antiSpoofing(tap: tap, owned: &owned) {
+                group = group ?? SecurityGroup(chain: antiSpoofing.chains[0], directions: [])
+                group?.antiSpoofing = antiSpoofing
+            }
+            return (group, owned)
+        }
+        for (place, (group, chains)) in zip(places, read) {
+            snapshot.domains[place.domain].nics[place.nic].securityGroup = group
+            owned.formUnion(chains)
         }
         // What else names a tap or a bridge: read after every security group, so their own chains are left out.
         let naming = view.rulesNaming(excluding: owned)
@@ -86,8 +93,14 @@ enum SecurityGroupModel {
     }
 }
 
+/// Where a NIC is in the snapshot: its domain's index and its own.
+private struct NICPlace: Sendable {
+    var domain: Int
+    var nic: Int
+}
+
 /// A chain by table and name.
-struct ChainKey: Hashable {
+struct ChainKey: Hashable, Sendable {
     var table: String
     var chain: String
 }
@@ -95,7 +108,7 @@ struct ChainKey: Hashable {
 /// Things by the device they name, as an interface match names it: exact names by dictionary, prefixes (`vnet+`)
 /// checked one by one. A host with a thousand VMs has a thousand jumps in BF-<bridge>-IN, and each NIC looks up its
 /// own.
-private struct DeviceIndex<Element> {
+private struct DeviceIndex<Element: Sendable>: Sendable {
     private var exact: [String: [Element]] = [:]
     private var prefixes: [(prefix: Substring, element: Element)] = []
 
@@ -113,7 +126,7 @@ private struct DeviceIndex<Element> {
 }
 
 /// Lookups over the firewall, built once.
-private struct FirewallView {
+private struct FirewallView: Sendable {
     let firewall: Firewall
     /// IPv4 filter tables (nftables' `ip filter`, legacy `filter`), where security groups live.
     let filters: [FirewallTable]

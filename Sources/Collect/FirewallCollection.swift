@@ -8,6 +8,9 @@ import Topology
 enum FirewallCollection {
     /// A ruleset that changes under the reader is read again this many times before it is shown as read.
     static let changedRulesetRetries = 3
+    /// The threads that dump chains: the kernel answers each on the asking thread, and past a few the sockets
+    /// contend more than they gain.
+    static var readers: Int { min(Concurrently.cores, 4) }
 
     /// The firewall, and what of it could not be read (a legacy table that would not answer).
     static func collect() -> Result<(Firewall, [String]), NftablesError> {
@@ -42,7 +45,9 @@ enum FirewallCollection {
         let before = try session.generation()
         let tables = try session.tables()
         let chains = try session.chains()
-        let read = try Parallel.map(chains, context: { () throws(NftablesError) in try NftablesSession() }) {
+        let read = try Concurrently.map(
+            chains, workers: readers, context: { () throws(NftablesError) in try NftablesSession() }
+        ) {
             (worker: inout NftablesSession, chain: NftChain) throws(NftablesError) in
             reader.chain(chain, rules: try worker.rules(of: chain))
         }

@@ -55,26 +55,15 @@ struct JSONWriter {
     private static func parts<Element: DumpValue>(
         of elements: [Element], _ count: Int, parent: JSONWriter
     ) -> [OutputBytes] {
-        let written = Written(count: count)
         let parent = Parent(writer: parent)
-        DispatchQueue.concurrentPerform(iterations: count) { part in
+        return Concurrently.map(Array(0..<count), threads: count) { part in
             var writer = JSONWriter(partOf: parent.writer, first: part == 0)
             for element in elements[(elements.count * part / count)..<(elements.count * (part + 1) / count)] {
                 writer.separate()
                 element.write(to: &writer)
             }
-            written.store(writer.bytes, at: part)
+            return writer.bytes
         }
-        return written.parts
-    }
-
-    /// The parts' bytes, each slot written by one thread only.
-    private final class Written: @unchecked Sendable {
-        private var written: [OutputBytes?]
-        private let lock = NSLock()
-        init(count: Int) { written = Array(repeating: nil, count: count) }
-        func store(_ part: OutputBytes, at index: Int) { lock.withLock { written[index] = part } }
-        var parts: [OutputBytes] { written.map { $0! } }
     }
 
     /// The writer whose depth the parts take (only read by them).
