@@ -119,15 +119,64 @@ private struct Loaded {
     var mask: [UInt8]?
 }
 
+/// What each register holds: a rule loads two or three, so a short list beats a dictionary's hashing.
+private struct Registers {
+    private var loaded: [(register: Int, value: Loaded)] = []
+
+    subscript(register: Int) -> Loaded? {
+        get { loaded.last { $0.register == register }?.value }
+        set {
+            loaded.removeAll { $0.register == register }
+            if let newValue { loaded.append((register, newValue)) }
+        }
+    }
+}
+
+/// iptables' and ebtables' fixed options as the reader meets them, one slot each.
+private struct Header {
+    enum Option { case source, destination, inInterface, outInterface, `protocol`, logicalIn, logicalOut }
+    static let iptablesOrder: [Option] = [.source, .destination, .inInterface, .outInterface, .protocol]
+    static let ebtablesOrder: [Option] = [
+        .protocol, .source, .destination, .inInterface, .logicalIn, .outInterface, .logicalOut,
+    ]
+    // Stored one by one, not in an array: a rule's reading allocates nothing for its header.
+    private var source, destination, inInterface, outInterface, `protocol`, logicalIn, logicalOut: String?
+
+    subscript(option: Option) -> String? {
+        get {
+            switch option {
+            case .source: source
+            case .destination: destination
+            case .inInterface: inInterface
+            case .outInterface: outInterface
+            case .protocol: `protocol`
+            case .logicalIn: logicalIn
+            case .logicalOut: logicalOut
+            }
+        }
+        set {
+            switch option {
+            case .source: source = newValue
+            case .destination: destination = newValue
+            case .inInterface: inInterface = newValue
+            case .outInterface: outInterface = newValue
+            case .protocol: `protocol` = newValue
+            case .logicalIn: logicalIn = newValue
+            case .logicalOut: logicalOut = newValue
+            }
+        }
+    }
+}
+
 /// The state of reading one rule, expression by expression.
 private struct Reading {
     let style: RuleReader.Style
     let family: FirewallFamily
     let extensions: ExtensionReader
-    var registers: [Int: Loaded] = [:]
+    var registers = Registers()
     var matches = RuleMatches()
     /// iptables' and ebtables' fixed options (-s, -d, -i, -o, -p …), printed first in their tool's order.
-    var header: [String: String] = [:]
+    var header = Header()
     /// Everything else in rule order, in the table's style.
     var clauses: [String] = []
     /// Where the last port clause is, so that `--sport` and `--dport` share one `-m tcp`.
@@ -224,10 +273,13 @@ private struct Reading {
             let value = Matched(name, inverted: inverted)
             if incoming, !logical { matches.inInterface = value } else if !logical { matches.outInterface = value }
             switch style {
-            case .iptables: header[incoming ? "-i" : "-o"] = (inverted ? "! " : "") + (incoming ? "-i " : "-o ") + name
+            case .iptables:
+                header[incoming ? .inInterface : .outInterface] =
+                    (inverted ? "! " : "") + (incoming ? "-i " : "-o ") + name
             case .ebtables:
                 let option = logical ? (incoming ? "--logical-in" : "--logical-out") : (incoming ? "-i" : "-o")
-                header[option] = option + (inverted ? " ! " : " ") + name
+                header[logical ? (incoming ? .logicalIn : .logicalOut) : (incoming ? .inInterface : .outInterface)] =
+                    option + (inverted ? " ! " : " ") + name
             case .nft:
                 let word = logical ? (incoming ? "meta ibrname" : "meta obrname") : (incoming ? "iifname" : "oifname")
                 let shown = exact ? name : String(name.dropLast()) + "*"
@@ -241,7 +293,7 @@ private struct Reading {
             if style == .nft {
                 clauses.append("meta l4proto \(inverted ? "!= " : "")\(name)")
             } else {
-                header["-p"] = (inverted ? "! " : "") + "-p " + name
+                header[.protocol] = (inverted ? "! " : "") + "-p " + name
             }
         case .protocol, .nfproto:
             clauses.append("meta \(key == .protocol ? "protocol" : "nfproto") \(inverted ? "!= " : "")0x\(hex(data))")
@@ -263,7 +315,7 @@ private struct Reading {
             if style == .nft {
                 clauses.append("ether \(source ? "saddr" : "daddr") \(inverted ? "!= " : "")\(mac)")
             } else {
-                header[source ? "-s" : "-d"] = (source ? "-s" : "-d") + (inverted ? " ! " : " ") + mac
+                header[source ? .source : .destination] = (source ? "-s" : "-d") + (inverted ? " ! " : " ") + mac
             }
         case (12, 2):
             let type = data.networkU16(0)
@@ -273,7 +325,7 @@ private struct Reading {
             if style == .nft {
                 clauses.append("ether type \(inverted ? "!= " : "")\(name.lowercased())")
             } else {
-                header["-p"] = "-p" + (inverted ? " ! " : " ") + name
+                header[.protocol] = "-p" + (inverted ? " ! " : " ") + name
             }
         default: unknown("payload link +\(offset)")
         }
@@ -298,7 +350,7 @@ private struct Reading {
         }
         switch style {
         case .iptables, .ebtables:
-            header[source ? "-s" : "-d"] = (inverted ? "! " : "") + (source ? "-s " : "-d ") + address
+            header[source ? .source : .destination] = (inverted ? "! " : "") + (source ? "-s " : "-d ") + address
         case .nft:
             let shown = bits == (ipv6 ? 128 : 32) ? String(address.prefix { $0 != "/" }) : address
             clauses.append("\(ipv6 ? "ip6" : "ip") \(source ? "saddr" : "daddr") \(inverted ? "!= " : "")\(shown)")
@@ -460,13 +512,14 @@ private struct Reading {
     // MARK: the result
 
     func result(handle: Int) -> FirewallRule {
-        let order =
+        let order: [Header.Option] =
             switch style {
-            case .iptables: ["-s", "-d", "-i", "-o", "-p"]
-            case .ebtables: ["-p", "-s", "-d", "-i", "--logical-in", "-o", "--logical-out"]
-            case .nft: [String]()
+            case .iptables: Header.iptablesOrder
+            case .ebtables: Header.ebtablesOrder
+            case .nft: []
             }
-        var parts = order.compactMap { header[$0] } + clauses
+        var parts = order.compactMap { header[$0] }
+        parts += clauses
         if style == .nft, counters != nil { parts.append("counter") }
         if let action { parts.append(action) }
         var read = matches

@@ -26,6 +26,8 @@ public final class NftablesSession {
     private var sequence: UInt32 = UInt32(truncatingIfNeeded: time(nil))
     /// Where answers are read, allocated once: there is a dump per chain. A dump message is at most 32 KiB.
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// Where requests are built, allocated once too: a request names at most a table, a chain or a set.
+    private var request = [UInt8](repeating: 0, count: 4096)
     /// A dump the kernel interrupts because the ruleset changed under it (NLM_F_DUMP_INTR) is taken again.
     private static let interruptedDumpRetries = 5
 
@@ -88,8 +90,9 @@ public final class NftablesSession {
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }
     ) throws(NftablesError) -> [Record] {
         try exchange(operation, parse) { sequence in
-            // Built where it is sent, on the stack: there is a dump per chain, thousands of them.
-            withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { buffer in
+            // Built in the session's own buffer: there is a dump per chain, thousands of them, and a fresh block
+            // for each grew and trimmed the thread's heap every time.
+            request.withUnsafeMutableBytes { buffer in
                 buffer.initializeMemory(as: UInt8.self, repeating: 0)
                 let header = nftnl_nlmsg_build_hdr(
                     buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt16(type.rawValue),
