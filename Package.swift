@@ -2,11 +2,13 @@
 import PackageDescription
 
 // Layers, bottom up:
-//   C*        system libraries found through pkg-config (libpcap: loaded at run time, see CPcap)
-//   Netlink, Libvirt, Pcap
+//   C*        system libraries found through pkg-config (libpcap: loaded at run time, see CPcap; CMalloc: glibc's
+//             mallopt)
+//   Netlink, Libvirt, Pcap, Nftables
 //             one Swift module per C library; the only code that touches C pointers; C constants become
 //             Topology's typed values here
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
+//   Firewall  pure Swift: nftables' expressions and xtables' option structs read back into operators' rules
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Render    text diagrams and DOT, reading only the finished snapshot
 //   Packets   pure Swift: frame decoders, packet keys and the pcapng reader/writer (trace's foundation)
@@ -34,6 +36,8 @@ let package = Package(
         .systemLibrary(
             name: "CNftnl", pkgConfig: "libnftnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
+        // glibc's mallopt, for the command's allocator tuning.
+        .systemLibrary(name: "CMalloc"),
 
         .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
@@ -56,7 +60,7 @@ let package = Package(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(

@@ -143,7 +143,7 @@ struct CloudStackModelTests {
     }
 
     @Test(
-        "a guest bridge's name gives its VLAN or VNI when the kernel does not: br<pif>-<vlan>, brvx-<vni>, cloudVirBr<vlan>",
+        "a guest bridge's name gives its VLAN or VNI if the kernel does not: br<pif>-<vlan>, brvx-<vni>, cloudVirBr<n>",
         arguments: [
             ("brvx-3001", nil, 3001), ("breth1-300", 300, nil), ("brbond0.5-42", 42, nil), ("br-eth-1-7", 7, nil),
             ("cloudVirBr12", 12, nil), ("brvx-x1", nil, nil), ("br-5", nil, nil), ("breth1-3a", nil, nil),
