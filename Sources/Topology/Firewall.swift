@@ -234,24 +234,30 @@ public struct RuleMatches: Codable, Equatable, Sendable {
         (.physdevIsBridged, \.physdevIsBridged), (.physdevIsIn, \.physdevIsIn), (.physdevIsOut, \.physdevIsOut),
     ]
 
-    /// The keys of the negated fields, sorted; nil when none is. Written out rather than through the key paths:
-    /// the dump asks it of every rule.
+    /// The keys of the negated fields, sorted; nil when none is. The dump asks it of every rule: a rule that
+    /// negates nothing (most) is answered without building anything.
     var invertedKeys: [String]? {
-        let negated: [(CodingKeys, Bool?)] = [
-            (.arpDestinationIP, arpDestinationIP?.inverted), (.arpDestinationMAC, arpDestinationMAC?.inverted),
-            (.arpOperation, arpOperation?.inverted), (.arpSourceIP, arpSourceIP?.inverted),
-            (.arpSourceMAC, arpSourceMAC?.inverted), (.destination, destination?.inverted),
-            (.destinationMAC, destinationMAC?.inverted), (.destinationPorts, destinationPorts?.inverted),
-            (.icmpType, icmpType?.inverted), (.inInterface, inInterface?.inverted),
-            (.outInterface, outInterface?.inverted), (.physdevIn, physdevIn?.inverted),
-            (.physdevIsBridged, physdevIsBridged?.inverted), (.physdevIsIn, physdevIsIn?.inverted),
-            (.physdevIsOut, physdevIsOut?.inverted), (.physdevOut, physdevOut?.inverted),
-            (.protocol, `protocol`?.inverted), (.source, source?.inverted), (.sourceMAC, sourceMAC?.inverted),
-            (.sourcePorts, sourcePorts?.inverted), (.state, state?.inverted),
-        ]
-        let keys = negated.filter { $0.1 == true }.map(\.0.rawValue)
-        return keys.isEmpty ? nil : keys
+        var keys: [String]?
+        for (key, negated) in Self.negations where negated(self) { keys = (keys ?? []) + [key.rawValue] }
+        return keys
     }
+
+    /// Each negatable field's key with its test, in the keys' order.
+    private static let negations: [(CodingKeys, @Sendable (RuleMatches) -> Bool)] = [
+        (.arpDestinationIP, { $0.arpDestinationIP?.inverted == true }),
+        (.arpDestinationMAC, { $0.arpDestinationMAC?.inverted == true }),
+        (.arpOperation, { $0.arpOperation?.inverted == true }), (.arpSourceIP, { $0.arpSourceIP?.inverted == true }),
+        (.arpSourceMAC, { $0.arpSourceMAC?.inverted == true }), (.destination, { $0.destination?.inverted == true }),
+        (.destinationMAC, { $0.destinationMAC?.inverted == true }),
+        (.destinationPorts, { $0.destinationPorts?.inverted == true }),
+        (.icmpType, { $0.icmpType?.inverted == true }), (.inInterface, { $0.inInterface?.inverted == true }),
+        (.outInterface, { $0.outInterface?.inverted == true }), (.physdevIn, { $0.physdevIn?.inverted == true }),
+        (.physdevIsBridged, { $0.physdevIsBridged?.inverted == true }),
+        (.physdevIsIn, { $0.physdevIsIn?.inverted == true }), (.physdevIsOut, { $0.physdevIsOut?.inverted == true }),
+        (.physdevOut, { $0.physdevOut?.inverted == true }), (.protocol, { $0.protocol?.inverted == true }),
+        (.source, { $0.source?.inverted == true }), (.sourceMAC, { $0.sourceMAC?.inverted == true }),
+        (.sourcePorts, { $0.sourcePorts?.inverted == true }), (.state, { $0.state?.inverted == true }),
+    ]
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
