@@ -179,38 +179,117 @@ public struct FirewallRule: Codable, Equatable, Sendable {
 /// so a host with 60,000 rules writes a third less than with an object per field.
 public struct RuleMatches: Codable, Equatable, Sendable {
     /// `-i` / `-o` (a trailing `+` is a prefix).
-    public var inInterface: Matched<String>?
-    public var outInterface: Matched<String>?
+    public var inInterface: Matched<String>? {
+        get { self[.inInterface] }
+        set { self[.inInterface] = newValue }
+    }
+    public var outInterface: Matched<String>? {
+        get { self[.outInterface] }
+        set { self[.outInterface] = newValue }
+    }
     /// `-m physdev`: the bridge port a bridged packet came in by or leaves by.
-    public var physdevIn: Matched<String>?
-    public var physdevOut: Matched<String>?
+    public var physdevIn: Matched<String>? {
+        get { self[.physdevIn] }
+        set { self[.physdevIn] = newValue }
+    }
+    public var physdevOut: Matched<String>? {
+        get { self[.physdevOut] }
+        set { self[.physdevOut] = newValue }
+    }
     public var physdevIsIn: Matched<Bool>?
     public var physdevIsOut: Matched<Bool>?
     public var physdevIsBridged: Matched<Bool>?
     /// `-p`: a protocol name (tcp, udp, icmp, ipv6-icmp, …) or number; for ebtables the EtherType (ARP, IPv4).
-    public var `protocol`: Matched<String>?
+    public var `protocol`: Matched<String>? {
+        get { self[.`protocol`] }
+        set { self[.`protocol`] = newValue }
+    }
     /// Addresses with their prefix length ("10.0.0.0/8"), or a range ("10.1.1.1-10.1.1.9").
-    public var source: Matched<String>?
-    public var destination: Matched<String>?
+    public var source: Matched<String>? {
+        get { self[.source] }
+        set { self[.source] = newValue }
+    }
+    public var destination: Matched<String>? {
+        get { self[.destination] }
+        set { self[.destination] = newValue }
+    }
     /// Port lists and ranges ("22", "22:30", "80,443").
-    public var sourcePorts: Matched<String>?
-    public var destinationPorts: Matched<String>?
-    public var sourceMAC: Matched<String>?
-    public var destinationMAC: Matched<String>?
+    public var sourcePorts: Matched<String>? {
+        get { self[.sourcePorts] }
+        set { self[.sourcePorts] = newValue }
+    }
+    public var destinationPorts: Matched<String>? {
+        get { self[.destinationPorts] }
+        set { self[.destinationPorts] = newValue }
+    }
+    public var sourceMAC: Matched<String>? {
+        get { self[.sourceMAC] }
+        set { self[.sourceMAC] = newValue }
+    }
+    public var destinationMAC: Matched<String>? {
+        get { self[.destinationMAC] }
+        set { self[.destinationMAC] = newValue }
+    }
     /// `--icmp-type` / `--icmpv6-type`: "any", a type, or "type/code".
-    public var icmpType: Matched<String>?
+    public var icmpType: Matched<String>? {
+        get { self[.icmpType] }
+        set { self[.icmpType] = newValue }
+    }
     /// ipsets (`-m set --match-set NAME src`) and nftables sets (`ip saddr @NAME`).
     public var sets: [SetMatch]?
     /// Connection tracking states (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED).
     public var state: Matched<[String]>?
     /// ARP fields (ebtables --arp-*).
-    public var arpOperation: Matched<String>?
-    public var arpSourceIP: Matched<String>?
-    public var arpDestinationIP: Matched<String>?
-    public var arpSourceMAC: Matched<String>?
-    public var arpDestinationMAC: Matched<String>?
+    public var arpOperation: Matched<String>? {
+        get { self[.arpOperation] }
+        set { self[.arpOperation] = newValue }
+    }
+    public var arpSourceIP: Matched<String>? {
+        get { self[.arpSourceIP] }
+        set { self[.arpSourceIP] = newValue }
+    }
+    public var arpDestinationIP: Matched<String>? {
+        get { self[.arpDestinationIP] }
+        set { self[.arpDestinationIP] = newValue }
+    }
+    public var arpSourceMAC: Matched<String>? {
+        get { self[.arpSourceMAC] }
+        set { self[.arpSourceMAC] = newValue }
+    }
+    public var arpDestinationMAC: Matched<String>? {
+        get { self[.arpDestinationMAC] }
+        set { self[.arpDestinationMAC] = newValue }
+    }
     /// Expressions or extension options kvmtopo kept without reading them ("expr fib", "match quota").
     public var undecoded: [String]?
+
+    /// The string matches a rule has, ordered by field: a rule matches on two or three of seventeen, and a host has
+    /// tens of thousands of rules (a slot for every field made each rule 560 bytes, its pages a tenth of reading
+    /// them). Kept in order, so that equal matches are equal arrays.
+    private var texts: [Text] = []
+
+    private struct Text: Equatable, Sendable {
+        var field: TextField
+        var match: Matched<String>
+    }
+
+    private enum TextField: Int {
+        case inInterface, outInterface, physdevIn, physdevOut, `protocol`, source, destination, sourcePorts,
+            destinationPorts, sourceMAC, destinationMAC, icmpType, arpOperation, arpSourceIP, arpDestinationIP,
+            arpSourceMAC, arpDestinationMAC
+    }
+
+    private subscript(field: TextField) -> Matched<String>? {
+        get { texts.first { $0.field == field }?.match }
+        set {
+            let position = texts.firstIndex { $0.field.rawValue >= field.rawValue } ?? texts.endIndex
+            if position < texts.endIndex, texts[position].field == field {
+                if let newValue { texts[position].match = newValue } else { texts.remove(at: position) }
+            } else if let newValue {
+                texts.insert(Text(field: field, match: newValue), at: position)
+            }
+        }
+    }
 
     public init() {}
 
