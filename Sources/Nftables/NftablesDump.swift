@@ -232,6 +232,8 @@ public final class NftablesSession {
         defer { nftnl_rule_free(rule) }
         guard nftnl_rule_nlmsg_parse(header, rule) >= 0 else { return nil }
         var expressions: [NftExpression] = []
+        // A rule has a handful to a dozen: room once, rather than growing through 1, 2, 4, 8.
+        expressions.reserveCapacity(16)
         if let iterator = nftnl_expr_iter_create(rule) {
             while let expression = nftnl_expr_iter_next(iterator) { expressions.append(Self.expression(expression)) }
             nftnl_expr_iter_destroy(iterator)
