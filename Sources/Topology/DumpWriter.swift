@@ -74,11 +74,23 @@ struct JSONWriter {
     /// A member; keys must come in sorted order (the caller's duty, checked by the round-trip tests).
     mutating func field(_ key: StaticString, _ value: (some DumpValue)?) {
         guard let value else { return }
+        key.withUTF8Buffer { self.key($0) }
+        value.write(to: &self)
+    }
+
+    /// A member named by a string (a key of a CodingKeys enum), in sorted order too.
+    mutating func field(named key: String, _ value: (some DumpValue)?) {
+        guard let value else { return }
+        var key = key
+        key.withUTF8 { self.key($0) }
+        value.write(to: &self)
+    }
+
+    private mutating func key(_ name: UnsafeBufferPointer<UInt8>) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        key.withUTF8Buffer { bytes.append($0) }
+        bytes.append(name)
         bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: " "), UInt8(ascii: ":"), UInt8(ascii: " ")])
-        value.write(to: &self)
     }
 
     mutating func string(_ text: String) {
@@ -579,29 +591,24 @@ extension FirewallRule: DumpValue {
 
 extension RuleMatches: DumpValue {
     func write(to json: inout JSONWriter) {
+        // The string matches are kept in their keys' order: each is written as its turn comes among the others.
+        var next = 0
+        func strings(through last: TextField, _ json: inout JSONWriter) {
+            while next < texts.count, texts[next].field.rawValue <= last.rawValue {
+                json.field(named: texts[next].field.key.rawValue, texts[next].match.value)
+                next += 1
+            }
+        }
         json.object {
-            $0.field("arpDestinationIP", arpDestinationIP?.value)
-            $0.field("arpDestinationMAC", arpDestinationMAC?.value)
-            $0.field("arpOperation", arpOperation?.value)
-            $0.field("arpSourceIP", arpSourceIP?.value)
-            $0.field("arpSourceMAC", arpSourceMAC?.value)
-            $0.field("destination", destination?.value)
-            $0.field("destinationMAC", destinationMAC?.value)
-            $0.field("destinationPorts", destinationPorts?.value)
-            $0.field("icmpType", icmpType?.value)
-            $0.field("inInterface", inInterface?.value)
+            strings(through: .inInterface, &$0)
             $0.field("inverted", invertedKeys)
-            $0.field("outInterface", outInterface?.value)
-            $0.field("physdevIn", physdevIn?.value)
+            strings(through: .physdevIn, &$0)
             $0.field("physdevIsBridged", physdevIsBridged?.value)
             $0.field("physdevIsIn", physdevIsIn?.value)
             $0.field("physdevIsOut", physdevIsOut?.value)
-            $0.field("physdevOut", physdevOut?.value)
-            $0.field("protocol", `protocol`?.value)
+            strings(through: .protocol, &$0)
             $0.field("sets", sets)
-            $0.field("source", source?.value)
-            $0.field("sourceMAC", sourceMAC?.value)
-            $0.field("sourcePorts", sourcePorts?.value)
+            strings(through: .sourcePorts, &$0)
             $0.field("state", state?.value)
             $0.field("undecoded", undecoded)
         }

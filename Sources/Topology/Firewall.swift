@@ -265,18 +265,27 @@ public struct RuleMatches: Codable, Equatable, Sendable {
 
     /// The string matches a rule has, ordered by field: a rule matches on two or three of seventeen, and a host has
     /// tens of thousands of rules (a slot for every field made each rule 560 bytes, its pages a tenth of reading
-    /// them). Kept in order, so that equal matches are equal arrays.
-    private var texts: [Text] = []
+    /// them). Kept in the keys' order, so that equal matches are equal arrays and the dump writes them as they are.
+    private(set) var texts: [Text] = []
 
-    private struct Text: Equatable, Sendable {
+    struct Text: Equatable, Sendable {
         var field: TextField
         var match: Matched<String>
     }
 
-    private enum TextField: Int {
-        case inInterface, outInterface, physdevIn, physdevOut, `protocol`, source, destination, sourcePorts,
-            destinationPorts, sourceMAC, destinationMAC, icmpType, arpOperation, arpSourceIP, arpDestinationIP,
-            arpSourceMAC, arpDestinationMAC
+    /// The string fields, in the order of their keys.
+    enum TextField: Int {
+        case arpDestinationIP, arpDestinationMAC, arpOperation, arpSourceIP, arpSourceMAC, destination
+        case destinationMAC, destinationPorts, icmpType, inInterface, outInterface, physdevIn, physdevOut
+        case `protocol`, source, sourceMAC, sourcePorts
+
+        var key: CodingKeys { Self.keys[rawValue] }
+
+        private static let keys: [CodingKeys] = [
+            .arpDestinationIP, .arpDestinationMAC, .arpOperation, .arpSourceIP, .arpSourceMAC, .destination,
+            .destinationMAC, .destinationPorts, .icmpType, .inInterface, .outInterface, .physdevIn, .physdevOut,
+            .protocol, .source, .sourceMAC, .sourcePorts,
+        ]
     }
 
     private subscript(field: TextField) -> Matched<String>? {
@@ -317,25 +326,15 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     /// negates nothing (most) is answered without building anything.
     var invertedKeys: [String]? {
         var keys: [String]?
-        for (key, negated) in Self.negations where negated(self) { keys = (keys ?? []) + [key.rawValue] }
-        return keys
+        for text in texts where text.match.inverted { keys = (keys ?? []) + [text.field.key.rawValue] }
+        for (key, inverted) in Self.otherNegations where inverted(self) { keys = (keys ?? []) + [key.rawValue] }
+        return keys?.sorted()
     }
 
-    /// Each negatable field's key with its test, in the keys' order.
-    private static let negations: [(CodingKeys, @Sendable (RuleMatches) -> Bool)] = [
-        (.arpDestinationIP, { $0.arpDestinationIP?.inverted == true }),
-        (.arpDestinationMAC, { $0.arpDestinationMAC?.inverted == true }),
-        (.arpOperation, { $0.arpOperation?.inverted == true }), (.arpSourceIP, { $0.arpSourceIP?.inverted == true }),
-        (.arpSourceMAC, { $0.arpSourceMAC?.inverted == true }), (.destination, { $0.destination?.inverted == true }),
-        (.destinationMAC, { $0.destinationMAC?.inverted == true }),
-        (.destinationPorts, { $0.destinationPorts?.inverted == true }),
-        (.icmpType, { $0.icmpType?.inverted == true }), (.inInterface, { $0.inInterface?.inverted == true }),
-        (.outInterface, { $0.outInterface?.inverted == true }), (.physdevIn, { $0.physdevIn?.inverted == true }),
+    private static let otherNegations: [(CodingKeys, @Sendable (RuleMatches) -> Bool)] = [
         (.physdevIsBridged, { $0.physdevIsBridged?.inverted == true }),
         (.physdevIsIn, { $0.physdevIsIn?.inverted == true }), (.physdevIsOut, { $0.physdevIsOut?.inverted == true }),
-        (.physdevOut, { $0.physdevOut?.inverted == true }), (.protocol, { $0.protocol?.inverted == true }),
-        (.source, { $0.source?.inverted == true }), (.sourceMAC, { $0.sourceMAC?.inverted == true }),
-        (.sourcePorts, { $0.sourcePorts?.inverted == true }), (.state, { $0.state?.inverted == true }),
+        (.state, { $0.state?.inverted == true }),
     ]
 
     public init(from decoder: any Decoder) throws {
