@@ -54,6 +54,48 @@ struct DumpWriterTests {
         #expect(try SnapshotCodec.decode(serial, source: "threads") == snapshot)
     }
 
+    @Test("a rule's matches are written in their keys' order, its negated fields listed in order, and read back")
+    func ruleMatches() throws {
+        var snapshot = try SnapshotCodec.decode(
+            try Data(contentsOf: URL(fileURLWithPath: "\(PackageRoot.path)/examples/dumps/lab-faults.json")),
+            source: "lab-faults")
+        var matches = RuleMatches()
+        // Set out of order: the dump's order is the keys', whatever the reader met first.
+        matches.sourcePorts = Matched("22:30")
+        matches.state = Matched(["NEW"], inverted: true)
+        matches.arpOperation = Matched("Request")
+        matches.physdevIsBridged = Matched(true, inverted: true)
+        matches.inInterface = Matched("vnet+", inverted: true)
+        matches.destination = Matched("10.0.0.0/8", inverted: true)
+        matches.protocol = Matched("tcp")
+        matches.physdevOut = Matched("vnet3")
+        matches.inInterface = nil
+        matches.sourceMAC = Matched("02:00:00:00:00:0a", inverted: true)
+        let rule = FirewallRule(handle: 1, text: "-A x", matches: matches, verdict: .accept)
+        snapshot.firewall = Firewall(
+            backends: [.nft],
+            tables: [
+                FirewallTable(
+                    family: .ip, name: "filter", backend: .nft, chains: [FirewallChain(name: "x", rules: [rule])])
+            ])
+        let written = SnapshotCodec.encode(snapshot)
+        let text = String(decoding: written, as: UTF8.self)
+        let start = try #require(text.range(of: "\"matches\" : {"))
+        let end = try #require(text.range(of: "}", range: start.upperBound..<text.endIndex))
+        let lines = text[start.upperBound..<end.lowerBound].split(separator: "\n").map { $0.drop { $0 == " " } }
+        let keys = lines.filter { $0.contains("\" : ") }.map { $0.dropFirst().prefix { $0 != "\"" } }
+        #expect(
+            keys == [
+                "arpOperation", "destination", "inverted", "physdevIsBridged", "physdevOut", "protocol", "sourceMAC",
+                "sourcePorts", "state",
+            ])
+        let negated = lines.drop { !$0.hasPrefix("\"inverted\"") }.dropFirst().prefix { !$0.hasPrefix("]") }
+        let names = negated.map { $0.filter { $0 != "\"" && $0 != "," } }
+        #expect(names == ["destination", "physdevIsBridged", "sourceMAC", "state"])
+        let decoded = try SnapshotCodec.decode(written, source: "written")
+        #expect(decoded.firewall?.tables.first?.chains.first?.rules.first?.matches == matches)
+    }
+
     @Test("what is written reads back as the same snapshot, control characters and quotes included")
     func readsBack() throws {
         var snapshot = try SnapshotCodec.decode(
