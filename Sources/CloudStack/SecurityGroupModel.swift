@@ -8,7 +8,10 @@ import Topology
 enum SecurityGroupModel {
     static func apply(to snapshot: inout HostSnapshot, warnings: inout [Warning]) {
         guard let firewall = snapshot.firewall else { return }
-        let view = FirewallView(firewall)
+        let domains = snapshot.domains
+        // The leftovers of VMs not here are found beside the lookups' building: both read every chain.
+        let (view, stale) = Concurrently.both(
+            { FirewallView(firewall) }, { staleWarnings(firewall, domains: domains) })
         let filtered = snapshot.host.bridgeNetfilter?.iptables == true
         var owned: Set<ChainKey> = []
         var frameworks: [String: (BridgeFramework, FirewallTable)] = [:]
@@ -22,7 +25,6 @@ enum SecurityGroupModel {
         let records = Dictionary(
             (firewall.agentRecords ?? []).map { ($0.vm, $0) }, uniquingKeysWith: { first, _ in first })
         // Each NIC on its own, on every core: a host with a thousand VMs has a thousand security groups to read.
-        let domains = snapshot.domains
         let places = domains.indices.filter { domains[$0].isActive }.flatMap { d in
             domains[d].nics.indices.map { NICPlace(domain: d, nic: $0) }
         }
@@ -64,7 +66,7 @@ enum SecurityGroupModel {
             let rules = naming(snapshot.networks[index].bridge)
             snapshot.networks[index].firewall?.rules = rules.isEmpty ? nil : rules
         }
-        warnings += staleWarnings(firewall, domains: snapshot.domains)
+        warnings += stale
     }
 
     // MARK: rules of VMs that are not running here

@@ -19,6 +19,18 @@ public enum Concurrently {
         return results.all
     }
 
+    /// Two pieces of work at once, the caller's thread doing one of them.
+    public static func both<First, Second>(
+        _ first: @Sendable () -> First, _ second: @Sendable () -> Second
+    ) -> (First, Second) {
+        let firstResult = Results<First>(count: 1)
+        let secondResult = Results<Second>(count: 1)
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            if index == 0 { firstResult.store(first(), at: 0) } else { secondResult.store(second(), at: 0) }
+        }
+        return (firstResult.all[0], secondResult.all[0])
+    }
+
     /// `body` of every item, in order, on up to `workers` threads, each with a context of its own (a netlink
     /// socket is not shared) and taking the next item when it is done with one, so that a few large items do not
     /// hold the rest back. The first error any thread meets is thrown once all have stopped.
