@@ -23,7 +23,13 @@ enum FirewallCollection {
             for _ in 0..<changedRulesetRetries where !consistent {
                 (firewall, consistent) = try nftables(session, reader: RuleReader(ipsetNames: names))
             }
-            var problems = consistent ? [] : ["nftables: the ruleset changed while it was read; rules may mix two"]
+            var problems =
+                consistent
+                ? []
+                : [
+                    "one nftables ruleset (it changed during each of \(changedRulesetRetries + 1) reads; "
+                        + "its rules may mix two)"
+                ]
             firewall.conntrack = conntrack()
             firewall.ipsets = ipsets ?? []
             let legacyTables = LegacyTableDump.tables()

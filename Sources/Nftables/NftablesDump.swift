@@ -114,20 +114,22 @@ public final class NftablesSession {
     }
 
     /// Sends a request (`sending` returns what send(2) did) and collects the answer's records, again when the
-    /// kernel says the dump was interrupted.
+    /// kernel says the dump was interrupted. A ruleset that changes under every attempt (VMs starting by the dozen)
+    /// gives the last attempt's records rather than none: the caller's generation check says they may mix.
     private func exchange<Record>(
         _ operation: String, _ parse: (UnsafePointer<nlmsghdr>) -> Record?, sending: (UInt32) -> Int
     ) throws(NftablesError) -> [Record] {
+        var records: [Record] = []
         for _ in 0...Self.interruptedDumpRetries {
             sequence &+= 1
             guard sending(sequence) >= 0 else { throw NftablesError(operation: operation, code: errno) }
-            var records: [Record] = []
+            records = []
             switch try receive(operation, { header in if let record = parse(header) { records.append(record) } }) {
             case .complete: return records
             case .interrupted: continue
             }
         }
-        throw NftablesError(operation: operation, code: EINTR)
+        return records
     }
 
     private enum DumpEnd { case complete, interrupted }

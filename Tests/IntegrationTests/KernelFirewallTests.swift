@@ -240,6 +240,40 @@ struct KernelFirewallTests {
         #expect(goto.verdict == .goto && goto.chain == "i-2-10-def")
     }
 
+    @Test("a ruleset changing while it is read: every dump succeeds, keeps the rules that stay, and says when it mixed")
+    func changingRuleset() throws {
+        let ns = try TestNamespace("fw-churn")
+        try writeCloudStackRules(ns)
+        let dump = { () throws -> HostSnapshot in
+            let result = try Shell.run(["ip", "netns", "exec", ns.name, KVMTopoBinary.path, "dump"] + noLibvirt)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try SnapshotCodec.decode(result.stdout, source: "dump")
+        }
+        let notes = { (snapshot: HostSnapshot) in
+            snapshot.warnings.filter { $0.subject == .source(.firewall) }.map(\.message)
+        }
+        #expect(notes(try dump()).isEmpty, "a quiet ruleset is one ruleset")
+        // A VM's chains come and go meanwhile, a transaction (a new generation) at a time, as the agent's do.
+        let churn = Process()
+        churn.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        churn.arguments = [
+            "netns", "exec", ns.name, "sh", "-c",
+            "while :; do iptables -N i-9-99-VM; iptables -A i-9-99-VM -j ACCEPT; iptables -F i-9-99-VM; "
+                + "iptables -X i-9-99-VM; done",
+        ]
+        try churn.run()
+        defer {
+            churn.terminate()
+            churn.waitUntilExit()
+        }
+        for _ in 0..<5 {
+            let snapshot = try dump()
+            let filter = snapshot.firewall?.tables.first { $0.family == .ip && $0.name == "filter" }
+            #expect(filter?.chains.first { $0.name == "i-2-10-def" }?.rules.isEmpty == false)
+            #expect(notes(snapshot).allSatisfy { $0.contains("one nftables ruleset") }, "\(notes(snapshot))")
+        }
+    }
+
     @Test("without privilege the firewall is one line of why, and the rest of the host is still shown")
     func unprivileged() throws {
         let ns = try TestNamespace("fw-user")
