@@ -78,7 +78,7 @@ public struct Check: Sendable {
             case .routerNotSeen: (.warning, "a guest network whose router is neither here nor heard")
             case .brNetfilter: (.info, "whether bridged traffic goes through iptables (security groups)")
             case .sgNotEnforced: (.error, "a bridge with security groups whose traffic never meets them")
-            case .sgMissing: (.error, "a user VM's NIC on a bridge with security groups, without its chain or jump")
+            case .sgMissing: (.error, "a CloudStack VM's NIC on a security-group bridge without its chain or jump")
             case .sgWrongChain: (.error, "a VM's tap sent to another VM's security group chain")
             case .sgAddressSet: (.error, "a security group's ipset that is missing or lacks the NIC's address")
             case .sgAntiSpoofing: (.error, "ebtables anti-spoofing that allows another MAC or IP than the NIC's")

@@ -72,7 +72,10 @@ extension Diagnose {
         let related = [domain.name, tap, bridge]
         var findings: [Finding] = []
         let framework = host.networks[bridge]?.firewall?.framework
-        if let framework, domain.role == .user, nic.securityGroup?.directions.count ?? 0 < 2 {
+        // security_group.py gives user VMs their group and system VMs (routers, SSVM, CPVM) a chain of their own:
+        // without either jump the bridge framework's last rule drops the NIC's traffic.
+        let laidOut = domain.role.map { $0 != .other } ?? false
+        if let framework, laidOut, nic.securityGroup?.directions.count ?? 0 < 2 {
             let has = nic.securityGroup?.directions ?? []
             let what =
                 has.isEmpty

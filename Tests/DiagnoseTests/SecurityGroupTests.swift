@@ -104,6 +104,49 @@ struct SecurityGroupTests {
         #expect(cut.message.contains("only for traffic to the VM"), "\(cut.message)")
     }
 
+    @Test("a system VM's own chain (security_group.py's systemvm rules), and the same VM without its jump")
+    func systemVM() throws {
+        var routerNIC = NIC(index: 0, mac: "02:00:7a:00:00:09", type: .bridge, bridge: "brvx-3001", tap: "vnet99")
+        routerNIC.tapFound = true
+        routerNIC.hostBridge = "brvx-3001"
+        let router = Domain(name: "r-9-VM", uuid: "r9", state: .running, nics: [routerNIC])
+        let jump = { (direction: String) in
+            var matches = RuleMatches()
+            matches.physdevIsBridged = Matched(true)
+            if direction == "in" {
+                matches.physdevIn = Matched("vnet99")
+            } else {
+                matches.physdevOut = Matched("vnet99")
+            }
+            return FirewallRule(
+                handle: direction == "in" ? 9001 : 9002,
+                text: "-m physdev --physdev-\(direction) vnet99 --physdev-is-bridged -j r-9-VM", matches: matches,
+                verdict: .jump, chain: "r-9-VM")
+        }
+        let laidOut = try changed { snapshot in
+            snapshot.domains.append(router)
+            try editRules(&snapshot, .ip, "filter") { chains in
+                for c in chains.indices {
+                    if chains[c].name == "BF-brvx-3001-IN" { chains[c].rules.insert(jump("in"), at: 0) }
+                    if chains[c].name == "BF-brvx-3001-OUT" { chains[c].rules.insert(jump("out"), at: 0) }
+                }
+                chains.append(
+                    FirewallChain(
+                        name: "r-9-VM", rules: [FirewallRule(handle: 9003, text: "-j ACCEPT", verdict: .accept)]))
+            }
+        }
+        let group = try #require(try nic(laidOut, "r-9-VM").securityGroup)
+        #expect(group.chain == "r-9-VM" && group.expectedChain == nil && group.directions == ["in", "out"])
+        #expect(group.ingress == nil && group.egress == nil, "a system VM's chain accepts; it jumps nowhere")
+        // A router with one NIC has findings of its own (no control NIC); none of the firewall's.
+        #expect(codes(laidOut).keys.filter { $0.hasPrefix("sg-") }.isEmpty, "\(codes(laidOut).keys)")
+
+        let cut = try changed { snapshot in snapshot.domains.append(router) }
+        #expect(try nic(cut, "r-9-VM").securityGroup == nil)
+        let finding = try #require(codes(cut)["sg-missing"]?.first)
+        #expect(finding.subject == .nic(NICRef(domain: "r-9-VM", index: 0)))
+    }
+
     @Test("an ipset without the NIC's address, and anti-spoofing that names another")
     func addresses() throws {
         let moved = try changed { snapshot in
