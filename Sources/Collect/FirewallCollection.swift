@@ -19,9 +19,10 @@ enum FirewallCollection {
             // A kernel without ipset answers the list with an error: no sets, the rest stands.
             let ipsets = try? session.ipsets()
             let names = IPSetNames.all(expected: ipsets?.count)
-            var (firewall, consistent) = try nftables(session, reader: RuleReader(ipsetNames: names))
+            let reader = RuleReader(ipsetNames: names)
+            var (firewall, consistent) = try nftables(session, reader: reader)
             for _ in 0..<changedRulesetRetries where !consistent {
-                (firewall, consistent) = try nftables(session, reader: RuleReader(ipsetNames: names))
+                (firewall, consistent) = try nftables(session, reader: reader)
             }
             var problems =
                 consistent

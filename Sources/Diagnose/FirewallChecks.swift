@@ -74,7 +74,7 @@ extension Diagnose {
         let framework = host.networks[bridge]?.firewall?.framework
         // security_group.py gives user VMs their group and system VMs (routers, SSVM, CPVM) a chain of their own:
         // without either jump the bridge framework's last rule drops the NIC's traffic.
-        let laidOut = domain.role.map { $0 != .other } ?? false
+        let laidOut = domain.role == .user || domain.role == .router || domain.role?.isSystemVM == true
         if let framework, laidOut, nic.securityGroup?.directions.count ?? 0 < 2 {
             let has = nic.securityGroup?.directions ?? []
             let what =

@@ -18,10 +18,10 @@ struct JSONWriter {
         self.threads = threads
     }
 
-    /// The writer of a part of a long array: the parent's depth, and a comma first unless it is the first part.
-    private init(partOf parent: JSONWriter, first: Bool) {
+    /// The writer of a part of a long array: the array's depth, and a comma first unless it is the first part.
+    private init(depth: Int, first: Bool) {
         bytes = OutputBytes(capacity: 64 << 10)
-        depth = parent.depth
+        self.depth = depth
         empty = first
         threads = 1
     }
@@ -38,7 +38,7 @@ struct JSONWriter {
         if parts >= 2 {
             // A host's thousands of links, domains, FDB entries or firewall chains: written in parts on all
             // cores, then joined in order, the same bytes as one after the other.
-            bytes.append(Self.parts(of: elements, parts, parent: self))
+            bytes.append(Self.parts(of: elements, parts, depth: depth))
             empty = false
         } else {
             for element in elements {
@@ -53,22 +53,16 @@ struct JSONWriter {
     private static let elementsPerPart = 64
 
     private static func parts<Element: DumpValue>(
-        of elements: [Element], _ count: Int, parent: JSONWriter
+        of elements: [Element], _ count: Int, depth: Int
     ) -> [OutputBytes] {
-        let parent = Parent(writer: parent)
-        return Concurrently.map(Array(0..<count), threads: count) { part in
-            var writer = JSONWriter(partOf: parent.writer, first: part == 0)
+        Concurrently.map(Array(0..<count), threads: count) { part in
+            var writer = JSONWriter(depth: depth, first: part == 0)
             for element in elements[(elements.count * part / count)..<(elements.count * (part + 1) / count)] {
                 writer.separate()
                 element.write(to: &writer)
             }
             return writer.bytes
         }
-    }
-
-    /// The writer whose depth the parts take (only read by them).
-    private struct Parent: @unchecked Sendable {
-        let writer: JSONWriter
     }
 
     /// A member; keys must come in sorted order (the caller's duty, checked by the round-trip tests).

@@ -274,7 +274,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     }
 
     /// The string fields, in the order of their keys.
-    enum TextField: Int {
+    enum TextField: Int, CaseIterable {
         case arpDestinationIP, arpDestinationMAC, arpOperation, arpSourceIP, arpSourceMAC, destination
         case destinationMAC, destinationPorts, icmpType, inInterface, outInterface, physdevIn, physdevOut
         case `protocol`, source, sourceMAC, sourcePorts
@@ -309,15 +309,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
         case sourcePorts, state, undecoded
     }
 
-    /// The fields that hold a string, by key: decoding, encoding and the dump's writer go through this one list.
-    static let strings: [(CodingKeys, WritableKeyPath<RuleMatches, Matched<String>?> & Sendable)] = [
-        (.arpDestinationIP, \.arpDestinationIP), (.arpDestinationMAC, \.arpDestinationMAC),
-        (.arpOperation, \.arpOperation), (.arpSourceIP, \.arpSourceIP), (.arpSourceMAC, \.arpSourceMAC),
-        (.destination, \.destination), (.destinationMAC, \.destinationMAC), (.destinationPorts, \.destinationPorts),
-        (.icmpType, \.icmpType), (.inInterface, \.inInterface), (.outInterface, \.outInterface),
-        (.physdevIn, \.physdevIn), (.physdevOut, \.physdevOut), (.protocol, \.protocol), (.source, \.source),
-        (.sourceMAC, \.sourceMAC), (.sourcePorts, \.sourcePorts),
-    ]
+    /// The fields that hold a flag, by key (those that hold a string are `TextField`'s).
     static let flags: [(CodingKeys, WritableKeyPath<RuleMatches, Matched<Bool>?> & Sendable)] = [
         (.physdevIsBridged, \.physdevIsBridged), (.physdevIsIn, \.physdevIsIn), (.physdevIsOut, \.physdevIsOut),
     ]
@@ -327,22 +319,19 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     var invertedKeys: [String]? {
         var keys: [String]?
         for text in texts where text.match.inverted { keys = (keys ?? []) + [text.field.key.rawValue] }
-        for (key, inverted) in Self.otherNegations where inverted(self) { keys = (keys ?? []) + [key.rawValue] }
+        for (key, path) in Self.flags where self[keyPath: path]?.inverted == true {
+            keys = (keys ?? []) + [key.rawValue]
+        }
+        if state?.inverted == true { keys = (keys ?? []) + [CodingKeys.state.rawValue] }
         return keys?.sorted()
     }
-
-    private static let otherNegations: [(CodingKeys, @Sendable (RuleMatches) -> Bool)] = [
-        (.physdevIsBridged, { $0.physdevIsBridged?.inverted == true }),
-        (.physdevIsIn, { $0.physdevIsIn?.inverted == true }), (.physdevIsOut, { $0.physdevIsOut?.inverted == true }),
-        (.state, { $0.state?.inverted == true }),
-    ]
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let inverted = Set(try container.decodeIfPresent([String].self, forKey: .inverted) ?? [])
-        for (key, path) in Self.strings {
-            self[keyPath: path] = try container.decodeIfPresent(String.self, forKey: key).map {
-                Matched($0, inverted: inverted.contains(key.rawValue))
+        for field in TextField.allCases {
+            self[field] = try container.decodeIfPresent(String.self, forKey: field.key).map {
+                Matched($0, inverted: inverted.contains(field.key.rawValue))
             }
         }
         for (key, path) in Self.flags {
@@ -359,7 +348,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        for (key, path) in Self.strings { try container.encodeIfPresent(self[keyPath: path]?.value, forKey: key) }
+        for text in texts { try container.encode(text.match.value, forKey: text.field.key) }
         for (key, path) in Self.flags { try container.encodeIfPresent(self[keyPath: path]?.value, forKey: key) }
         try container.encodeIfPresent(state?.value, forKey: .state)
         try container.encodeIfPresent(invertedKeys, forKey: .inverted)
