@@ -257,7 +257,7 @@ enum LabTrace {
         }
         let dropped = try run(["i-3-20-VM", "-c", "4", "icmp and host 10.0.2.10"])
         let requests = dropped.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10") }
-        #expect(!requests.isEmpty, "\(dropped.stderr)")
+        #expect(!requests.isEmpty, "\(dropped.packets.map(\.summary)) \(dropped.stderr)")
         for packet in requests {
             #expect(path(packet) == [tap["i-3-20-VM eth0"]!, "lost " + tap["r-7-VM eth2"]!], "\(packet.hops)")
             #expect(packet.lost && packet.replyMissing)

@@ -13,9 +13,9 @@ extension RealLibvirtTests {
         @Test("Ctrl-C lines up every frame already captured; a smaller --backlog drops frames and says how many")
         func linesUpTheBacklog() throws {
             let flood = try Flood()
-            // The test build correlates some 30,000 frames a second: 40,000 datagrams a second, seen twice each,
-            // leave it behind.
-            let traced = try flood.trace(datagramsPerSecond: 40_000)
+            // The test build correlates some 80,000 frames a second: 60,000 datagrams a second, seen twice each,
+            // leave it well behind (at 40,000 it was from 2,000 to 15,000 frames behind, and once, in CI, not).
+            let traced = try flood.trace(datagramsPerSecond: 60_000)
             #expect(traced.status == 0, "\(traced.stderr)")
             #expect(
                 traced.stderr.contains(/lining up the \d+ frames already read; Ctrl-C again to stop now/),
@@ -26,7 +26,7 @@ extension RealLibvirtTests {
             #expect(summary.udp == traced.sent, "every datagram sent is a packet of the trace, delivered")
             #expect(summary.lost == 0)
 
-            let bounded = try flood.trace(datagramsPerSecond: 40_000, arguments: ["--backlog", "1"])
+            let bounded = try flood.trace(datagramsPerSecond: 60_000, arguments: ["--backlog", "1"])
             #expect(bounded.status == 0, "\(bounded.stderr)")
             let dropped = try #require(bounded.summary?.notCorrelated, "\(bounded.stdout.suffix(600))")
             #expect(dropped > 0 && bounded.summary!.udp < bounded.sent, "1 MiB holds some 7,000 frames")
