@@ -5,8 +5,8 @@ import Foundation
 /// contract's writer; the reader is the types' Decodable conformance, and the two are tested against each other by
 /// round trip (every example dump reads and writes back to the same bytes). Encoding through Foundation cost
 /// three times as long, and twice the memory, on a big host.
-struct JSONWriter {
-    private let bytes: OutputBytes
+struct JSONWriter: ~Copyable {
+    private var bytes: OutputBytes
     private var depth = 0
     /// Whether the container being written has a member yet.
     private var empty = true
@@ -54,14 +54,14 @@ struct JSONWriter {
 
     private static func parts<Element: DumpValue>(
         of elements: [Element], _ count: Int, depth: Int
-    ) -> [OutputBytes] {
+    ) -> [WrittenPart] {
         Concurrently.map(Array(0..<count), threads: count) { part in
             var writer = JSONWriter(depth: depth, first: part == 0)
             for element in elements[(elements.count * part / count)..<(elements.count * (part + 1) / count)] {
                 writer.separate()
                 element.write(to: &writer)
             }
-            return writer.bytes
+            return writer.bytes.takePart()
         }
     }
 
@@ -118,7 +118,7 @@ struct JSONWriter {
     }
 
     /// The newline that ends the document, and the document's bytes.
-    mutating func finish() -> Data {
+    consuming func finish() -> Data {
         bytes.append(UInt8(ascii: "\n"))
         return bytes.take()
     }
@@ -150,16 +150,8 @@ struct JSONWriter {
 
     private mutating func newline() {
         bytes.append(UInt8(ascii: "\n"))
-        let width = depth * 2
-        if width <= Self.spaces.count {
-            bytes.append(contentsOf: Self.spaces[..<width])
-        } else {
-            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width))
-        }
+        bytes.append(UInt8(ascii: " "), repeating: depth * 2)
     }
-
-    /// Indentation, copied rather than repeated a space at a time.
-    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
 }
 
 /// A value of the dump, written by `JSONWriter`.

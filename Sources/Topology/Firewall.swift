@@ -279,13 +279,29 @@ public struct RuleMatches: Codable, Equatable, Sendable {
         case destinationMAC, destinationPorts, icmpType, inInterface, outInterface, physdevIn, physdevOut
         case `protocol`, source, sourceMAC, sourcePorts
 
-        var key: CodingKeys { Self.keys[rawValue] }
-
-        private static let keys: [CodingKeys] = [
-            .arpDestinationIP, .arpDestinationMAC, .arpOperation, .arpSourceIP, .arpSourceMAC, .destination,
-            .destinationMAC, .destinationPorts, .icmpType, .inInterface, .outInterface, .physdevIn, .physdevOut,
-            .protocol, .source, .sourceMAC, .sourcePorts,
-        ]
+        /// A switch, not a table: a shared array is retained and released on every call, from every thread
+        /// writing the dump.
+        var key: CodingKeys {
+            switch self {
+            case .arpDestinationIP: .arpDestinationIP
+            case .arpDestinationMAC: .arpDestinationMAC
+            case .arpOperation: .arpOperation
+            case .arpSourceIP: .arpSourceIP
+            case .arpSourceMAC: .arpSourceMAC
+            case .destination: .destination
+            case .destinationMAC: .destinationMAC
+            case .destinationPorts: .destinationPorts
+            case .icmpType: .icmpType
+            case .inInterface: .inInterface
+            case .outInterface: .outInterface
+            case .physdevIn: .physdevIn
+            case .physdevOut: .physdevOut
+            case .protocol: .protocol
+            case .source: .source
+            case .sourceMAC: .sourceMAC
+            case .sourcePorts: .sourcePorts
+            }
+        }
     }
 
     private subscript(field: TextField) -> Matched<String>? {
@@ -309,18 +325,45 @@ public struct RuleMatches: Codable, Equatable, Sendable {
         case sourcePorts, state, undecoded
     }
 
-    /// The fields that hold a flag, by key (those that hold a string are `TextField`'s).
-    static let flags: [(CodingKeys, WritableKeyPath<RuleMatches, Matched<Bool>?> & Sendable)] = [
-        (.physdevIsBridged, \.physdevIsBridged), (.physdevIsIn, \.physdevIsIn), (.physdevIsOut, \.physdevIsOut),
-    ]
+    /// The fields that hold a flag (those that hold a string are `TextField`'s), read through a switch rather than
+    /// a table of key paths: the dump asks it of every rule, on every thread, and each use of a shared table
+    /// retained and released it.
+    enum FlagField: CaseIterable {
+        case physdevIsBridged, physdevIsIn, physdevIsOut
+
+        var key: CodingKeys {
+            switch self {
+            case .physdevIsBridged: .physdevIsBridged
+            case .physdevIsIn: .physdevIsIn
+            case .physdevIsOut: .physdevIsOut
+            }
+        }
+    }
+
+    private subscript(flag: FlagField) -> Matched<Bool>? {
+        get {
+            switch flag {
+            case .physdevIsBridged: physdevIsBridged
+            case .physdevIsIn: physdevIsIn
+            case .physdevIsOut: physdevIsOut
+            }
+        }
+        set {
+            switch flag {
+            case .physdevIsBridged: physdevIsBridged = newValue
+            case .physdevIsIn: physdevIsIn = newValue
+            case .physdevIsOut: physdevIsOut = newValue
+            }
+        }
+    }
 
     /// The keys of the negated fields, sorted; nil when none is. The dump asks it of every rule: a rule that
     /// negates nothing (most) is answered without building anything.
     var invertedKeys: [String]? {
         var keys: [String]?
         for text in texts where text.match.inverted { keys = (keys ?? []) + [text.field.key.rawValue] }
-        for (key, path) in Self.flags where self[keyPath: path]?.inverted == true {
-            keys = (keys ?? []) + [key.rawValue]
+        for flag in FlagField.allCases where self[flag]?.inverted == true {
+            keys = (keys ?? []) + [flag.key.rawValue]
         }
         if state?.inverted == true { keys = (keys ?? []) + [CodingKeys.state.rawValue] }
         return keys?.sorted()
@@ -334,9 +377,9 @@ public struct RuleMatches: Codable, Equatable, Sendable {
                 Matched($0, inverted: inverted.contains(field.key.rawValue))
             }
         }
-        for (key, path) in Self.flags {
-            self[keyPath: path] = try container.decodeIfPresent(Bool.self, forKey: key).map {
-                Matched($0, inverted: inverted.contains(key.rawValue))
+        for flag in FlagField.allCases {
+            self[flag] = try container.decodeIfPresent(Bool.self, forKey: flag.key).map {
+                Matched($0, inverted: inverted.contains(flag.key.rawValue))
             }
         }
         state = try container.decodeIfPresent([String].self, forKey: .state).map {
@@ -349,7 +392,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         for text in texts { try container.encode(text.match.value, forKey: text.field.key) }
-        for (key, path) in Self.flags { try container.encodeIfPresent(self[keyPath: path]?.value, forKey: key) }
+        for flag in FlagField.allCases { try container.encodeIfPresent(self[flag]?.value, forKey: flag.key) }
         try container.encodeIfPresent(state?.value, forKey: .state)
         try container.encodeIfPresent(invertedKeys, forKey: .inverted)
         try container.encodeIfPresent(sets, forKey: .sets)
