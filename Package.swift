@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "CloudStack", dependencies: ["Topology"]),
         .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose"]),
         .target(name: "Packets"),
-        .target(name: "Trace", dependencies: ["Topology", "Packets"]),
+        .target(name: "Trace", dependencies: ["Topology", "Packets", "Firewall"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
-        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

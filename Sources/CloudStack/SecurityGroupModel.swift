@@ -250,7 +250,7 @@ private struct FirewallView: Sendable {
                     address.contains(":") == (ipsets[name]?.family == .inet6)
                         && !(members ?? []).contains {
                             $0 == address || $0.hasPrefix(address + "/")
-                                || AddressSetMember($0)?.contains(address) == true
+                                || AddressPrefix($0)?.contains(address) == true
                         }
                 }
                 return SecurityGroupAddressSet(name: name, members: members, missing: missing.isEmpty ? nil : missing)
@@ -344,35 +344,5 @@ private struct FirewallView: Sendable {
                 $0.chain != "FORWARD" || !owned.contains(ChainKey(table: $0.table, chain: "BF-\(device)"))
             }
         }
-    }
-}
-
-/// An ipset member: an address, or a network in CIDR notation (hash:net).
-private struct AddressSetMember {
-    let address: [UInt8]
-    let prefix: Int
-
-    init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let bytes = AddressSetMember.bytes(String(parts[0])) else { return nil }
-        address = bytes
-        // A prefix out of range (a dump edited by hand) is the whole address, never an index past its bytes.
-        let bits = bytes.count * 8
-        let length = parts.count == 2 ? Int(parts[1]) ?? bits : bits
-        prefix = (0...bits).contains(length) ? length : bits
-    }
-
-    func contains(_ text: String) -> Bool {
-        guard let other = AddressSetMember.bytes(text), other.count == address.count else { return false }
-        for bit in 0..<prefix where (address[bit / 8] ^ other[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 {
-            return false
-        }
-        return true
-    }
-
-    /// IPv4 dotted quads only: IPv6 members are compared as text.
-    private static func bytes(_ text: String) -> [UInt8]? {
-        let octets = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-        return octets.count == 4 ? octets : nil
     }
 }

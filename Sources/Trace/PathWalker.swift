@@ -1,3 +1,4 @@
+import Firewall
 import Packets
 
 /// Puts one packet's sightings in path order (segment by segment: in at a port, out at the ports the bridge
@@ -46,7 +47,7 @@ struct PathWalker {
         let first = all[0].sighting.timestamp
         var state = WalkState(
             plan: plan, coverage: coverage, first: first, addresses: addresses, answered: answered,
-            keys: all[0].sighting.keys)
+            head: all[0].sighting)
 
         let entries = all.filter { isEntry($0.sighting) }
         let entry =
@@ -82,6 +83,8 @@ struct PathWalker {
         let addresses: AddressBook
         let answered: Bool
         let keys: FrameKeys
+        /// The packet's first sighting, decoded when a firewall verdict is worked out.
+        let head: Sighting
         var hops: [TracedPacket.Hop] = []
         var placed: Set<Int> = []
         var lost = false
@@ -90,14 +93,15 @@ struct PathWalker {
 
         init(
             plan: TracePlan, coverage: CaptureCoverage, first: UInt64, addresses: AddressBook, answered: Bool,
-            keys: FrameKeys
+            head: Sighting
         ) {
             self.plan = plan
             self.coverage = coverage
             self.first = first
             self.addresses = addresses
             self.answered = answered
-            self.keys = keys
+            self.head = head
+            keys = head.keys
         }
 
         mutating func start(entry: Seen, seen: [Int: Seen]) {
@@ -138,8 +142,14 @@ struct PathWalker {
             if !keys.isFlooded, let expected, !expectedSeen,
                 exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil
             {
+                let verdict =
+                    problem(at: expected.point) == nil
+                    ? firewallVerdict(entry: entry.sighting.point, exit: expected.point) : nil
                 markLost(
-                    at: expected.point, note: reason(expected.point, bridge: bridge, entry: entry.sighting.point))
+                    at: expected.point,
+                    note: verdict.map { dropped($0, entry: entry.sighting.point, exit: expected.point) }
+                        ?? reason(expected.point, bridge: bridge, entry: entry.sighting.point),
+                    firewallVerdict: verdict)
             } else if exits.isEmpty {
                 markLost(
                     at: nil, meaning: bridge, interface: bridge,
@@ -305,11 +315,66 @@ struct PathWalker {
 
         static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"
 
+        /// What the host's firewall does with this packet on its way from `entry` to `exit` across their
+        /// bridge, when it drops it; nil when it lets it through, or when there is no firewall to ask.
+        func firewallVerdict(entry: Int, exit: Int) -> FirewallDecision? {
+            let from = plan.points[entry]
+            let to = plan.points[exit]
+            // Sent or received by the host itself, it does not cross the bridge's forward path.
+            guard let walk = plan.firewall, let bridge = from.bridge, from.role != .bridge, to.role != .bridge else {
+                return nil
+            }
+            let (cooked, packet) = PacketDecoder.decode(head.bytes, linkType: head.linkType)
+            let crossing = FirewallWalk.Crossing(
+                bridge: bridge, inPort: from.interface, outPort: to.interface,
+                meetsIptables: plan.iptablesBridges.contains(bridge), sourceMAC: cooked?.sourceMAC,
+                destinationMAC: plan.nicMACs[exit])
+            let decision = walk.decide(packet, crossing: crossing)
+            return decision.verdict == .drop ? decision : nil
+        }
+
+        /// A firewall drop in the operator's words: whose rules, which chain and rule, and how sure.
+        func dropped(_ decision: FirewallDecision, entry: Int, exit: Int) -> String {
+            let chain = decision.chain ?? "?"
+            let place = [decision.family?.rawValue, decision.table].compactMap { $0 }.joined(separator: " ")
+            // The VM whose chains decided: its security group's (the -def chain the framework jumps to), or its
+            // anti-spoofing chains in ebtables (named after it).
+            let owner = [exit, entry].lazy.compactMap { index -> String? in
+                let point = plan.points[index]
+                guard let domain = point.domain else { return nil }
+                let owns = decision.path.contains {
+                    $0 == point.securityGroup || $0 == domain || $0.hasPrefix(domain + "-")
+                }
+                return owns ? domain : nil
+            }.first
+            let who =
+                owner.map {
+                    decision.family == .bridge ? "\($0)'s anti-spoofing rules (ebtables)" : "\($0)'s security group"
+                }
+                ?? "the firewall (\(place))"
+            let what: String
+            if let rule = decision.rule, let handle = decision.handle {
+                what =
+                    rule == "-j DROP"
+                    ? "no rule in chain \(chain) lets it through (its final -j DROP, rule \(handle))"
+                    : "chain \(chain) rule \(handle): \(rule)"
+            } else {
+                what = "chain \(chain)'s policy DROP"
+            }
+            let sure =
+                switch decision.certainty {
+                case .certain: ""
+                case .assumed: "; assuming " + (decision.assumptions ?? []).joined(separator: ", ")
+                case .uncertain: "; uncertain: " + (decision.assumptions ?? []).joined(separator: "; ")
+                }
+            return "dropped by \(who): \(what)\(sure)"
+        }
+
         /// - Parameter direction: how it was expected there; by default out of a port toward a device, into a
         ///   bridge device.
         mutating func markLost(
             at index: Int?, meaning: String? = nil, interface: String? = nil,
-            direction: TracedPacket.Hop.Direction? = nil, note: String
+            direction: TracedPacket.Hop.Direction? = nil, note: String, firewallVerdict: FirewallDecision? = nil
         ) {
             let point = index.map { plan.points[$0] }
             // Expected about when it was last seen: a replay that was not capturing there then cannot tell.
@@ -326,6 +391,7 @@ struct PathWalker {
                         ? "not judged: the snap length keeps too little of the packet here"
                         : "not captured there at the time (no capture of it covers that moment)")
             hop.domain = point?.domain
+            if captured { hop.firewallVerdict = firewallVerdict }
             hops.append(hop)
             let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"
             if captured {

@@ -1,3 +1,4 @@
+import Firewall
 import Packets
 import Topology
 
@@ -55,6 +56,12 @@ public struct TracePlan: Sendable {
     /// Points where the snap length keeps nothing of the packet (inside VXLAN on the underlay): not judged.
     public private(set) var tooShortToSee: Set<Int> = []
     let guestMACs: [Int: UInt64]
+    /// The same as written, for the firewall's MAC matches.
+    let nicMACs: [Int: String]
+    /// The host's firewall as dumped, to work out what it does with a packet a bridge did not forward.
+    let firewall: FirewallWalk?
+    /// The bridges whose bridged IPv4 meets iptables (br_netfilter, bridge-nf-call-iptables).
+    let iptablesBridges: Set<String>
     let ownMACs: [Int: UInt64]
     let hostMACs: Set<UInt64>
 
@@ -166,11 +173,16 @@ public struct TracePlan: Sendable {
             points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
         var guestMACs: [Int: UInt64] = [:]
         var ownMACs: [Int: UInt64] = [:]
+        var nicMACs: [Int: String] = [:]
         for (index, point) in points.enumerated() {
             ownMACs[index] = links[point.interface]?.mac.flatMap(Self.macNumber)
             guestMACs[index] = taps[point.interface]?.nic.mac.flatMap(Self.macNumber)
+            nicMACs[index] = taps[point.interface]?.nic.mac
         }
         self.guestMACs = guestMACs
+        self.nicMACs = nicMACs
+        firewall = snapshot.firewall.map(FirewallWalk.init(firewall:))
+        iptablesBridges = Set(snapshot.networks.filter { $0.firewall?.filtered == true }.map(\.bridge))
         self.ownMACs = ownMACs
         hostMACs = Set(
             snapshot.links.compactMap { $0.mac.flatMap(Self.macNumber) }

@@ -1,3 +1,4 @@
+import Firewall
 import Packets
 
 /// One frame seen at one capture point.
@@ -73,7 +74,7 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         public enum Direction: String, Codable, Sendable { case `in`, out }
 
         enum CodingKeys: String, CodingKey {
-            case kind, interface, meaning, direction, state, note, count
+            case kind, interface, meaning, direction, state, note, count, firewallVerdict
             case offset = "offsetNanoseconds"
         }
 
@@ -90,6 +91,8 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         public var note: String?
         /// How often it was seen there (more than once: a loop, or the same bytes sent again).
         public var count: Int
+        /// At a hop where a bridge did not forward it: what the host's firewall rules do with it, worked out.
+        public var firewallVerdict: FirewallDecision?
         /// The domain whose NIC this is, or the router a router hop is in (not in the JSON: `meaning` says it).
         public var domain: String? = nil
         /// Seen where the walk did not lead (a flooded copy, a second way out): "also seen".
@@ -147,19 +150,19 @@ extension Packet {
             ]
             return
                 "DHCP \(dhcp.messageType.flatMap { names[$0] } ?? "BOOTP") \(ends) xid "
-                    + "0x\(String(dhcp.transactionID, radix: 16))"
+                + "0x\(String(dhcp.transactionID, radix: 16))"
         }
         if let tcp {
             let flagNames: [(UInt8, String)] = [(0x02, "S"), (0x01, "F"), (0x04, "R"), (0x08, "P"), (0x10, ".")]
             let flags = flagNames.filter { tcp.flags & $0.0 != 0 }.map(\.1).joined()
             return
                 "TCP \(source ?? "?"):\(tcp.sourcePort) > \(destination ?? "?"):\(tcp.destinationPort) "
-                    + "[\(flags)] seq \(tcp.sequence)"
+                + "[\(flags)] seq \(tcp.sequence)"
         }
         if let udp {
             return
                 "UDP \(source ?? "?"):\(udp.sourcePort) > \(destination ?? "?"):\(udp.destinationPort) length "
-                    + "\(udp.length)"
+                + "\(udp.length)"
         }
         if let ipv4 { return "IP proto \(ipv4.protocolNumber) \(ends)" }
         if let ipv6 { return "IP6 next header \(ipv6.nextHeader) \(ends)" }

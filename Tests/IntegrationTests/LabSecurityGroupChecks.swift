@@ -42,10 +42,11 @@ enum LabSecurityGroups {
         let dropped = try ingress(try Lab.dump(), "i-5-31-VM")
         #expect(denied.rules.map(\.protocol) == ["tcp"] && dropped.final == .drop)
         #expect((dropped.finalPackets ?? 0) > (denied.finalPackets ?? 0), "the DROP counts the pings: \(dropped)")
-        // trace loses the pings at i-5-31-VM's tap and names its security group.
+        // trace loses the pings at i-5-31-VM's tap and names the rule of its security group that drops them.
         let traced = try Lab.run(["exec", KVMTopoBinary.path, "trace", "i-5-30-VM", "icmp", "--duration", "5"])
         #expect(
-            traced.output.contains("dropped by i-5-31-VM's security group? its chain i-5-31-def"),
+            traced.output.contains(
+                "dropped by i-5-31-VM's security group: no rule in chain i-5-31-VM lets it through (its final -j DROP"),
             "\(traced.output) \(traced.stderr)")
 
         // sg-stale: chains, an ipset and an ebtables chain of i-5-99-VM, which is not here.

@@ -261,6 +261,11 @@ enum LabTrace {
         for packet in requests {
             #expect(path(packet) == [tap["i-3-20-VM eth0"]!, "lost " + tap["r-7-VM eth2"]!], "\(packet.hops)")
             #expect(packet.lost && packet.replyMissing)
+            // The nft bridge rule that drops them, worked out from the dump's firewall.
+            let verdict = packet.hops.first { $0.state == .lost }?.firewallVerdict
+            #expect(
+                verdict?.table == "kvmtopo_lab_fault" && verdict?.chain == "forward" && verdict?.certainty == .certain,
+                "\(packet.hops)")
         }
 
     }

@@ -44,8 +44,10 @@ public enum Frames {
         return body + [0, 255]
     }
 
-    public static func tcp(seq: UInt32, flags: UInt8) -> [UInt8] {
-        be16(43210) + be16(443) + be32(seq) + be32(0) + [0x50, flags, 0xff, 0xff, 0, 0, 0, 0] + Array("GET".utf8)
+    public static func tcp(
+        seq: UInt32, flags: UInt8, source: UInt16 = 43210, destination: UInt16 = 443
+    ) -> [UInt8] {
+        be16(source) + be16(destination) + be32(seq) + be32(0) + [0x50, flags, 0xff, 0xff, 0, 0, 0, 0] + Array("GET".utf8)
     }
 
     public static let arpRequest = ethernet(
@@ -67,7 +69,9 @@ public enum Frames {
     }
 
     /// A Linux cooked v2 header as the `any` capture writes it: the frame's network layer seen on an interface.
-    public static func sll2(ifindex: UInt32, outgoing: Bool, _ etherType: UInt16, _ payload: [UInt8]) -> [UInt8] {
-        be16(etherType) + [0, 0] + be32(ifindex) + [0, 1, outgoing ? 4 : 0, 6] + vmMAC + [0, 0] + payload
+    public static func sll2(
+        ifindex: UInt32, outgoing: Bool, _ etherType: UInt16, _ payload: [UInt8], mac: [UInt8] = vmMAC
+    ) -> [UInt8] {
+        be16(etherType) + [0, 0] + be32(ifindex) + [0, 1, outgoing ? 4 : 0, 6] + mac + [0, 0] + payload
     }
 }
