@@ -262,7 +262,10 @@ private struct Walk {
 
     private func protocolMatches(_ name: String, bridged: Bool) -> Bool {
         if bridged {
-            guard let type = packet.ethernet?.etherType else { return false }
+            // A cooked capture has no Ethernet header: the network layer decoded says what it carried.
+            let decoded: UInt16? =
+                packet.ipv4 != nil ? 0x0800 : packet.ipv6 != nil ? 0x86dd : packet.arp != nil ? 0x0806 : nil
+            guard let type = packet.ethernet?.etherType ?? decoded else { return false }
             return Protocols.etherType(Int(type)).lowercased() == name.lowercased()
                 || (name.lowercased() == "ip" && type == 0x0800)
         }
