@@ -52,6 +52,13 @@ enum SecurityGroupModel {
         for (place, (group, chains)) in zip(places, read) {
             snapshot.domains[place.domain].nics[place.nic].securityGroup = group
             owned.formUnion(chains)
+            // An address not otherwise known: the one the agent's anti-spoofing rules let the NIC use.
+            if snapshot.domains[place.domain].nics[place.nic].ip == nil,
+                let ip = group?.antiSpoofing?.ips.first(where: { AddressPrefix.number($0) != nil })
+            {
+                snapshot.domains[place.domain].nics[place.nic].ip = ip
+                snapshot.domains[place.domain].nics[place.nic].ipSource = .securityGroup
+            }
         }
         // What else names a tap or a bridge: read after every security group, so their own chains are left out.
         let naming = view.rulesNaming(excluding: owned)

@@ -323,7 +323,7 @@ private struct Reading {
             let name = Protocols.etherType(type)
             matches.protocol = Matched(name, inverted: inverted)
             if style == .nft {
-                clauses.append("ether type \(inverted ? "!= " : "")\(name.lowercased())")
+                clauses.append("ether type \(inverted ? "!= " : "")\(Protocols.nftEtherType(type))")
             } else {
                 header[.protocol] = "-p" + (inverted ? " ! " : " ") + name
             }
@@ -555,6 +555,13 @@ enum Protocols {
     static func etherType(_ type: Int) -> String {
         etherTypes[type] ?? "0x" + String(type, radix: 16)
     }
+
+    /// nft's own names differ from ebtables' (`ether type ip`, not IPv4).
+    static func nftEtherType(_ type: Int) -> String {
+        nftEtherTypes[type] ?? etherType(type).lowercased()
+    }
+
+    private static let nftEtherTypes = [0x0800: "ip", 0x86dd: "ip6", 0x8100: "vlan", 0x88a8: "8021ad"]
 
     private static let etherTypes = [
         0x0800: "IPv4", 0x0806: "ARP", 0x8035: "RARP", 0x8100: "802_1Q", 0x86dd: "IPv6", 0x88a8: "802_1AD",

@@ -110,17 +110,21 @@ public struct AddressSource: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {
         case arp, dhcp, nd
         case controlMAC = "control-mac"
+        /// The address CloudStack's anti-spoofing rules let the NIC send as (what the agent was told it has).
+        case securityGroup = "security-group"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let arp = Self(.arp), dhcp = Self(.dhcp), nd = Self(.nd), controlMAC = Self(.controlMAC)
+    public static let securityGroup = Self(.securityGroup)
 
-    /// Which word wins for one NIC: the control MAC's (it is the address), then DHCP's, then ARP's, then ND's
-    /// (an IPv4 address is what people look for).
+    /// Which word wins for one NIC: the control MAC's (it is the address), then DHCP's, then the security group's
+    /// (assigned, but a guest may use another), then ARP's, then ND's (an IPv4 address is what people look for).
     public var rank: Int {
         switch known {
-        case .controlMAC?: 3
-        case .dhcp?: 2
+        case .controlMAC?: 4
+        case .dhcp?: 3
+        case .securityGroup?: 2
         case .arp?: 1
         case .nd?, nil: 0
         }

@@ -22,7 +22,7 @@ public final class Correlator {
     private var dueHead = 0
     private var nextID = 0
     private var emitted = 0
-    var addresses = AddressBook()
+    var addresses: AddressBook
     private var walker: PathWalker
 
     /// Packets seen only where the traced VM's traffic could pass, never at the VM: not its traffic.
@@ -36,6 +36,7 @@ public final class Correlator {
         grace = min(timeoutNanoseconds, 50_000_000)
         self.capacity = capacity
         walker = PathWalker(plan: plan)
+        addresses = AddressBook(owners: plan.knownAddresses)
     }
 
     public var openPackets: Int { clusters.count }
@@ -207,7 +208,7 @@ final class Cluster {
 /// Which capture point an IP address lives behind, learned as the trace runs: from ARP, and from the source
 /// address of what a guest (not a router: it forwards others' packets) sends. Bounded: forgets all at a limit.
 struct AddressBook {
-    private(set) var owners: [IPAddress: Int] = [:]
+    private(set) var owners: [IPAddress: Int]
     static let limit = 65_536
 
     mutating func learn(from sighting: Sighting, plan: TracePlan) {

@@ -58,6 +58,9 @@ public struct TracePlan: Sendable {
     let guestMACs: [Int: UInt64]
     /// The same as written, for the firewall's MAC matches.
     let nicMACs: [Int: String]
+    /// The NICs' addresses the dump knows (the control MAC's, a DHCP lease, the security group's): where a
+    /// packet to one goes before the trace has seen the NIC send.
+    let knownAddresses: [IPAddress: Int]
     /// The host's firewall as dumped, to work out what it does with a packet a bridge did not forward.
     let firewall: FirewallWalk?
     /// The bridges whose bridged IPv4 meets iptables (br_netfilter, bridge-nf-call-iptables).
@@ -174,13 +177,16 @@ public struct TracePlan: Sendable {
         var guestMACs: [Int: UInt64] = [:]
         var ownMACs: [Int: UInt64] = [:]
         var nicMACs: [Int: String] = [:]
+        var knownAddresses: [IPAddress: Int] = [:]
         for (index, point) in points.enumerated() {
             ownMACs[index] = links[point.interface]?.mac.flatMap(Self.macNumber)
             guestMACs[index] = taps[point.interface]?.nic.mac.flatMap(Self.macNumber)
             nicMACs[index] = taps[point.interface]?.nic.mac
+            if let ip = taps[point.interface]?.nic.ip.flatMap(IPAddress.init) { knownAddresses[ip] = index }
         }
         self.guestMACs = guestMACs
         self.nicMACs = nicMACs
+        self.knownAddresses = knownAddresses
         firewall = snapshot.firewall.map(FirewallWalk.init(firewall:))
         iptablesBridges = Set(snapshot.networks.filter { $0.firewall?.filtered == true }.map(\.bridge))
         self.ownMACs = ownMACs
