@@ -79,6 +79,11 @@ public struct FirewallDecision: Codable, Equatable, Sendable {
     public var certainty: Certainty
     /// What the walk took for granted (the connection-tracking state), or could not evaluate.
     public var assumptions: [String]?
+    /// The deciding rule's (or policy's) packet counter in the dump the walk read, and, live, when the packet was
+    /// judged lost: a drop that moved it is confirmed (a public VM's DROP also counts scans: confirmation, not
+    /// proof); one that did not is in doubt.
+    public var packets: Int?
+    public var packetsNow: Int?
 
     public enum Certainty: String, Codable, Sendable, CaseIterable {
         /// Every match on the way was evaluated from the frame's own headers.
@@ -161,7 +166,8 @@ private struct Walk {
             verdict: verdict, family: table?.family, table: table?.name, backend: table?.backend, chain: chain,
             rule: rule?.text, handle: rule?.handle, target: rule?.target, path: path,
             certainty: uncertain ? .uncertain : assumptions.isEmpty ? .certain : .assumed,
-            assumptions: assumptions.isEmpty ? nil : assumptions)
+            assumptions: assumptions.isEmpty ? nil : assumptions,
+            packets: rule.map(\.packets) ?? table?.chains.first { $0.name == chain }?.packets)
     }
 
     private mutating func note(_ assumption: String) {

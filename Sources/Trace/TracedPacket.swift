@@ -170,3 +170,25 @@ extension Packet {
         return "frame"
     }
 }
+
+extension TracedPacket {
+    /// The packet with the counters of the firewall rules its lost hops name read again (`now`): whether each
+    /// moved since the dump, in the hop's note and in its `firewallVerdict`.
+    public func confirmingFirewall(_ now: (FirewallDecision) -> Int?) -> TracedPacket {
+        var packet = self
+        for index in packet.hops.indices {
+            guard var verdict = packet.hops[index].firewallVerdict, let before = verdict.packets,
+                let after = now(verdict)
+            else { continue }
+            verdict.packetsNow = after
+            packet.hops[index].firewallVerdict = verdict
+            let note =
+                after > before
+                ? "its counter rose by \(after - before) while tracing"
+                : "its counter did not move while tracing: the kernel may have dropped it elsewhere"
+            packet.hops[index].note = (packet.hops[index].note.map { $0 + "; " } ?? "") + note
+        }
+        packet.reply = packet.reply.map { $0.confirmingFirewall(now) }
+        return packet
+    }
+}

@@ -160,7 +160,10 @@ struct TraceCommand: ParsableCommand {
                 if !json {
                     Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")
                 }
-                result = try run(session: &session, source: &frames, presence: LinkPresence.current)
+                let counters = FirewallCounters()
+                result = try run(session: &session, source: &frames, presence: LinkPresence.current) {
+                    $0.confirmingFirewall(counters.packets(of:))
+                }
             }
             let summary =
                 json
@@ -192,9 +195,10 @@ struct TraceCommand: ParsableCommand {
 
     /// The session on a source, each batch of packets written in one go (one write per packet would cost more
     /// than the packet).
+    /// - Parameter live: what a live trace adds to each packet (the firewall counters read again).
     private func run<Source: FrameSource>(
         session: inout TraceSession, source: inout Source,
-        presence: (() -> Set<Int>?)?
+        presence: (() -> Set<Int>?)?, live: (TracedPacket) -> TracedPacket = { $0 }
     ) throws -> TraceSession.Result {
         let text = text
         do {
@@ -203,7 +207,7 @@ struct TraceCommand: ParsableCommand {
                 presentInterfaces: presence, notice: Terminal.warn
             ) { packets in
                 guard !packets.isEmpty else { return }
-                let output = packets.map { json ? TraceJSON.line($0) : text.packet($0) }.joined()
+                let output = packets.map(live).map { json ? TraceJSON.line($0) : text.packet($0) }.joined()
                 FileHandle.standardOutput.write(Data(output.utf8))
             }
         } catch {

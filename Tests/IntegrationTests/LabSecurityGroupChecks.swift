@@ -48,6 +48,8 @@ enum LabSecurityGroups {
             traced.output.contains(
                 "dropped by i-5-31-VM's security group: no rule in chain i-5-31-VM lets it through (its final -j DROP"),
             "\(traced.output) \(traced.stderr)")
+        // Live, the DROP's counter read again when each ping is judged lost confirms it.
+        #expect(traced.output.contains("its counter rose by "), "\(traced.output)")
 
         // sg-stale: chains, an ipset and an ebtables chain of i-5-99-VM, which is not here.
         #expect(try Lab.run("fault", "sg-stale").status == 0)

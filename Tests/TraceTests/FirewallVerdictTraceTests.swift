@@ -62,6 +62,24 @@ struct FirewallVerdictTraceTests {
         #expect(verdict.certainty == .assumed)
     }
 
+    @Test("live, the deciding rule's counter read again: moved, it confirms; still, it casts doubt")
+    func counters() throws {
+        let (plan, ping) = try plan(denying: true)
+        let correlator = Correlator(plan: plan, timeoutNanoseconds: 1_000_000_000)
+        ping.forEach(correlator.add)
+        let packet = try #require(correlator.finish().first)
+        let before = try #require(packet.hops.first { $0.state == .lost }?.firewallVerdict?.packets)
+        let moved = packet.confirmingFirewall { _ in before + 2 }.hops.first { $0.state == .lost }
+        #expect(moved?.note?.hasSuffix("; its counter rose by 2 while tracing") == true, "\(String(describing: moved))")
+        #expect(moved?.firewallVerdict?.packetsNow == before + 2)
+        let still = packet.confirmingFirewall { _ in before }.hops.first { $0.state == .lost }
+        #expect(
+            still?.note?.hasSuffix("its counter did not move while tracing: the kernel may have dropped it elsewhere")
+                == true)
+        let unread = packet.confirmingFirewall { _ in nil }
+        #expect(unread == packet, "without a counter to read, nothing is added")
+    }
+
     @Test("from a MAC not the NIC's: i-5-30-VM's anti-spoofing chain, certain")
     func antiSpoofing() throws {
         let (plan, ping) = try plan(denying: false, spoofing: true)
