@@ -25,6 +25,11 @@ public enum TraceJSON {
                         received: $0.received, dropped: $0.dropped, droppedByInterface: $0.droppedByInterface,
                         droppedWaiting: $0.droppedWaiting)
                 },
+                firewallDrops: statistics.firewallDrops.map {
+                    .init(
+                        family: $0.family?.rawValue, table: $0.table, chain: $0.chain, handle: $0.handle, rule: $0.rule,
+                        packets: $0.packets)
+                },
                 hops: statistics.hops.map { hop in
                     .init(
                         interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen,
@@ -44,8 +49,15 @@ public enum TraceJSON {
             var p50Nanoseconds, p99Nanoseconds: Int64?
         }
         var packets, replies, lost, repliesMissing, evicted: Int
+        struct FirewallDrops: Encodable {
+            var family, table, chain: String?
+            var handle: Int?
+            var rule: String?
+            var packets: Int
+        }
         var frames: Frames?
         var capture: Capture?
+        var firewallDrops: [FirewallDrops]
         var hops: [Hop]
     }
 

@@ -104,6 +104,16 @@ public struct TraceText {
                         + "\(frames.otherTraffic) packets of other traffic", tone: tone)
             ])
         }
+        if !statistics.firewallDrops.isEmpty {
+            let counts = statistics.firewallDrops.map { drops in
+                let place = [drops.family?.rawValue, drops.table, drops.chain].compactMap { $0 }.joined(separator: " ")
+                let rule = drops.handle.map { " rule \($0)" } ?? "'s policy"
+                return "\(drops.packets) by \(place)\(rule)" + (drops.rule.map { " (\(clean($0)))" } ?? "")
+            }
+            lines.append([
+                Segment(text: "  dropped by the firewall: " + counts.joined(separator: ", "), tone: .error)
+            ])
+        }
         if evicted > 0 {
             lines.append([
                 Segment(

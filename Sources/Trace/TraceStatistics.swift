@@ -1,3 +1,6 @@
+import Firewall
+import Topology
+
 /// Per hop over a whole trace: how often a packet was seen or lost there, and its delay since the packet's first
 /// sighting as p50/p99 from a fixed log-scale histogram (about 1.5 % wide buckets), so an hour-long trace
 /// takes no more memory than a short one.
@@ -44,6 +47,18 @@ public struct TraceStatistics: Sendable {
     public private(set) var repliesMissing = 0
     public private(set) var hops: [HopStatistics] = []
     private var hopIndex: [String: Int] = [:]
+    /// Lost packets by the firewall rule (or chain policy) that drops them, in the order first met.
+    public private(set) var firewallDrops: [FirewallDrops] = []
+
+    /// One deciding rule or policy, and how many lost packets it accounts for.
+    public struct FirewallDrops: Sendable, Equatable {
+        public var family: FirewallFamily?
+        public var table: String?
+        public var chain: String?
+        public var handle: Int?
+        public var rule: String?
+        public var packets: Int
+    }
 
     public init() {}
 
@@ -54,6 +69,19 @@ public struct TraceStatistics: Sendable {
             recordHops($0)
         }
         recordHops(packet)
+    }
+
+    private mutating func countDrop(_ verdict: FirewallDecision) {
+        if let index = firewallDrops.firstIndex(where: {
+            ($0.family, $0.table, $0.chain, $0.handle) == (verdict.family, verdict.table, verdict.chain, verdict.handle)
+        }) {
+            firewallDrops[index].packets += 1
+        } else {
+            firewallDrops.append(
+                FirewallDrops(
+                    family: verdict.family, table: verdict.table, chain: verdict.chain, handle: verdict.handle,
+                    rule: verdict.rule, packets: 1))
+        }
     }
 
     private mutating func recordHops(_ packet: TracedPacket) {
@@ -76,6 +104,7 @@ public struct TraceStatistics: Sendable {
                 hops[index].histogram[HopStatistics.bucket(UInt64(max(0, hop.offset ?? 0))), default: 0] += 1
             case .lost:
                 hops[index].lost += 1
+                if let verdict = hop.firewallVerdict { countDrop(verdict) }
             case .uncaptured:
                 break
             }

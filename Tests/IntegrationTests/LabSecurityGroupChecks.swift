@@ -50,6 +50,7 @@ enum LabSecurityGroups {
             "\(traced.output) \(traced.stderr)")
         // Live, the DROP's counter read again when each ping is judged lost confirms it.
         #expect(traced.output.contains("its counter rose by "), "\(traced.output)")
+        #expect(traced.output.contains("dropped by the firewall: "), "the summary counts them: \(traced.output)")
 
         // sg-stale: chains, an ipset and an ebtables chain of i-5-99-VM, which is not here.
         #expect(try Lab.run("fault", "sg-stale").status == 0)

@@ -1,4 +1,5 @@
 import Packets
+import Render
 import TestSupport
 import Testing
 import Topology
@@ -78,6 +79,22 @@ struct FirewallVerdictTraceTests {
                 == true)
         let unread = packet.confirmingFirewall { _ in nil }
         #expect(unread == packet, "without a counter to read, nothing is added")
+    }
+
+    @Test("the summary counts lost packets by the rule that drops them")
+    func summary() throws {
+        let (plan, ping) = try plan(denying: true)
+        let correlator = Correlator(plan: plan, timeoutNanoseconds: 1_000_000_000)
+        ping.forEach(correlator.add)
+        var statistics = TraceStatistics()
+        correlator.finish().forEach { statistics.record($0) }
+        let drops = try #require(statistics.firewallDrops.first)
+        #expect(statistics.firewallDrops.count == 1 && drops.packets == 1 && drops.chain == "i-5-31-VM")
+        let text = TraceText(style: DiagramStyle(unicode: false, color: false)).summary(statistics, capture: nil)
+        #expect(
+            text.contains("dropped by the firewall: 1 by ip filter i-5-31-VM rule \(drops.handle ?? -1) (-j DROP)"),
+            "\(text)")
+        #expect(TraceJSON.summary(statistics, capture: nil, evicted: 0).contains("\"firewallDrops\":[{\"chain\""))
     }
 
     @Test("from a MAC not the NIC's: i-5-30-VM's anti-spoofing chain, certain")
