@@ -43,7 +43,12 @@ enum LabSecurityGroups {
         #expect(denied.rules.map(\.protocol) == ["tcp"] && dropped.final == .drop)
         #expect((dropped.finalPackets ?? 0) > (denied.finalPackets ?? 0), "the DROP counts the pings: \(dropped)")
         // trace loses the pings at i-5-31-VM's tap and names the rule of its security group that drops them.
-        let traced = try Lab.run(["exec", KVMTopoBinary.path, "trace", "i-5-30-VM", "icmp", "--duration", "5"])
+        let pcapng = "/tmp/kvmtopo-lab-sg-\(getpid()).pcapng"
+        let dumpFile = "/tmp/kvmtopo-lab-sg-\(getpid()).json"
+        defer { for file in [pcapng, dumpFile] { try? FileManager.default.removeItem(atPath: file) } }
+        let traced = try Lab.run([
+            "exec", KVMTopoBinary.path, "trace", "i-5-30-VM", "icmp", "--duration", "5", "-w", pcapng,
+        ])
         #expect(
             traced.output.contains(
                 "dropped by i-5-31-VM's security group: no rule in chain i-5-31-VM lets it through (its final -j DROP"),
@@ -51,6 +56,13 @@ enum LabSecurityGroups {
         // Live, the DROP's counter read again when each ping is judged lost confirms it.
         #expect(traced.output.contains("its counter rose by "), "\(traced.output)")
         #expect(traced.output.contains("dropped by the firewall: "), "the summary counts them: \(traced.output)")
+        // Replayed anywhere with a dump of the host: the same verdict, worked out from the dump's rules.
+        #expect(try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dumpFile]).status == 0)
+        let replayed = try Shell.run([KVMTopoBinary.path, "trace", "i-5-30-VM", "--read", pcapng, "--from", dumpFile])
+        #expect(
+            replayed.output.contains("dropped by i-5-31-VM's security group: no rule in chain i-5-31-VM lets it"),
+            "\(replayed.output) \(replayed.stderr)")
+        #expect(!replayed.output.contains("its counter"), "a replay reads no live counter")
 
         // sg-stale: chains, an ipset and an ebtables chain of i-5-99-VM, which is not here.
         #expect(try Lab.run("fault", "sg-stale").status == 0)
