@@ -1,5 +1,5 @@
-import Topology
 import CNetlink
+import Topology
 
 /// libnl objects (borrowed from the parse callback, never freed here) to Swift records.
 enum RecordConverter {
@@ -32,6 +32,17 @@ enum RecordConverter {
                     state: portStateName(extras.port_state),
                     priority: extras.port_priority >= 0 ? Int(extras.port_priority) : nil,
                     cost: extras.port_cost >= 0 ? Int(extras.port_cost) : nil))
+    }
+
+    static func linkCounters(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkLinkCounters? {
+        guard let name = rtnl_link_get_name(object) else { return nil }
+        let stat = { (id: rtnl_link_stat_id_t) in Int(truncatingIfNeeded: rtnl_link_get_stat(object, id)) }
+        return NetlinkLinkCounters(
+            ifindex: Int(rtnl_link_get_ifindex(object)), name: String(cString: name),
+            counters: InterfaceCounters(
+                rxPackets: stat(RTNL_LINK_RX_PACKETS), txPackets: stat(RTNL_LINK_TX_PACKETS),
+                rxDropped: stat(RTNL_LINK_RX_DROPPED), txDropped: stat(RTNL_LINK_TX_DROPPED),
+                rxErrors: stat(RTNL_LINK_RX_ERRORS), txErrors: stat(RTNL_LINK_TX_ERRORS)))
     }
 
     static func address(_ object: OpaquePointer, _ message: OpaquePointer) -> NetlinkAddress? {

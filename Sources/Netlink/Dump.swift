@@ -46,6 +46,13 @@ public final class NetlinkSession {
             extMask: UInt32(RTEXT_FILTER_SKIP_STATS), convert: RecordConverter.link)
     }
 
+    /// Every link's counters: the link dump with its statistics (the topology's dump skips them).
+    public func linkCounters() throws(NetlinkError) -> [NetlinkLinkCounters] {
+        try dump(
+            "link counter dump", type: RTM_GETLINK, family: AF_UNSPEC, header: MemoryLayout<ifinfomsg>.size,
+            convert: RecordConverter.linkCounters)
+    }
+
     public func addresses() throws(NetlinkError) -> [NetlinkAddress] {
         try dump(
             "address dump", type: RTM_GETADDR, family: AF_UNSPEC, header: MemoryLayout<ifaddrmsg>.size,

@@ -1,5 +1,5 @@
-import Topology
 import CNetlink
+import Topology
 
 /// Parses rtnetlink messages recorded from a host (the bytes the kernel sends in answer to a dump) through
 /// the same libnl path as a live dump. It lets link kinds this kernel cannot create (vlan, bond) be tested.

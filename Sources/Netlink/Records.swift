@@ -94,3 +94,10 @@ public struct NetlinkError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { "\(operation): \(message)" }
 }
+
+/// A link's packet counters (IFLA_STATS64): what `kvmtopo drops` compares between two readings.
+public struct NetlinkLinkCounters: Sendable, Equatable {
+    public var ifindex: Int
+    public var name: String
+    public var counters: InterfaceCounters
+}

@@ -16,7 +16,7 @@ struct DiagnoseCommand: ParsableCommand {
             With --health-check it is the CloudStack agent's host health check (kvmtopo-diagnose(1), HEALTH CHECK).
             """)
 
-    @Argument(help: ArgumentHelp("Optional scope: vm NAME, or network BRIDGE|vlan:N|vni:N.", valueName: "scope"))
+    @Argument(help: Scope.help)
     var scope: [String] = []
 
     @Flag(help: "Write the findings as JSON.")
@@ -35,9 +35,7 @@ struct DiagnoseCommand: ParsableCommand {
         if healthCheck.enabled, !scope.isEmpty || json || prometheus != nil {
             throw ValidationError("--health-check checks the whole host and answers in its own lines")
         }
-        guard scope.isEmpty || (scope.count == 2 && ["vm", "network"].contains(scope[0])) else {
-            throw ValidationError("the scope is 'vm NAME' or 'network BRIDGE|vlan:N|vni:N'")
-        }
+        try Scope.validate(scope)
     }
 
     func run() throws {
@@ -46,8 +44,7 @@ struct DiagnoseCommand: ParsableCommand {
         try reportingFailures {
             let snapshot = try source.snapshot(savedModel: .reinfer)
             var findings = Diagnose.run(snapshot)
-            if !scope.isEmpty {
-                let names = try scopeNames(in: snapshot)
+            if let names = try Scope(words: scope).names(in: snapshot) {
                 findings = Diagnose.scoped(findings, to: names)
             }
             if let prometheus {
@@ -65,27 +62,5 @@ struct DiagnoseCommand: ParsableCommand {
         case .warning?: throw ExitCode(1)
         default: break
         }
-    }
-
-    /// The names a scoped diagnosis is about: a VM with its taps and bridges, or a network's bridge, uplink and
-    /// members.
-    private func scopeNames(in snapshot: HostSnapshot) throws -> Set<String> {
-        let name = scope[1]
-        if scope[0] == "vm" {
-            guard let domain = snapshot.domains.first(where: { $0.name == name }) else {
-                throw CommandFailure(
-                    .usage, LookupError(kind: "VM", name: name, candidates: snapshot.domains.map(\.name)).description)
-            }
-            return Set([domain.name] + domain.nics.flatMap { [$0.tap, $0.bridge, $0.hostBridge].compactMap { $0 } })
-        }
-        let network: Network
-        do {
-            network = try snapshot.network(selectedBy: name)
-        } catch {
-            throw CommandFailure(.usage, error.description)
-        }
-        return Set(
-            [network.bridge] + [network.uplink, network.physicalInterface].compactMap { $0 }
-                + network.members.flatMap { [$0.domain, $0.tap].compactMap { $0 } })
     }
 }

@@ -342,7 +342,8 @@ enum LabTrace {
             ["show", "vm", "i-5-30-VM"], ["diagnose", "vm", "i-5-31-VM"],
             ["dump", "--listen", "2"], ["trace", "i-3-20-VM", "--duration", "3", "-w", "\(scratch)/t.pcapng"],
             ["trace", "i-2-10-VM", "--json", "-c", "1", "--duration", "5"],
-            ["diagnose", "--json", "--prometheus", "\(scratch)/k.prom"],
+            ["diagnose", "--json", "--prometheus", "\(scratch)/k.prom"], ["drops", "--duration", "1"],
+            ["drops", "network", "vni:1001", "--json", "--duration", "1"],
         ]
         for command in commands {
             let result = try Lab.run(["exec", KVMTopoBinary.path] + command)

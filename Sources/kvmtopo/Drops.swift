@@ -1,0 +1,68 @@
+import ArgumentParser
+import Capture
+import Collect
+import Foundation
+import Render
+import Topology
+
+struct DropsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drops",
+        abstract: "What the host's interfaces dropped over a while, per VM NIC, bridge and uplink.",
+        discussion: """
+            Reads every link's counters twice, --duration apart (Ctrl-C ends early), and shows the drops and \
+            errors in between on the objects they happened at: a VM's or router's tap (a rising tx dropped is a \
+            guest that does not drain its queue), a bridge, an uplink. Scoped by vm NAME or network \
+            BRIDGE|vlan:N|vni:N. Only reads. Exit status: 0, also when something dropped; 1 when the counters \
+            cannot be read; 64 usage. kvmtopo-drops(1).
+            """)
+
+    @Argument(help: Scope.help)
+    var scope: [String] = []
+
+    @Option(help: ArgumentHelp("How long to count, in seconds.", valueName: "seconds"))
+    var duration: Double = 10
+
+    @Flag(help: "Write what dropped as JSON.")
+    var json = false
+
+    @OptionGroup var source: SourceOptions
+    @OptionGroup var display: DisplayOptions
+
+    func validate() throws {
+        try Scope.validate(scope)
+        guard duration > 0 else { throw ValidationError("--duration takes a positive number of seconds") }
+        guard source.dumpFile == nil else {
+            throw ValidationError("drops reads the live host's counters twice; a saved dump (--from) has them once")
+        }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let snapshot = try source.snapshot(savedModel: .keep)
+            let names = try Scope(words: scope).names(in: snapshot)
+            let before = try counters()
+            let started = ContinuousClock.now
+            StopSignals.install()
+            while ContinuousClock.now - started < .seconds(duration), StopSignals.requests() == 0 {
+                Thread.sleep(forTimeInterval: min(0.1, duration))
+            }
+            let seconds = (ContinuousClock.now - started) / .seconds(1)
+            let drops = InterfaceDrops.between(before, try counters(), in: snapshot, names: names)
+            let output =
+                json
+                ? DropsReport.json(drops, host: snapshot.host.hostname, seconds: seconds)
+                : Data(
+                    DropsReport.text(drops, host: snapshot.host.hostname, seconds: seconds, style: display.style).utf8)
+            FileHandle.standardOutput.write(output)
+        }
+    }
+
+    private func counters() throws -> [String: InterfaceCounters] {
+        do {
+            return try LinkCounters.read()
+        } catch {
+            throw CommandFailure(.failure, "cannot read the links' counters: \(error)")
+        }
+    }
+}
