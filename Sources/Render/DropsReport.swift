@@ -26,6 +26,43 @@ public enum DropsReport {
         return lines.map(style.render).joined(separator: "\n") + "\n"
     }
 
+    /// node_exporter textfile metrics: what each interface dropped or erred on during the run, by counter.
+    public static func prometheus(_ drops: [InterfaceDrops], seconds: Double, now: Date) -> String {
+        var text = """
+            # HELP kvmtopo_drops_packets Packets an interface dropped or erred on during the last kvmtopo drops run.
+            # TYPE kvmtopo_drops_packets gauge
+
+            """
+        for drop in drops {
+            let counters = [
+                ("rx_dropped", drop.counters.rxDropped), ("tx_dropped", drop.counters.txDropped),
+                ("rx_errors", drop.counters.rxErrors), ("tx_errors", drop.counters.txErrors),
+            ]
+            let domain = drop.domain.map { ",domain=\"\(label($0))\"" } ?? ""
+            for (counter, packets) in counters where packets > 0 {
+                text +=
+                    "kvmtopo_drops_packets{interface=\"\(label(drop.interface))\"\(domain),counter=\"\(counter)\"} "
+                    + "\(packets)\n"
+            }
+        }
+        text += """
+            # HELP kvmtopo_drops_window_seconds How long the last kvmtopo drops run counted.
+            # TYPE kvmtopo_drops_window_seconds gauge
+            kvmtopo_drops_window_seconds \(String(format: "%.3f", seconds))
+            # HELP kvmtopo_drops_last_run_timestamp_seconds When kvmtopo drops wrote this file.
+            # TYPE kvmtopo_drops_last_run_timestamp_seconds gauge
+            kvmtopo_drops_last_run_timestamp_seconds \(Int(now.timeIntervalSince1970))
+
+            """
+        return text
+    }
+
+    /// A label value as the text format wants it: backslash, quote and newline escaped.
+    private static func label(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
     public static func json(_ drops: [InterfaceDrops], host: String, seconds: Double) -> Data {
         struct Report: Encodable {
             var schemaVersion = 1

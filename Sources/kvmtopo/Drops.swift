@@ -26,6 +26,11 @@ struct DropsCommand: ParsableCommand {
     @Flag(help: "Write what dropped as JSON.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
+        completion: .file(extensions: ["prom"]))
+    var prometheus: String?
+
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
 
@@ -49,6 +54,10 @@ struct DropsCommand: ParsableCommand {
             }
             let seconds = (ContinuousClock.now - started) / .seconds(1)
             let drops = InterfaceDrops.between(before, try counters(), in: snapshot, names: names)
+            if let prometheus {
+                let metrics = DropsReport.prometheus(drops, seconds: seconds, now: Date())
+                try OutputFile.write(Data(metrics.utf8), to: prometheus)
+            }
             let output =
                 json
                 ? DropsReport.json(drops, host: snapshot.host.hostname, seconds: seconds)

@@ -33,14 +33,14 @@ struct DropsTests {
             time.sleep(60)
             """
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("drops-\(getpid())").path
-        defer { for file in [".json", ".txt"] { try? FileManager.default.removeItem(atPath: output + file) } }
+        defer { for file in [".json", ".txt", ".prom"] { try? FileManager.default.removeItem(atPath: output + file) } }
         let drops = ["ip", "netns", "exec", host.name, KVMTopoBinary.path, "drops"] + Self.noLibvirt
         let script = """
             ip netns exec \(host.name) python3 -c '\(holder)' > \(output).held &
             holder=$!
             for _ in $(seq 50); do grep -q held \(output).held 2>/dev/null && break; sleep 0.1; done
             ip -n \(host.name) link set tdrop0 master br0 up
-            \(drops.joined(separator: " ")) --duration 3 --json > \(output).json &
+            \(drops.joined(separator: " ")) --duration 3 --json --prometheus \(output).prom > \(output).json &
             json=$!
             \(drops.joined(separator: " ")) --duration 3 --ascii > \(output).txt &
             text=$!
@@ -60,6 +60,10 @@ struct DropsTests {
         let counters = tap["counters"] as? [String: Int] ?? [:]
         #expect((counters["txDropped"] ?? 0) > 0, "\(tap)")
         #expect(interfaces.allSatisfy { $0["interface"] as? String != "vb" }, "the far end's port dropped nothing")
+        let metrics = try String(contentsOfFile: output + ".prom", encoding: .utf8)
+        #expect(
+            metrics.contains(#"kvmtopo_drops_packets{interface="tdrop0",counter="tx_dropped"} "#)
+                && metrics.contains("kvmtopo_drops_window_seconds 3."), "\(metrics)")
         let text = try String(contentsOfFile: output + ".txt", encoding: .utf8)
         #expect(text.contains("Drops on ") && text.contains("tdrop0") && text.contains("tx dropped "), "\(text)")
     }
