@@ -9,12 +9,34 @@ import Topology
 /// ipset membership. The result names the rule that decides, or the chain whose end or policy does: a missing
 /// rule, which no counter shows.
 public struct FirewallWalk: Sendable {
-    let firewall: Firewall
+    let tables: [FirewallTable]
     let ipsets: [String: IPSet]
+    /// Each table's chains by name, for jumps.
+    let chainsByName: [[String: FirewallChain]]
+    /// The base chains of each hook, in the order the kernel runs them: looked up once, not for every packet.
+    private let baseChains: [Hook: [(table: Int, chain: FirewallChain)]]
+
+    private struct Hook: Hashable {
+        var family: FirewallFamily
+        var hook: FirewallHook
+    }
 
     public init(firewall: Firewall) {
-        self.firewall = firewall
+        tables = firewall.tables
         ipsets = Dictionary(firewall.ipsets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        chainsByName = firewall.tables.map { table in
+            Dictionary(table.chains.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        var baseChains: [Hook: [(table: Int, chain: FirewallChain)]] = [:]
+        for (index, table) in firewall.tables.enumerated() {
+            for chain in table.chains {
+                guard let hook = chain.hook else { continue }
+                baseChains[Hook(family: table.family, hook: hook), default: []].append((index, chain))
+            }
+        }
+        self.baseChains = baseChains.mapValues { chains in
+            chains.enumerated().sorted { ($0.1.chain.priority ?? 0, $0.0) < ($1.1.chain.priority ?? 0, $1.0) }.map(\.1)
+        }
     }
 
     /// The bridge and its ports a frame crosses.
@@ -49,10 +71,7 @@ public struct FirewallWalk: Sendable {
         if crossing.meetsIptables, packet.ipv4 != nil { hooks += [(.ip, .forward), (.inet, .forward)] }
         hooks.append((.bridge, .postrouting))
         for (family, hook) in hooks {
-            let chains = firewall.tables.filter { $0.family == family }.flatMap { table in
-                table.chains.filter { $0.hook == hook }.map { (table, $0) }
-            }.sorted { ($0.1.priority ?? 0) < ($1.1.priority ?? 0) }
-            for (table, chain) in chains {
+            for (table, chain) in baseChains[Hook(family: family, hook: hook)] ?? [] {
                 if let decision = walk.base(chain, in: table) { return decision }
             }
         }
@@ -74,6 +93,9 @@ public struct FirewallDecision: Codable, Equatable, Sendable {
     public var handle: Int?
     /// Set when the rule is an extension target (REJECT).
     public var target: String?
+    /// Whether the deciding rule matches every packet (a chain's final DROP): then no rule before it let the
+    /// packet through.
+    public var unconditional: Bool?
     /// The chains walked through, in order, down to the deciding one.
     public var path: [String]
     public var certainty: Certainty
@@ -115,33 +137,35 @@ private struct Walk {
         case drop(FirewallDecision)
     }
 
-    /// A base chain: nil when the frame goes on to the next one (accepted or run to an accepting policy).
-    mutating func base(_ chain: FirewallChain, in table: FirewallTable) -> FirewallDecision? {
+    /// A base chain of the table at `index`: nil when the frame goes on to the next one (accepted or run to an
+    /// accepting policy).
+    mutating func base(_ chain: FirewallChain, in index: Int) -> FirewallDecision? {
         path = []
-        switch run(chain, in: table, depth: 0) {
+        switch run(chain, in: index, depth: 0) {
         case .drop(let decision): return decision
         case .accept: return nil
         case .return, .end:
             guard chain.policy == .drop else { return nil }
-            return decision(.drop, table: table, chain: chain.name, rule: nil)
+            return decision(.drop, table: walk.tables[index], chain: chain, rule: nil)
         }
     }
 
-    private mutating func run(_ chain: FirewallChain, in table: FirewallTable, depth: Int) -> Outcome {
+    private mutating func run(_ chain: FirewallChain, in index: Int, depth: Int) -> Outcome {
+        let table = walk.tables[index]
         path.append(chain.name)
         // A loop of jumps the kernel would refuse to load; a dump edited by hand must not recurse for ever.
         guard depth < 32 else { return .end }
         for rule in chain.rules where matches(rule.matches, family: table.family, rule: rule) {
             if let target = rule.target, target.hasPrefix("REJECT") {
-                return .drop(decision(.drop, table: table, chain: chain.name, rule: rule))
+                return .drop(decision(.drop, table: table, chain: chain, rule: rule))
             }
             switch rule.verdict?.known {
             case .accept?: return .accept
-            case .drop?: return .drop(decision(.drop, table: table, chain: chain.name, rule: rule))
+            case .drop?: return .drop(decision(.drop, table: table, chain: chain, rule: rule))
             case .return?: return .return
             case .jump?, .goto?:
-                guard let name = rule.chain, let next = table.chains.first(where: { $0.name == name }) else { continue }
-                let outcome = run(next, in: table, depth: depth + 1)
+                guard let name = rule.chain, let next = walk.chainsByName[index][name] else { continue }
+                let outcome = run(next, in: index, depth: depth + 1)
                 switch outcome {
                 case .accept, .drop: return outcome
                 case .return, .end:
@@ -158,16 +182,14 @@ private struct Walk {
     }
 
     func decision(
-        _ verdict: FirewallVerdict, table: FirewallTable?, chain: String?, rule: FirewallRule?
-    )
-        -> FirewallDecision
-    {
+        _ verdict: FirewallVerdict, table: FirewallTable?, chain: FirewallChain?, rule: FirewallRule?
+    ) -> FirewallDecision {
         FirewallDecision(
-            verdict: verdict, family: table?.family, table: table?.name, backend: table?.backend, chain: chain,
-            rule: rule?.text, handle: rule?.handle, target: rule?.target, path: path,
+            verdict: verdict, family: table?.family, table: table?.name, backend: table?.backend, chain: chain?.name,
+            rule: rule?.text, handle: rule?.handle, target: rule?.target,
+            unconditional: rule.map { $0.matches == RuleMatches() }, path: path,
             certainty: uncertain ? .uncertain : assumptions.isEmpty ? .certain : .assumed,
-            assumptions: assumptions.isEmpty ? nil : assumptions,
-            packets: rule.map(\.packets) ?? table?.chains.first { $0.name == chain }?.packets)
+            assumptions: assumptions.isEmpty ? nil : assumptions, packets: rule.map(\.packets) ?? chain?.packets)
     }
 
     private mutating func note(_ assumption: String) {
@@ -272,8 +294,9 @@ private struct Walk {
             let decoded: UInt16? =
                 packet.ipv4 != nil ? 0x0800 : packet.ipv6 != nil ? 0x86dd : packet.arp != nil ? 0x0806 : nil
             guard let type = packet.ethernet?.etherType ?? decoded else { return false }
+            // ebtables' names (IPv4) or nft's (ip).
             return Protocols.etherType(Int(type)).lowercased() == name.lowercased()
-                || (name.lowercased() == "ip" && type == 0x0800)
+                || Protocols.nftEtherType(Int(type)) == name.lowercased()
         }
         guard let number = packet.ipv4?.protocolNumber ?? packet.ipv6?.nextHeader else { return false }
         return name == "all" || Protocols.name(Int(number)) == name || String(number) == name

@@ -328,7 +328,9 @@ struct PathWalker {
             let crossing = FirewallWalk.Crossing(
                 bridge: bridge, inPort: from.interface, outPort: to.interface,
                 meetsIptables: plan.iptablesBridges.contains(bridge), sourceMAC: cooked?.sourceMAC,
-                destinationMAC: plan.nicMACs[exit])
+                destinationMAC: plan.guestMACs[exit].map { mac in
+                    Format.mac((0..<6).map { UInt8(truncatingIfNeeded: mac >> (40 - 8 * $0)) })
+                })
             let decision = walk.decide(packet, crossing: crossing)
             return decision.verdict == .drop ? decision : nil
         }
@@ -337,26 +339,23 @@ struct PathWalker {
         func dropped(_ decision: FirewallDecision, entry: Int, exit: Int) -> String {
             let chain = decision.chain ?? "?"
             let place = [decision.family?.rawValue, decision.table].compactMap { $0 }.joined(separator: " ")
-            // The VM whose chains decided: its security group's (the -def chain the framework jumps to), or its
-            // anti-spoofing chains in ebtables (named after it).
+            // The VM whose chains decided, as CloudStack's model found them: its security group's, or its
+            // anti-spoofing chains in ebtables.
             let owner = [exit, entry].lazy.compactMap { index -> String? in
                 let point = plan.points[index]
                 guard let domain = point.domain else { return nil }
-                let owns = decision.path.contains {
-                    $0 == point.securityGroup || $0 == domain || $0.hasPrefix(domain + "-")
+                if decision.path.contains(where: point.antiSpoofingChains.contains) {
+                    return "\(domain)'s anti-spoofing rules (ebtables)"
                 }
-                return owns ? domain : nil
+                return decision.path.contains(where: point.securityGroupChains.contains)
+                    ? "\(domain)'s security group" : nil
             }.first
-            let who =
-                owner.map {
-                    decision.family == .bridge ? "\($0)'s anti-spoofing rules (ebtables)" : "\($0)'s security group"
-                }
-                ?? "the firewall (\(place))"
+            let who = owner ?? "the firewall (\(place))"
             let what: String
             if let rule = decision.rule, let handle = decision.handle {
                 what =
-                    rule == "-j DROP"
-                    ? "no rule in chain \(chain) lets it through (its final -j DROP, rule \(handle))"
+                    decision.unconditional == true
+                    ? "no rule in chain \(chain) lets it through (its final \(rule), rule \(handle))"
                     : "chain \(chain) rule \(handle): \(rule)"
             } else {
                 what = "chain \(chain)'s policy DROP"

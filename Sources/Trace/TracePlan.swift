@@ -32,6 +32,10 @@ public struct CapturePoint: Sendable, Equatable {
     /// For a VM's tap on a bridge that enforces security groups: the chain the framework sends its traffic
     /// through (`i-2-10-def`), where a packet to or from it may be dropped.
     public var securityGroup: String?
+    /// The chains CloudStack's model found for the NIC (its security group's; its ebtables anti-spoofing
+    /// chains): whose rules a firewall verdict names.
+    var securityGroupChains: Set<String> = []
+    var antiSpoofingChains: Set<String> = []
 
     var domain: String? { if case .nic(let domain, _, _) = role { domain } else { nil } }
     var isRouterNIC: Bool { if case .nic(_, _, true) = role { true } else { false } }
@@ -56,8 +60,6 @@ public struct TracePlan: Sendable {
     /// Points where the snap length keeps nothing of the packet (inside VXLAN on the underlay): not judged.
     public private(set) var tooShortToSee: Set<Int> = []
     let guestMACs: [Int: UInt64]
-    /// The same as written, for the firewall's MAC matches.
-    let nicMACs: [Int: String]
     /// The NICs' addresses the dump knows (the control MAC's, a DHCP lease, the security group's): where a
     /// packet to one goes before the trace has seen the NIC send.
     let knownAddresses: [IPAddress: Int]
@@ -122,9 +124,11 @@ public struct TracePlan: Sendable {
                 interface: link.name, ifindex: link.ifindex, role: role, bridge: bridge,
                 meaning: meaning, networkKind: kind, mtu: link.mtu, up: link.up && link.operState != .down,
                 portState: state == .forwarding ? nil : state)
-            if let bridge, networks[bridge]?.firewall?.enforced == true {
-                point.securityGroup = taps[link.name]?.nic.securityGroup?.chain
-            }
+            let group = taps[link.name]?.nic.securityGroup
+            if let bridge, networks[bridge]?.firewall?.enforced == true { point.securityGroup = group?.chain }
+            point.securityGroupChains = Set(
+                [group?.chain, group?.ingress?.chain, group?.egress?.chain].compactMap { $0 })
+            point.antiSpoofingChains = Set(group?.antiSpoofing?.chains ?? [])
             points.append(point)
         }
         for bridge in bridges {
@@ -176,16 +180,13 @@ public struct TracePlan: Sendable {
             points.enumerated().map { ($1.interface, $0) }, uniquingKeysWith: { first, _ in first })
         var guestMACs: [Int: UInt64] = [:]
         var ownMACs: [Int: UInt64] = [:]
-        var nicMACs: [Int: String] = [:]
         var knownAddresses: [IPAddress: Int] = [:]
         for (index, point) in points.enumerated() {
             ownMACs[index] = links[point.interface]?.mac.flatMap(Self.macNumber)
             guestMACs[index] = taps[point.interface]?.nic.mac.flatMap(Self.macNumber)
-            nicMACs[index] = taps[point.interface]?.nic.mac
             if let ip = taps[point.interface]?.nic.ip.flatMap(IPAddress.init) { knownAddresses[ip] = index }
         }
         self.guestMACs = guestMACs
-        self.nicMACs = nicMACs
         self.knownAddresses = knownAddresses
         firewall = snapshot.firewall.map(FirewallWalk.init(firewall:))
         iptablesBridges = Set(snapshot.networks.filter { $0.firewall?.filtered == true }.map(\.bridge))
