@@ -22,17 +22,14 @@ struct DiagnoseCommand: ParsableCommand {
     @Flag(help: "Write the findings as JSON.")
     var json = false
 
-    @Option(
-        help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
-        completion: .file(extensions: ["prom"]))
-    var prometheus: String?
+    @OptionGroup var metrics: PrometheusOption
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
     @OptionGroup(title: "CloudStack agent health check") var healthCheck: HealthCheckOptions
 
     func validate() throws {
-        if healthCheck.enabled, !scope.isEmpty || json || prometheus != nil {
+        if healthCheck.enabled, !scope.isEmpty || json || metrics.prometheus != nil {
             throw ValidationError("--health-check checks the whole host and answers in its own lines")
         }
         try Scope.validate(scope)
@@ -47,7 +44,7 @@ struct DiagnoseCommand: ParsableCommand {
             if let names = try Scope(words: scope).names(in: snapshot) {
                 findings = Diagnose.scoped(findings, to: names)
             }
-            if let prometheus {
+            if let prometheus = metrics.prometheus {
                 try OutputFile.write(Data(DiagnoseReport.prometheus(findings, now: Date()).utf8), to: prometheus)
             }
             let output =

@@ -26,10 +26,7 @@ struct DropsCommand: ParsableCommand {
     @Flag(help: "Write what dropped as JSON.")
     var json = false
 
-    @Option(
-        help: ArgumentHelp("Also write node_exporter textfile metrics to this file (atomically).", valueName: "file"),
-        completion: .file(extensions: ["prom"]))
-    var prometheus: String?
+    @OptionGroup var metrics: PrometheusOption
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
@@ -54,9 +51,9 @@ struct DropsCommand: ParsableCommand {
             }
             let seconds = (ContinuousClock.now - started) / .seconds(1)
             let drops = InterfaceDrops.between(before, try counters(), in: snapshot, names: names)
-            if let prometheus {
-                let metrics = DropsReport.prometheus(drops, seconds: seconds, now: Date())
-                try OutputFile.write(Data(metrics.utf8), to: prometheus)
+            if let prometheus = metrics.prometheus {
+                let text = DropsReport.prometheus(drops, seconds: seconds, now: Date())
+                try OutputFile.write(Data(text.utf8), to: prometheus)
             }
             let output =
                 json

@@ -2,7 +2,7 @@ import ArgumentParser
 import Topology
 
 #if canImport(Glibc)
-    import CMalloc
+import CMalloc
 #endif
 
 @main
@@ -25,10 +25,10 @@ struct KVMTopo: ParsableCommand {
 
     static func main() {
         #if canImport(Glibc)
-            // A dump of a big host allocates a few hundred MiB in small pieces on several threads: the heaps grow
-            // 64 MiB at a time rather than a page at a time, a system call each (3% of a dump of 1,000 VMs'
-            // security groups). Only address space is reserved; memory is used as it is touched.
-            mallopt(M_TOP_PAD, 64 << 20)
+        // A dump of a big host allocates a few hundred MiB in small pieces on several threads: the heaps grow
+        // 64 MiB at a time rather than a page at a time, a system call each (3% of a dump of 1,000 VMs'
+        // security groups). Only address space is reserved; memory is used as it is touched.
+        mallopt(M_TOP_PAD, 64 << 20)
         #endif
         main(nil)
     }
