@@ -4,13 +4,14 @@ import PackageDescription
 // Layers, bottom up:
 //   C*        system libraries found through pkg-config (libpcap: loaded at run time, see CPcap; CMalloc: glibc's
 //             mallopt)
-//   Netlink, Libvirt, Pcap, Nftables
+//   Netlink, Libvirt, Pcap, Nftables, Perf
 //             one Swift module per C library; the only code that touches C pointers; C constants become
 //             Topology's typed values here
 //   Topology  pure Swift: the host snapshot, domain XML, the libvirt-to-kernel join, the JSON contract
 //   Firewall  pure Swift: nftables' expressions and xtables' option structs read back into operators' rules
 //   CloudStack pure Swift: roles, traffic types, networks and VPCs inferred from a snapshot
 //   Render    text diagrams and DOT, reading only the finished snapshot
+//   KernelDrops pure Swift: the kfree_skb tracepoint's records, reasons and kernel symbols
 //   Packets   pure Swift: frame decoders, packet keys and the pcapng reader/writer (trace's foundation)
 //   Trace     pure Swift: capture points from the topology, correlation of sightings into packets and paths
 //   Diagnose  pure Swift: the checks of `kvmtopo diagnose`, on a finished snapshot
@@ -38,6 +39,8 @@ let package = Package(
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]),
         // glibc's mallopt, for the command's allocator tuning.
         .systemLibrary(name: "CMalloc"),
+        // perf_event_open(2) and its ring buffer, for the kernel's drop tracepoint (linux-libc-dev's headers).
+        .systemLibrary(name: "CPerf"),
 
         .target(name: "Netlink", dependencies: ["CNetlink", "Topology"]),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Topology"]),
@@ -45,22 +48,27 @@ let package = Package(
         // libpcap is loaded at run time under either distribution's soname (Sources/CPcap/loader.c).
         .target(name: "CPcap", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Pcap", dependencies: ["CPcap"]),
+        .target(name: "Perf", dependencies: ["CPerf"]),
 
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
-        .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose"]),
+        .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose", "KernelDrops"]),
         .target(name: "Packets"),
-        .target(name: "Trace", dependencies: ["Topology", "Packets", "Firewall"]),
+        .target(name: "KernelDrops", dependencies: ["Topology"]),
+        .target(name: "Trace", dependencies: ["Topology", "Packets", "Firewall", "KernelDrops"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
-            name: "Collect", dependencies: ["Topology", "CloudStack", "Netlink", "Libvirt", "Nftables", "Firewall"]),
+            name: "Collect",
+            dependencies: [
+                "Topology", "CloudStack", "Netlink", "Libvirt", "Nftables", "Firewall", "Perf", "KernelDrops",
+            ]),
         .target(name: "Capture", dependencies: ["Topology", "CloudStack", "Packets", "Pcap", "Trace"]),
         .executableTarget(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KernelDrops", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(

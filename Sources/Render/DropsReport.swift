@@ -1,14 +1,19 @@
 import Foundation
+import KernelDrops
 import Topology
 
-/// `kvmtopo drops`: what each interface dropped, as text or JSON (kvmtopo-drops(1)).
+/// `kvmtopo drops`: what each interface and the kernel dropped, as text, JSON or metrics (kvmtopo-drops(1)).
 public enum DropsReport {
-    public static func text(_ drops: [InterfaceDrops], host: String, seconds: Double, style: DiagramStyle) -> String {
+    public static func text(
+        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, host: String, seconds: Double, style: DiagramStyle
+    ) -> String {
         let span = String(format: "%.1f s", seconds)
-        guard !drops.isEmpty else {
-            return style.render([Segment(text: "Nothing dropped by the interfaces of \(host) in \(span).")]) + "\n"
+        var lines: [Line] = []
+        if drops.isEmpty {
+            lines.append([Segment(text: "Nothing dropped by the interfaces of \(host) in \(span).")])
+        } else {
+            lines.append([Segment(text: "Drops on \(host) over \(span) (interface counters)", tone: .heading)])
         }
-        var lines: [Line] = [[Segment(text: "Drops on \(host) over \(span) (interface counters)", tone: .heading)]]
         let width = drops.map { $0.meaning.unicodeScalars.count }.max() ?? 0
         for drop in drops {
             let counts = [
@@ -23,11 +28,46 @@ public enum DropsReport {
             ])
             if let reading = drop.reading { lines.append([Segment(text: "      " + reading, tone: .warning)]) }
         }
+        if let kernel { lines += kernelLines(kernel, span: span) }
         return lines.map(style.render).joined(separator: "\n") + "\n"
     }
 
-    /// node_exporter textfile metrics: what each interface dropped or erred on during the run, by counter.
-    public static func prometheus(_ drops: [InterfaceDrops], seconds: Double, now: Date) -> String {
+    /// The tracepoint's part: drops by reason and place, host-wide (its records name no interface).
+    private static func kernelLines(_ kernel: KernelDropSummary, span: String) -> [Line] {
+        if let unavailable = kernel.unavailable {
+            return [[Segment(text: "No kernel drop reasons: \(unavailable)", tone: .warning)]]
+        }
+        var lines: [Line] = kernel.notes.map { [Segment(text: $0, tone: .dim)] }
+        guard !kernel.drops.isEmpty else {
+            lines.append([Segment(text: "The kernel dropped no packet in \(span) (skb:kfree_skb).")])
+            return lines
+        }
+        lines.append([Segment(text: "Dropped by the kernel over \(span) (skb:kfree_skb, host-wide)", tone: .heading)])
+        let width = kernel.drops.map { String($0.packets).count }.max() ?? 1
+        for drop in kernel.drops {
+            let count = String(drop.packets)
+            let place = drop.function.map { " in " + $0 + (drop.module.map { " [\($0)]" } ?? "") } ?? ""
+            lines.append([
+                Segment(text: "  " + String(repeating: " ", count: width - count.count) + count + "  "),
+                Segment(text: (drop.reason?.rawValue ?? "no reason") + place, tone: .error),
+                Segment(text: drop.meaning.map { ": " + $0 } ?? "", tone: .dim),
+            ])
+        }
+        if kernel.lostRecords > 0 {
+            lines.append([
+                Segment(
+                    text: "  \(kernel.lostRecords) more drop records were lost (the kernel's rings were full)",
+                    tone: .warning)
+            ])
+        }
+        return lines
+    }
+
+    /// node_exporter textfile metrics: what each interface dropped or erred on during the run, by counter, and
+    /// what the kernel dropped, by reason and function.
+    public static func prometheus(
+        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, seconds: Double, now: Date
+    ) -> String {
         var text = """
             # HELP kvmtopo_drops_packets Packets an interface dropped or erred on during the last kvmtopo drops run.
             # TYPE kvmtopo_drops_packets gauge
@@ -44,6 +84,24 @@ public enum DropsReport {
                     "kvmtopo_drops_packets{interface=\"\(label(drop.interface))\"\(domain),counter=\"\(counter)\"} "
                     + "\(packets)\n"
             }
+        }
+        if let kernel, kernel.unavailable == nil {
+            text += """
+                # HELP kvmtopo_kernel_drops_packets Packets the kernel dropped (skb:kfree_skb) during the last run.
+                # TYPE kvmtopo_kernel_drops_packets gauge
+
+                """
+            for drop in kernel.drops {
+                text +=
+                    "kvmtopo_kernel_drops_packets{reason=\"\(label(drop.reason?.rawValue ?? ""))\","
+                    + "function=\"\(label(drop.function ?? ""))\"} \(drop.packets)\n"
+            }
+            text += """
+                # HELP kvmtopo_kernel_drop_records_lost Drop records the kernel could not hand over (rings full).
+                # TYPE kvmtopo_kernel_drop_records_lost gauge
+                kvmtopo_kernel_drop_records_lost \(kernel.lostRecords)
+
+                """
         }
         text += """
             # HELP kvmtopo_drops_window_seconds How long the last kvmtopo drops run counted.
@@ -63,16 +121,43 @@ public enum DropsReport {
             .replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    public static func json(_ drops: [InterfaceDrops], host: String, seconds: Double) -> Data {
+    public static func json(
+        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, host: String, seconds: Double
+    ) -> Data {
+        struct KernelDrops: Encodable {
+            var unavailable: String?
+            var notes: [String]
+            var lostRecords: Int
+            var drops: [Kind]
+        }
+        struct Kind: Encodable {
+            var reason: String?
+            var function: String?
+            var module: String?
+            var meaning: String?
+            var site: String
+            var packets: Int
+        }
         struct Report: Encodable {
             var schemaVersion = 1
             var host: String
             var seconds: Double
             var interfaces: [InterfaceDrops]
+            var kernel: KernelDrops?
+        }
+        let kernelPart = kernel.map { summary in
+            KernelDrops(
+                unavailable: summary.unavailable, notes: summary.notes, lostRecords: summary.lostRecords,
+                drops: summary.drops.map {
+                    Kind(
+                        reason: $0.reason?.rawValue, function: $0.function, module: $0.module, meaning: $0.meaning,
+                        site: $0.site.rawValue, packets: $0.packets)
+                })
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let body = (try? encoder.encode(Report(host: host, seconds: seconds, interfaces: drops))) ?? Data("{}".utf8)
+        let report = Report(host: host, seconds: seconds, interfaces: drops, kernel: kernelPart)
+        let body = (try? encoder.encode(report)) ?? Data("{}".utf8)
         return body + Data("\n".utf8)
     }
 }

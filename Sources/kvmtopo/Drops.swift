@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import Collect
 import Foundation
+import KernelDrops
 import Render
 import Topology
 
@@ -27,6 +28,7 @@ struct DropsCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var metrics: PrometheusOption
+    @OptionGroup var dropReasons: DropReasonOptions
 
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
@@ -43,6 +45,8 @@ struct DropsCommand: ParsableCommand {
         try reportingFailures {
             let snapshot = try source.snapshot(savedModel: .keep)
             let names = try Scope(words: scope).names(in: snapshot)
+            let (watch, unavailable) = dropReasons.watch(etherTypes: nil, retention: 0, counting: true)
+            if let unavailable { Terminal.warn("no kernel drop reasons: \(unavailable); interface counters only") }
             let before = try counters()
             let started = ContinuousClock.now
             StopSignals.install()
@@ -51,15 +55,23 @@ struct DropsCommand: ParsableCommand {
             }
             let seconds = (ContinuousClock.now - started) / .seconds(1)
             let drops = InterfaceDrops.between(before, try counters(), in: snapshot, names: names)
+            let kernel =
+                dropReasons.noDropReasons
+                ? nil
+                : watch.map { KernelDropSummary(notes: $0.notes, drops: $0.counts(), lostRecords: $0.lostRecords) }
+                    ?? KernelDropSummary(unavailable: unavailable)
+            watch?.stop()
             if let prometheus = metrics.prometheus {
-                let text = DropsReport.prometheus(drops, seconds: seconds, now: Date())
+                let text = DropsReport.prometheus(drops, kernel: kernel, seconds: seconds, now: Date())
                 try OutputFile.write(Data(text.utf8), to: prometheus)
             }
             let output =
                 json
-                ? DropsReport.json(drops, host: snapshot.host.hostname, seconds: seconds)
+                ? DropsReport.json(drops, kernel: kernel, host: snapshot.host.hostname, seconds: seconds)
                 : Data(
-                    DropsReport.text(drops, host: snapshot.host.hostname, seconds: seconds, style: display.style).utf8)
+                    DropsReport.text(
+                        drops, kernel: kernel, host: snapshot.host.hostname, seconds: seconds, style: display.style
+                    ).utf8)
             FileHandle.standardOutput.write(output)
         }
     }
