@@ -48,6 +48,7 @@ public struct TraceSession {
     private var statistics = TraceStatistics()
     private var frameCounts = FrameCounts()
     private var shown = 0
+    private var explain: (TracedPacket) -> TracedPacket = { $0 }
     private var writer: (file: PcapNG.Writer, path: String, interfaces: [Int: Int])?
 
     public init(plan: TracePlan, options: Options) {
@@ -75,11 +76,14 @@ public struct TraceSession {
     /// Runs until a stop is asked for (`stopRequests`: see CaptureLoop), the duration, the count or the end of a
     /// replay, then writes out what is still open. `emit` gets the packets of each batch at once; `notice` a line
     /// for the user (an interface gone, frames still to line up at a stop).
+    /// - Parameter explain: what a live trace adds to each finished packet before it is counted and shown (the
+    ///   kernel's drop reasons, the firewall counters read again).
     public mutating func run<Source: FrameSource>(
         _ source: inout Source, clock: any SessionClock, stopRequests: @escaping () -> Int,
         presentInterfaces: (() -> Set<Int>?)? = nil, notice: @escaping (String) -> Void = { _ in },
-        emit: ([TracedPacket]) -> Void
+        explain: @escaping (TracedPacket) -> TracedPacket = { $0 }, emit: ([TracedPacket]) -> Void
     ) throws(Failure) -> Result {
+        self.explain = explain
         if let coverage = source.coverage { correlator.judge(by: coverage) }
         let start = clock.now()
         let loop = CaptureLoop(
@@ -161,7 +165,7 @@ public struct TraceSession {
         var shownNow: [TracedPacket] = []
         for packet in packets where wanted(packet) && !countReached {
             shown += 1
-            var numbered = packet
+            var numbered = explain(packet)
             numbered.number = shown
             statistics.record(numbered)
             shownNow.append(numbered)

@@ -36,7 +36,7 @@ public struct DropReason: Vocabulary {
     public var meaning: String? {
         switch known {
         case .netfilterDrop?: "a firewall rule dropped it"
-        case .bridgeIngressSTPState?: "the bridge port it came in on is not forwarding (STP state)"
+        case .bridgeIngressSTPState?: "the bridge port it came in on is not forwarding, by its STP state"
         case .pktTooBig?: "larger than the MTU of the way out"
         case .vxlanVNINotFound?: "no VXLAN device has its VNI on this host"
         case .vxlanInvalidHeader?: "its VXLAN header is not valid"

@@ -9,7 +9,8 @@ public enum TraceJSON {
     }
 
     public static func summary(
-        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int, frames: FrameCounts? = nil
+        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int, frames: FrameCounts? = nil,
+        kernelRecordsLost: Int? = nil
     ) -> String {
         typed(
             "summary",
@@ -30,6 +31,10 @@ public enum TraceJSON {
                         family: $0.family?.rawValue, table: $0.table, chain: $0.chain, handle: $0.handle, rule: $0.rule,
                         packets: $0.packets)
                 },
+                kernelDrops: statistics.kernelDrops.map {
+                    .init(reason: $0.reason?.rawValue, function: $0.function, meaning: $0.meaning, packets: $0.packets)
+                },
+                kernelDropRecordsLost: kernelRecordsLost,
                 hops: statistics.hops.map { hop in
                     .init(
                         interface: hop.interface, meaning: hop.meaning, direction: hop.direction, seen: hop.seen,
@@ -58,6 +63,12 @@ public enum TraceJSON {
         var frames: Frames?
         var capture: Capture?
         var firewallDrops: [FirewallDrops]
+        struct KernelDrops: Encodable {
+            var reason, function, meaning: String?
+            var packets: Int
+        }
+        var kernelDrops: [KernelDrops]
+        var kernelDropRecordsLost: Int?
         var hops: [Hop]
     }
 

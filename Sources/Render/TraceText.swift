@@ -72,7 +72,8 @@ public struct TraceText {
 
     /// The end-of-trace table: per hop, seen and lost counts and the delay since the first sighting.
     public func summary(
-        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0, frames: FrameCounts? = nil
+        _ statistics: TraceStatistics, capture: CaptureCounters?, evicted: Int = 0, frames: FrameCounts? = nil,
+        kernelRecordsLost: Int? = nil
     ) -> String {
         var lines: [Line] = [
             [
@@ -112,6 +113,20 @@ public struct TraceText {
             }
             lines.append([
                 Segment(text: "  dropped by the firewall: " + counts.joined(separator: ", "), tone: .error)
+            ])
+        }
+        if !statistics.kernelDrops.isEmpty {
+            let counts = statistics.kernelDrops.map { drops in
+                "\(drops.packets) \(drops.reason?.rawValue ?? "dropped")" + (drops.function.map { " in \($0)" } ?? "")
+                    + (drops.meaning.map { " (\($0))" } ?? "")
+            }
+            lines.append([Segment(text: "  dropped by the kernel: " + counts.joined(separator: ", "), tone: .error)])
+        }
+        if let kernelRecordsLost, kernelRecordsLost > 0 {
+            lines.append([
+                Segment(
+                    text: "  \(kernelRecordsLost) kernel drop records were lost (the tracepoint's rings were full): "
+                        + "a drop reason may be missing", tone: .warning)
             ])
         }
         if evicted > 0 {

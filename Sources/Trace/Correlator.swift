@@ -84,7 +84,9 @@ public final class Correlator {
         if let translated = sighting.keys.translated, point.isRouterNIC || point.networkKind == .public {
             byTranslated[translated] = cluster.id
         }
-        if plan.origins.contains(sighting.point), !cluster.touchesOrigin {
+        // The traced VM's traffic: seen at its taps, or sent to one of its addresses (and perhaps lost before it).
+        let toOrigin = addresses.owner(of: sighting.keys.destination).map(plan.origins.contains) ?? false
+        if plan.origins.contains(sighting.point) || toOrigin, !cluster.touchesOrigin {
             cluster.touchesOrigin = true
             if cluster.requestID == nil, let expects = sighting.keys.expectsReply {
                 cluster.expectsReply = expects

@@ -143,7 +143,7 @@ struct PathWalker {
                 exits.isEmpty || expected.certain || floodedUnicast || problem(at: expected.point) != nil
             {
                 let verdict =
-                    problem(at: expected.point) == nil
+                    problem(at: expected.point) == nil && notTaken(at: entry.sighting.point) == nil
                     ? firewallVerdict(entry: entry.sighting.point, exit: expected.point) : nil
                 markLost(
                     at: expected.point,
@@ -153,7 +153,8 @@ struct PathWalker {
             } else if exits.isEmpty {
                 markLost(
                     at: nil, meaning: bridge, interface: bridge,
-                    note: "not forwarded by \(bridge) within the timeout" + filterHint(entry.sighting.point, nil))
+                    note: notTaken(at: entry.sighting.point)
+                        ?? "not forwarded by \(bridge) within the timeout" + filterHint(entry.sighting.point, nil))
             }
             for exit in exits {
                 let stray = floodedUnicast && (expectedSeen ? exit.sighting.point != expected?.point : true)
@@ -282,7 +283,7 @@ struct PathWalker {
 
         /// What the topology says about a point where a packet vanished.
         func reason(_ index: Int, bridge: String?, entry: Int? = nil) -> String {
-            problem(at: index)
+            problem(at: index) ?? entry.flatMap(notTaken(at:))
                 ?? bridge.map { "not forwarded by \($0) within the timeout" + filterHint(entry, index) }
                 ?? "not seen within the timeout"
         }
@@ -311,6 +312,14 @@ struct PathWalker {
                 return "\(keys.networkLength)-byte packet is larger than \(point.interface)'s MTU \(point.mtu)"
             }
             return nil
+        }
+
+        /// Why the bridge would not take in what arrived at a port: STP holds the port (listening, learning,
+        /// blocking), so the bridge drops on ingress whatever the port brings.
+        func notTaken(at entry: Int) -> String? {
+            let point = plan.points[entry]
+            guard let state = point.portState, state.withholdsFrames, let bridge = point.bridge else { return nil }
+            return "bridge port \(point.interface) is \(state), not forwarding: \(bridge) drops what comes in on it"
         }
 
         static let filterHint = " (a bridge filter rule? see nft list ruleset, ebtables -L)"
@@ -390,7 +399,11 @@ struct PathWalker {
                         ? "not judged: the snap length keeps too little of the packet here"
                         : "not captured there at the time (no capture of it covers that moment)")
             hop.domain = point?.domain
-            if captured { hop.firewallVerdict = firewallVerdict }
+            if captured {
+                hop.firewallVerdict = firewallVerdict
+                hop.lostAfter = KernelDropMatch.Moment(
+                    time: expected, etherTypes: etherTypes(at: point), underlay: point?.isPhysical ?? false)
+            }
             hops.append(hop)
             let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"
             if captured {
@@ -399,6 +412,14 @@ struct PathWalker {
             } else {
                 outcome = outcome ?? "not captured beyond \(place)"
             }
+        }
+
+        /// The EtherTypes the kernel holds this packet as at `point`; below an uplink, any (encapsulated or
+        /// tagged).
+        func etherTypes(at point: CapturePoint?) -> [UInt16]? {
+            if point?.isPhysical == true { return nil }
+            if keys.arpSender != nil { return [0x0806] }
+            return keys.source.map { $0.isIPv6 ? [0x86dd] : [0x0800] }
         }
 
         mutating func append(_ seen: Seen, note: String? = nil, offPath: Bool = false) {

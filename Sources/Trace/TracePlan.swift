@@ -20,6 +20,8 @@ public struct CapturePoint: Sendable, Equatable {
     public var interface: String
     public var ifindex: Int
     public var role: Role
+    /// The NIC under uplinks (what the `physical` role is, without its payload).
+    public var isPhysical: Bool { if case .physical = role { true } else { false } }
     /// The bridge (L2 segment) the point is on; nil for a physical NIC under an uplink.
     public var bridge: String?
     /// Human words for the point: "i-3-20-VM eth0 (vpc-tier brvx-2001)", "uplink vxlan2001 (vni 2001)".

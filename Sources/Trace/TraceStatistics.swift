@@ -1,4 +1,5 @@
 import Firewall
+import KernelDrops
 import Topology
 
 /// Per hop over a whole trace: how often a packet was seen or lost there, and its delay since the packet's first
@@ -60,7 +61,27 @@ public struct TraceStatistics: Sendable {
         public var packets: Int
     }
 
+    /// Lost packets by what the kernel says it freed them for (reason and function), in the order first met.
+    public private(set) var kernelDrops: [KernelDrops] = []
+
+    public struct KernelDrops: Sendable, Equatable {
+        public var reason: DropReason?
+        public var function: String?
+        public var meaning: String?
+        public var packets: Int
+    }
+
     public init() {}
+
+    private mutating func countKernelDrop(_ hop: TracedPacket.Hop) {
+        let function = hop.dropLocation.map { String($0.prefix { $0 != "+" && $0 != " " }) }
+        if let index = kernelDrops.firstIndex(where: { ($0.reason, $0.function) == (hop.dropReason, function) }) {
+            kernelDrops[index].packets += 1
+        } else {
+            kernelDrops.append(
+                KernelDrops(reason: hop.dropReason, function: function, meaning: hop.dropMeaning, packets: 1))
+        }
+    }
 
     public mutating func record(_ packet: TracedPacket) {
         packets += 1
@@ -105,6 +126,7 @@ public struct TraceStatistics: Sendable {
             case .lost:
                 hops[index].lost += 1
                 if let verdict = hop.firewallVerdict { countDrop(verdict) }
+                if hop.dropCertainty != nil { countKernelDrop(hop) }
             case .uncaptured:
                 break
             }

@@ -1,4 +1,5 @@
 import Firewall
+import KernelDrops
 import Packets
 
 /// One frame seen at one capture point.
@@ -75,6 +76,7 @@ public struct TracedPacket: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case kind, interface, meaning, direction, state, note, count, firewallVerdict
+            case dropReason, dropLocation, dropMeaning, dropCertainty
             case offset = "offsetNanoseconds"
         }
 
@@ -93,8 +95,18 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         public var count: Int
         /// At a hop where a bridge did not forward it: what the host's firewall rules do with it, worked out.
         public var firewallVerdict: FirewallDecision?
+        /// At a lost hop, live: why the kernel says it freed the packet (skb:kfree_skb), where, what that means,
+        /// and how sure the match is.
+        public var dropReason: DropReason?
+        /// "br_nf_dev_queue_xmit+0x1a4" (with " [module]" for a module's code).
+        public var dropLocation: String?
+        public var dropMeaning: String?
+        public var dropCertainty: KernelDropMatch.Certainty?
         /// The domain whose NIC this is, or the router a router hop is in (not in the JSON: `meaning` says it).
         public var domain: String? = nil
+        /// At a lost hop the host could have dropped it at: when it was last seen before, and the EtherTypes the
+        /// kernel would have held it as there (not in the JSON: what a kernel drop is matched by).
+        var lostAfter: KernelDropMatch.Moment? = nil
         /// Seen where the walk did not lead (a flooded copy, a second way out): "also seen".
         public var offPath = false
 

@@ -76,6 +76,7 @@ struct TraceCommand: ParsableCommand {
     @Flag(help: "One JSON object per packet (JSON lines), then a summary object.")
     var json = false
 
+    @OptionGroup var dropReasons: DropReasonOptions
     @OptionGroup var source: SourceOptions
     @OptionGroup var display: DisplayOptions
 
@@ -133,6 +134,8 @@ struct TraceCommand: ParsableCommand {
                 }
             }
             let result: TraceSession.Result
+            // Set when the kernel's drop tracepoint was read: the records it could not hand over.
+            var kernelRecordsLost: Int?
             if var frames = replay {
                 result = try run(session: &session, source: &frames, presence: nil)
                 // A replay that finds little says why: what in the files kvmtopo could not place, and where.
@@ -143,6 +146,12 @@ struct TraceCommand: ParsableCommand {
                             + "(captured on another host, or before this dump?)")
                 }
             } else {
+                // Reading the kernel's drops from before the first frame, so that a first packet lost is matched.
+                let timeout = nanoseconds(timeout)
+                let (watch, unavailable) = dropReasons.watch(
+                    etherTypes: KernelDropWatch.tracedEtherTypes, retention: timeout + 5_000_000_000, counting: false)
+                if let unavailable { Terminal.warn("no kernel drop reasons: \(unavailable); the firewall walk only") }
+                watch?.notes.forEach(Terminal.warn)
                 var frames: LiveFrames
                 do throws(PcapError) {
                     frames = try LiveFrames(
@@ -161,16 +170,21 @@ struct TraceCommand: ParsableCommand {
                     Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")
                 }
                 let counters = FirewallCounters()
-                result = try run(session: &session, source: &frames, presence: LinkPresence.current) {
-                    $0.confirmingFirewall(counters.packets(of:))
+                result = try run(session: &session, source: &frames, presence: LinkPresence.current) { packet in
+                    let explained = watch.map { packet.explainingKernelDrops(timeout: timeout, $0.drops) } ?? packet
+                    return explained.confirmingFirewall(counters.packets(of:))
                 }
+                watch?.stop()
+                kernelRecordsLost = watch?.lostRecords
             }
             let summary =
                 json
                 ? TraceJSON.summary(
-                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames)
+                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames,
+                    kernelRecordsLost: kernelRecordsLost)
                 : text.summary(
-                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames)
+                    result.statistics, capture: result.capture, evicted: result.evicted, frames: result.frames,
+                    kernelRecordsLost: kernelRecordsLost)
             FileHandle.standardOutput.write(Data(summary.utf8))
         }
     }
@@ -195,19 +209,20 @@ struct TraceCommand: ParsableCommand {
 
     /// The session on a source, each batch of packets written in one go (one write per packet would cost more
     /// than the packet).
-    /// - Parameter live: what a live trace adds to each packet (the firewall counters read again).
+    /// - Parameter explain: what a live trace adds to each packet (the kernel's drop reasons, the firewall
+    ///   counters read again).
     private func run<Source: FrameSource>(
         session: inout TraceSession, source: inout Source,
-        presence: (() -> Set<Int>?)?, live: (TracedPacket) -> TracedPacket = { $0 }
+        presence: (() -> Set<Int>?)?, explain: @escaping (TracedPacket) -> TracedPacket = { $0 }
     ) throws -> TraceSession.Result {
         let text = text
         do {
             return try session.run(
                 &source, clock: SystemClock(), stopRequests: StopSignals.requests,
-                presentInterfaces: presence, notice: Terminal.warn
+                presentInterfaces: presence, notice: Terminal.warn, explain: explain
             ) { packets in
                 guard !packets.isEmpty else { return }
-                let output = packets.map(live).map { json ? TraceJSON.line($0) : text.packet($0) }.joined()
+                let output = packets.map { json ? TraceJSON.line($0) : text.packet($0) }.joined()
                 FileHandle.standardOutput.write(Data(output.utf8))
             }
         } catch {
