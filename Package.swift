@@ -92,11 +92,13 @@ let package = Package(
             exclude: ["Golden", "Fixtures"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "TestSupport"]),
+            dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "KernelDrops", "TestSupport"]),
         .target(
             name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
+        .testTarget(
+            name: "KernelDropsTests", dependencies: ["KernelDrops", "Trace"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

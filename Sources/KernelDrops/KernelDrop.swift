@@ -34,7 +34,8 @@ public struct KernelDrop: Sendable, Equatable {
         if starts(["neigh_", "arp_", "ndisc_"]) { return .neighbour }
         if starts(["ip_", "ip6_", "ipv6_", "fib_", "icmp_"]) && !starts(["ip_local_deliver"]) { return .routing }
         if starts(["sch_", "__dev_queue_xmit", "dev_qdisc", "qdisc_", "pfifo", "fq_", "__qdisc"]) { return .queue }
-        if starts(["tcp_", "udp", "unix_", "sk_", "sock_", "__sk_", "raw", "packet_", "netlink_", "ip_local_deliver"]) {
+        let local = ["tcp_", "__tcp", "udp", "__udp", "unix_", "sk_", "sock_", "__sk_", "raw", "packet_", "netlink_"]
+        if starts(local + ["ip_local_deliver"]) {
             return .localDelivery
         }
         return .other

@@ -14,28 +14,28 @@ public enum KernelDropMatch {
     }
 
     /// When the packet was last seen before the hop it was lost at, the EtherTypes the kernel would hold it as
-    /// there (nil: any), and whether that hop is below an uplink (the underlay).
+    /// there (nil: any), and the parts of the kernel that could have dropped it there (none: the kernel frees
+    /// nothing, as for a tap that is down).
     public struct Moment: Sendable, Equatable {
         var time: UInt64
         var etherTypes: [UInt16]?
-        var underlay: Bool
+        var sites: Set<KernelDrop.Site>
     }
 
     /// Sightings and the tracepoint are stamped by different code paths: a drop may be recorded just before the
     /// capture's timestamp of the last sighting.
-    static let slack: UInt64 = 2_000_000
-    /// How close to the last sighting a drop on the way through the host is (measured: tens of microseconds).
-    static let near: UInt64 = 5_000_000
+    static let slack: UInt64 = 1_000_000
+    /// How close to the last sighting a drop on the way through the host is: the same softirq (measured: 40 to
+    /// 110 microseconds).
+    static let near: UInt64 = 1_000_000
 
-    /// The sites a packet crossing a bridge can be freed at; beyond an uplink, the host's routing and
-    /// neighbours too (the underlay).
-    static func plausible(_ site: KernelDrop.Site, underlay: Bool) -> Bool {
-        switch site {
-        case .bridge, .firewall, .tap, .vxlan, .queue: true
-        case .routing, .neighbour, .other: underlay
-        case .localDelivery: false
-        }
-    }
+    /// On the way across a bridge.
+    static let bridgeSites: Set<KernelDrop.Site> = [.bridge, .firewall, .tap, .vxlan, .queue]
+    /// Below an uplink: the underlay's routing and neighbours too.
+    static let underlaySites: Set<KernelDrop.Site> = [.vxlan, .routing, .neighbour, .queue, .firewall, .other]
+    /// Sites that hold a packet before freeing it (a neighbour that never answers, a queue): their drops come
+    /// late, and are given (as uncertain) when nothing came at once.
+    static let holdingSites: Set<KernelDrop.Site> = [.neighbour, .queue]
 }
 
 extension TracedPacket {
@@ -45,10 +45,9 @@ extension TracedPacket {
         var packet = self
         for index in packet.hops.indices where packet.hops[index].state == .lost {
             guard let moment = packet.hops[index].lostAfter else { continue }
-            let underlay = moment.underlay
+            guard !moment.sites.isEmpty else { continue }
             let candidates = drops(moment.time &- KernelDropMatch.slack, moment.time &+ timeout).filter { drop in
-                (moment.etherTypes?.contains(drop.etherType) ?? true)
-                    && KernelDropMatch.plausible(drop.site, underlay: underlay)
+                (moment.etherTypes?.contains(drop.etherType) ?? true) && moment.sites.contains(drop.site)
             }
             packet.hops[index].explain(by: candidates, after: moment.time)
         }
@@ -60,19 +59,19 @@ extension TracedPacket {
 extension TracedPacket.Hop {
     fileprivate mutating func explain(by candidates: [KernelDrop], after time: UInt64) {
         let distance = { (drop: KernelDrop) in drop.time > time ? drop.time - time : time - drop.time }
-        guard let nearest = candidates.min(by: { distance($0) < distance($1) }) else {
+        // A drop on the way through the host comes within microseconds of the last sighting; only a site that
+        // holds packets (a neighbour that never answered, a queue) frees one later.
+        let near = candidates.filter { distance($0) <= KernelDropMatch.near }
+        let rivals = near.isEmpty ? candidates.filter { KernelDropMatch.holdingSites.contains($0.site) } : near
+        guard let nearest = rivals.min(by: { distance($0) < distance($1) }) else {
             note = (note.map { $0 + "; " } ?? "") + "the kernel recorded no drop of it (skb:kfree_skb)"
             return
         }
-        // A drop on the way through the host comes within microseconds of the last sighting; one that comes
-        // later (a queue, a neighbour that never answered) is matched by its kind being the only one.
-        let near = candidates.filter { distance($0) <= KernelDropMatch.near }
-        let rivals = near.isEmpty ? candidates : near
         let kinds = Set(rivals.map { "\($0.reason?.rawValue ?? "") \($0.location?.function ?? "")" })
         dropReason = nearest.reason
         dropLocation = nearest.location?.description
         dropMeaning = nearest.meaning
-        dropCertainty = kinds.count == 1 && (!near.isEmpty || candidates.count == 1) ? .certain : .uncertain
+        dropCertainty = kinds.count == 1 && !near.isEmpty ? .certain : .uncertain
         let what = (nearest.reason?.rawValue ?? "dropped") + (nearest.location.map { " in \($0.function)" } ?? "")
         let doubt =
             dropCertainty == .certain

@@ -1,4 +1,5 @@
 import Firewall
+import KernelDrops
 import Packets
 
 /// Puts one packet's sightings in path order (segment by segment: in at a port, out at the ports the bridge
@@ -149,7 +150,8 @@ struct PathWalker {
                     at: expected.point,
                     note: verdict.map { dropped($0, entry: entry.sighting.point, exit: expected.point) }
                         ?? reason(expected.point, bridge: bridge, entry: entry.sighting.point),
-                    firewallVerdict: verdict)
+                    firewallVerdict: verdict,
+                    kernelSites: kernelSites(at: expected.point, entry: entry.sighting.point))
             } else if exits.isEmpty {
                 markLost(
                     at: nil, meaning: bridge, interface: bridge,
@@ -191,7 +193,9 @@ struct PathWalker {
                 } else if let (exit, problem) = brokenExit(of: router, entry: exit.sighting.point) {
                     // The cause is on the host: the router's way out toward the destination is not working.
                     let nic = if case .nic(_, let index, _) = plan.points[exit].role { " by eth\(index)" } else { "" }
-                    markLost(at: exit, direction: .in, note: "not seen leaving \(router)\(nic): \(problem)")
+                    markLost(
+                        at: exit, direction: .in, note: "not seen leaving \(router)\(nic): \(problem)",
+                        kernelSites: kernelSites(at: exit, entry: nil))
                 } else if !exitsCaptured(of: router, entry: exit.sighting.point, at: exit.sighting.timestamp) {
                     var unseen = TracedPacket.Hop(
                         kind: .router, interface: nil, meaning: "routed by \(router)", direction: nil,
@@ -229,7 +233,8 @@ struct PathWalker {
                     append(below, note: note)
                     end(&self, "left the host on \(plan.points[physical].interface)")
                 } else if !stray {
-                    markLost(at: physical, note: reason(physical, bridge: nil))
+                    markLost(
+                        at: physical, note: reason(physical, bridge: nil), kernelSites: kernelSites(at: physical, entry: nil))
                 }
             case .nic(let domain, let index, _):
                 end(&self, "delivered to \(domain) eth\(index)")
@@ -314,6 +319,19 @@ struct PathWalker {
             return nil
         }
 
+        /// Where the kernel drops the packet when the topology says what is wrong: nowhere for a device that is
+        /// down (a frame for it is flooded or never made), in the bridge for a port STP holds or an MTU too small,
+        /// in the VXLAN device or the underlay when the underlay's MTU is; nil when the topology says nothing.
+        func kernelSites(at index: Int, entry: Int?) -> Set<KernelDrop.Site>? {
+            let point = plan.points[index]
+            if !point.up { return [] }
+            if point.portState != nil || entry.flatMap(notTaken(at:)) != nil { return [.bridge] }
+            if case .physical(_, let overhead?) = point.role, keys.networkLength + overhead > point.mtu {
+                return [.vxlan, .routing]
+            }
+            return keys.networkLength > point.mtu ? [.bridge, .tap] : nil
+        }
+
         /// Why the bridge would not take in what arrived at a port: STP holds the port (listening, learning,
         /// blocking), so the bridge drops on ingress whatever the port brings.
         func notTaken(at entry: Int) -> String? {
@@ -378,11 +396,14 @@ struct PathWalker {
             return "dropped by \(who): \(what)\(sure)"
         }
 
-        /// - Parameter direction: how it was expected there; by default out of a port toward a device, into a
-        ///   bridge device.
+        /// - Parameters:
+        ///   - direction: how it was expected there; by default out of a port toward a device, into a bridge device.
+        ///   - kernelSites: where the kernel could have dropped it, when the topology tells (by default, where its
+        ///     hop is: across a bridge, or in the underlay).
         mutating func markLost(
             at index: Int?, meaning: String? = nil, interface: String? = nil,
-            direction: TracedPacket.Hop.Direction? = nil, note: String, firewallVerdict: FirewallDecision? = nil
+            direction: TracedPacket.Hop.Direction? = nil, note: String, firewallVerdict: FirewallDecision? = nil,
+            kernelSites: Set<KernelDrop.Site>? = nil
         ) {
             let point = index.map { plan.points[$0] }
             // Expected about when it was last seen: a replay that was not capturing there then cannot tell.
@@ -402,7 +423,10 @@ struct PathWalker {
             if captured {
                 hop.firewallVerdict = firewallVerdict
                 hop.lostAfter = KernelDropMatch.Moment(
-                    time: expected, etherTypes: etherTypes(at: point), underlay: point?.isPhysical ?? false)
+                    time: expected, etherTypes: etherTypes(at: point),
+                    sites: firewallVerdict != nil
+                        ? [.firewall] : kernelSites ?? (point?.isPhysical == true
+                            ? KernelDropMatch.underlaySites : KernelDropMatch.bridgeSites))
             }
             hops.append(hop)
             let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"

@@ -56,6 +56,8 @@ enum LabSecurityGroups {
         // Live, the DROP's counter read again when each ping is judged lost confirms it.
         #expect(traced.output.contains("its counter rose by "), "\(traced.output)")
         #expect(traced.output.contains("dropped by the firewall: "), "the summary counts them: \(traced.output)")
+        // The kernel's drop reason agrees: netfilter freed it.
+        #expect(traced.output.contains("the kernel: NETFILTER_DROP in "), "\(traced.output)")
         // Replayed anywhere with a dump of the host: the same verdict, worked out from the dump's rules.
         #expect(try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dumpFile]).status == 0)
         let replayed = try Shell.run([KVMTopoBinary.path, "trace", "i-5-30-VM", "--read", pcapng, "--from", dumpFile])

@@ -132,6 +132,7 @@ extension RealLibvirtTests {
             #expect(healed[routerTap]?.up == true)
             #expect(healed["eth1"]?.mtu == 1550)
             try LabSecurityGroups.check()
+            try LabKernelDrops.check(snapshot)
 
             try LabTrace.guestDestroyed(snapshot)
 

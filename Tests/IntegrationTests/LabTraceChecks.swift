@@ -266,6 +266,10 @@ enum LabTrace {
             #expect(
                 verdict?.table == "kvmtopo_lab_fault" && verdict?.chain == "forward" && verdict?.certainty == .certain,
                 "\(packet.hops)")
+            // The kernel says the same: a firewall rule dropped it.
+            let lost = packet.hops.first { $0.state == .lost }
+            #expect(lost?.dropReason == .netfilterDrop && lost?.dropCertainty == .certain, "\(packet.hops)")
+            LabKernelDrops.expectLocation(lost, "nft_do_chain")
         }
 
     }
@@ -332,6 +336,9 @@ enum LabTrace {
                 try Lab.run("exec", "virsh", "-c", "qemu:///system", "dumpxml", String(name)).output
             }.joined()
         }
+        // The host's mounts (its first process's): trace and drops mount tracefs privately, if at all.
+        let mounts = { try String(contentsOfFile: "/proc/1/mounts", encoding: .utf8) }
+        let mountsBefore = try mounts()
         let kernelBefore = try KernelState.capture(lab, configuredOnly: true)
         let libvirtBefore = try libvirt()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-readonly-\(getpid())").path
@@ -354,5 +361,6 @@ enum LabTrace {
             kernelAfter == kernelBefore,
             "a command changed the host:\n\(KernelState.difference(kernelBefore, kernelAfter))")
         #expect(try libvirt() == libvirtBefore, "a command changed libvirt's domains")
+        #expect(try mounts() == mountsBefore, "a command changed the host's mounts")
     }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import KernelDrops
+import TestSupport
+import Testing
+import Topology
+import Trace
+
+/// The kernel's drop reasons (skb:kfree_skb, read through perf) on the lab's faults, live: on trace's lost hop
+/// and in `kvmtopo drops`. The functions are what this kernel (6.18) really reports; on another kernel only the
+/// reasons are held to.
+enum LabKernelDrops {
+    static let pinnedKernel = (try? Shell.run(["uname", "-r"]).output.hasPrefix("6.18")) ?? false
+
+    static func lostHop(_ packets: [TracedPacket], _ summary: String) -> TracedPacket.Hop? {
+        packets.first { $0.summary.hasPrefix(summary) }?.hops.first { $0.state == .lost }
+    }
+
+    static func expectLocation(_ hop: TracedPacket.Hop?, _ function: String) {
+        guard pinnedKernel else { return }
+        #expect(hop?.dropLocation?.hasPrefix(function + "+0x") == true, "\(String(describing: hop))")
+    }
+
+    static func check(_ snapshot: HostSnapshot) throws {
+        let tap = LabTrace.taps(snapshot)
+
+        // public-mtu: a don't-fragment ping of 1500 bytes from upstream to the VR's public address dies in the
+        // bridge, before the tap of MTU 1400. Its neighbour entry is flushed first: the VR's ARP reply is how
+        // trace learns the address is the VR's.
+        #expect(try Lab.run("fault", "public-mtu").status == 0)
+        let pinger = """
+            sleep 2; ip -n kvmtopo-lab-upstream neigh flush dev pub0
+            ip netns exec kvmtopo-lab-upstream ping -M do -s 1472 -c 3 -i 0.5 -W 1 203.0.113.10 >/dev/null
+            """
+        let tooBig = try traced(["r-4-VM", "-c", "2", "host 203.0.113.254 and (arp or greater 1000)"], while: pinger)
+        let oversized = lostHop(tooBig.packets, "ICMP echo request 203.0.113.254 > 203.0.113.10")
+        #expect(oversized?.interface == tap["r-4-VM eth2"], "\(tooBig.packets) \(tooBig.stderr)")
+        #expect(oversized?.note?.contains("1500-byte packet is larger than \(tap["r-4-VM eth2"]!)'s MTU 1400") == true)
+        #expect(oversized?.dropReason == .notSpecified, "\(String(describing: oversized))")
+        #expect(oversized?.dropMeaning == "larger than the MTU of the bridge port it was leaving by")
+        #expect(oversized?.dropCertainty == .certain)
+        expectLocation(oversized, "br_nf_dev_queue_xmit")
+        let kinds = tooBig.summary["kernelDrops"] as? [[String: Any]] ?? []
+        #expect(kinds.contains { $0["reason"] as? String == "NOT_SPECIFIED" }, "\(tooBig.summary)")
+        #expect(try Lab.run("heal").status == 0)
+
+        // stp-listening: i-2-10-VM's port listens; the bridge drops what the guest sends as it comes in.
+        #expect(try Lab.run("fault", "stp-listening").status == 0)
+        let held = try LabTrace.run(["i-2-10-VM", "-c", "2", "icmp and src 10.1.1.23"])
+        let blocked = held.packets.first?.hops.first { $0.state == .lost }
+        #expect(blocked?.dropReason == .bridgeIngressSTPState, "\(held.packets) \(held.stderr)")
+        #expect(
+            blocked?.note?.contains("bridge port \(tap["i-2-10-VM eth0"]!) is listening, not forwarding") == true,
+            "\(String(describing: blocked))")
+        expectLocation(blocked, "br_handle_frame")
+        // drops, host-wide: the same reason counted while the port is held.
+        let counted = try drops()
+        #expect(
+            counted.contains { $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" && ($0["packets"] as? Int ?? 0) > 0 },
+            "\(counted)")
+        #expect(try Lab.run("heal").status == 0)
+
+        // drop-rule: the nft bridge rule's drops, by reason, in drops; and in trace without a tracepoint (a
+        // tracefs that is not there), one line says so and the firewall's verdict is still given.
+        #expect(try Lab.run("fault", "drop-rule").status == 0)
+        let filtered = try drops()
+        let netfilter = filtered.first { $0["reason"] as? String == "NETFILTER_DROP" }
+        #expect((netfilter?["packets"] as? Int ?? 0) > 0, "\(filtered)")
+        #expect(netfilter?["meaning"] as? String == "a firewall rule dropped it")
+        let without = try LabTrace.run(["i-3-20-VM", "-c", "1", "--tracefs", "/nonexistent", "icmp and host 10.0.2.10"])
+        #expect(
+            without.stderr.contains("no kernel drop reasons: no tracefs at /nonexistent; the firewall walk only"),
+            "\(without.stderr)")
+        let walked = without.packets.first?.hops.first { $0.state == .lost }
+        #expect(walked?.firewallVerdict?.table == "kvmtopo_lab_fault" && walked?.dropReason == nil, "\(without.packets)")
+        #expect(try Lab.run("heal").status == 0)
+    }
+
+    /// trace --json on the lab while `script` runs beside it.
+    static func traced(_ arguments: [String], while script: String) throws -> LabTrace.Run {
+        let background = Process()
+        background.executableURL = URL(fileURLWithPath: "/bin/bash")
+        background.arguments = ["-c", script]
+        try background.run()
+        defer { background.waitUntilExit() }
+        return try LabTrace.run(arguments)
+    }
+
+    /// kvmtopo drops --json over 3 seconds: the kernel's drops by kind.
+    static func drops() throws -> [[String: Any]] {
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "drops", "--duration", "3", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
+        let kernel = report?["kernel"] as? [String: Any]
+        #expect(kernel?["unavailable"] == nil && kernel?["lostRecords"] as? Int == 0, "\(String(describing: kernel))")
+        return kernel?["drops"] as? [[String: Any]] ?? []
+    }
+}
