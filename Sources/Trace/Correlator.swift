@@ -84,8 +84,11 @@ public final class Correlator {
         if let translated = sighting.keys.translated, point.isRouterNIC || point.networkKind == .public {
             byTranslated[translated] = cluster.id
         }
-        // The traced VM's traffic: seen at its taps, or sent to one of its addresses (and perhaps lost before it).
-        let toOrigin = addresses.owner(of: sighting.keys.destination).map(plan.origins.contains) ?? false
+        // The traced VM's traffic: seen at its taps, or coming into the host for one of its addresses (and perhaps
+        // lost on the way to it).
+        let fromOutside = !sighting.outgoing && (point.role == .uplink || point.isPhysical)
+        let toOrigin =
+            fromOutside && (addresses.owner(of: sighting.keys.destination).map(plan.origins.contains) ?? false)
         if plan.origins.contains(sighting.point) || toOrigin, !cluster.touchesOrigin {
             cluster.touchesOrigin = true
             if cluster.requestID == nil, let expects = sighting.keys.expectsReply {

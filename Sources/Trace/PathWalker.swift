@@ -234,7 +234,8 @@ struct PathWalker {
                     end(&self, "left the host on \(plan.points[physical].interface)")
                 } else if !stray {
                     markLost(
-                        at: physical, note: reason(physical, bridge: nil), kernelSites: kernelSites(at: physical, entry: nil))
+                        at: physical, note: reason(physical, bridge: nil),
+                        kernelSites: kernelSites(at: physical, entry: nil))
                 }
             case .nic(let domain, let index, _):
                 end(&self, "delivered to \(domain) eth\(index)")
@@ -425,8 +426,10 @@ struct PathWalker {
                 hop.lostAfter = KernelDropMatch.Moment(
                     time: expected, etherTypes: etherTypes(at: point),
                     sites: firewallVerdict != nil
-                        ? [.firewall] : kernelSites ?? (point?.isPhysical == true
-                            ? KernelDropMatch.underlaySites : KernelDropMatch.bridgeSites))
+                        ? [.firewall]
+                        : kernelSites
+                            ?? (point?.isPhysical == true
+                                ? KernelDropMatch.underlaySites : KernelDropMatch.bridgeSites))
             }
             hops.append(hop)
             let place = point.map { "\($0.interface) (\($0.meaning))" } ?? meaning ?? "?"

@@ -150,8 +150,6 @@ struct TraceCommand: ParsableCommand {
                 let timeout = nanoseconds(timeout)
                 let (watch, unavailable) = dropReasons.watch(
                     etherTypes: KernelDropWatch.tracedEtherTypes, retention: timeout + 5_000_000_000, counting: false)
-                if let unavailable { Terminal.warn("no kernel drop reasons: \(unavailable); the firewall walk only") }
-                watch?.notes.forEach(Terminal.warn)
                 var frames: LiveFrames
                 do throws(PcapError) {
                     frames = try LiveFrames(
@@ -165,6 +163,9 @@ struct TraceCommand: ParsableCommand {
                         ? "" : "; capturing needs root (or CAP_NET_RAW); --read replays a saved capture without"
                     throw CommandFailure(.failure, "cannot capture: \(error)\(hint)")
                 }
+                // Said once capturing works: without root, that it does not is the one line to read.
+                if let unavailable { Terminal.warn("no kernel drop reasons: \(unavailable); the firewall walk only") }
+                watch?.notes.forEach(Terminal.warn)
                 StopSignals.install()
                 if !json {
                     Terminal.warn("tracing \(plan.vm) at \(plan.points.count) capture points; Ctrl-C for the summary")

@@ -31,7 +31,8 @@ enum LabKernelDrops {
             sleep 2; ip -n kvmtopo-lab-upstream neigh flush dev pub0
             ip netns exec kvmtopo-lab-upstream ping -M do -s 1472 -c 3 -i 0.5 -W 1 203.0.113.10 >/dev/null
             """
-        let tooBig = try traced(["r-4-VM", "-c", "2", "host 203.0.113.254 and (arp or greater 1000)"], while: pinger)
+        let tooBig = try traced(
+            ["r-4-VM", "--duration", "6", "host 203.0.113.254 and (arp or greater 1000)"], while: pinger)
         let oversized = lostHop(tooBig.packets, "ICMP echo request 203.0.113.254 > 203.0.113.10")
         #expect(oversized?.interface == tap["r-4-VM eth2"], "\(tooBig.packets) \(tooBig.stderr)")
         #expect(oversized?.note?.contains("1500-byte packet is larger than \(tap["r-4-VM eth2"]!)'s MTU 1400") == true)
@@ -55,7 +56,9 @@ enum LabKernelDrops {
         // drops, host-wide: the same reason counted while the port is held.
         let counted = try drops()
         #expect(
-            counted.contains { $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" && ($0["packets"] as? Int ?? 0) > 0 },
+            counted.contains {
+                $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" && ($0["packets"] as? Int ?? 0) > 0
+            },
             "\(counted)")
         #expect(try Lab.run("heal").status == 0)
 
@@ -66,12 +69,15 @@ enum LabKernelDrops {
         let netfilter = filtered.first { $0["reason"] as? String == "NETFILTER_DROP" }
         #expect((netfilter?["packets"] as? Int ?? 0) > 0, "\(filtered)")
         #expect(netfilter?["meaning"] as? String == "a firewall rule dropped it")
-        let without = try LabTrace.run(["i-3-20-VM", "-c", "1", "--tracefs", "/nonexistent", "icmp and host 10.0.2.10"])
+        let without = try LabTrace.run([
+            "i-3-20-VM", "-c", "1", "--tracefs", "/nonexistent", "icmp and src 10.0.1.10 and dst 10.0.2.10",
+        ])
         #expect(
             without.stderr.contains("no kernel drop reasons: no tracefs at /nonexistent; the firewall walk only"),
             "\(without.stderr)")
         let walked = without.packets.first?.hops.first { $0.state == .lost }
-        #expect(walked?.firewallVerdict?.table == "kvmtopo_lab_fault" && walked?.dropReason == nil, "\(without.packets)")
+        #expect(
+            walked?.firewallVerdict?.table == "kvmtopo_lab_fault" && walked?.dropReason == nil, "\(without.packets)")
         #expect(try Lab.run("heal").status == 0)
     }
 

@@ -55,7 +55,9 @@ import Testing
                 time: 0, cpu: 0, etherType: 0x0800, reason: reason,
                 location: .init(function: function, offset: 0x10, module: nil))
         }
-        #expect(at("br_nf_dev_queue_xmit", .notSpecified).meaning == "larger than the MTU of the bridge port it was leaving by")
+        #expect(
+            at("br_nf_dev_queue_xmit", .notSpecified).meaning
+                == "larger than the MTU of the bridge port it was leaving by")
         #expect(at("br_dev_queue_push_xmit", nil).site == .bridge)
         #expect(at("nf_hook_slow", .notSpecified).meaning == "a firewall rule dropped it")
         #expect(at("nft_do_chain", .netfilterDrop).site == .firewall)
@@ -91,10 +93,13 @@ import Testing
         let alone = acrossBridge([mtu, drop(30_000, 0x86dd, "nf_hook_slow", .netfilterDrop)])
         #expect(alone.dropReason == .notSpecified && alone.dropLocation == "br_nf_dev_queue_xmit+0x1a4")
         #expect(alone.dropCertainty == .certain, "an IPv6 drop is not this IPv4 packet's")
-        #expect(alone.note == "the kernel: NOT_SPECIFIED in br_nf_dev_queue_xmit, larger than the MTU of the bridge port it was leaving by")
+        let mtuNote = "larger than the MTU of the bridge port it was leaving by"
+        #expect(alone.note == "the kernel: NOT_SPECIFIED in br_nf_dev_queue_xmit, " + mtuNote)
 
         // A socket's drop at the same time is not on a bridge's way; a firewall drop is, and makes it uncertain.
-        #expect(acrossBridge([mtu, drop(41_000, 0x0800, "__udp4_lib_rcv", .init(rawValue: "NO_SOCKET"))]).dropCertainty == .certain)
+        #expect(
+            acrossBridge([mtu, drop(41_000, 0x0800, "__udp4_lib_rcv", .init(rawValue: "NO_SOCKET"))]).dropCertainty
+                == .certain)
         let rival = acrossBridge([mtu, drop(45_000, 0x0800, "nft_do_chain", .netfilterDrop)])
         #expect(rival.dropCertainty == .uncertain && rival.dropReason == .notSpecified, "the nearest is given")
         #expect(rival.note?.hasSuffix("(uncertain: 2 drops of 2 kinds then)") == true)
