@@ -16,15 +16,19 @@ public final class KernelDropWatch: @unchecked Sendable {
     private let symbols: KernelSymbols
     private let retention: UInt64
     private let lock = NSLock()
-    private var recent: [KernelDrop] = []
-    private var tally = KernelDropTally()
+    /// Drops kept for matching, in time order from `start`.
+    private var recent: [Record] = []
+    private var start = 0
+    private static let capacity = 1 << 20
+    /// Drops counted by kind (with `counting`).
+    private var kinds: [Kind: Int] = [:]
     private var symbolised: [UInt64: KernelSymbols.Location?] = [:]
     private var stopped = false
     private var thread: Thread?
     /// What the user should know about what it reads (tracefs mounted privately, no reason field, hidden
     /// addresses).
     public let notes: [String]
-    /// Whether drops are kept for `counts()` (drops counts every one; trace keeps only the recent ones).
+    /// Whether drops are counted by kind for `counts()` (drops), rather than kept for matching (trace).
     private let counting: Bool
 
     public struct Unavailable: Error, CustomStringConvertible {
@@ -34,7 +38,7 @@ public final class KernelDropWatch: @unchecked Sendable {
     /// - Parameters:
     ///   - etherTypes: only drops of these EtherTypes (nil: every drop).
     ///   - retention: how long, in nanoseconds, a drop is kept for matching.
-    ///   - counting: also keep a count of every drop since the start.
+    ///   - counting: count every drop by kind (for `counts()`) instead of keeping them for matching.
     public init(
         tracefs: String? = nil, etherTypes: [UInt16]? = nil, retention: UInt64 = 10_000_000_000, counting: Bool = false
     ) throws(Unavailable) {
@@ -88,42 +92,106 @@ public final class KernelDropWatch: @unchecked Sendable {
     /// The drops between `from` and `to` (nanoseconds since the epoch), read up to now first.
     public func drops(from: UInt64, to: UInt64) -> [KernelDrop] {
         drain()
-        return lock.withLock { recent.filter { $0.time >= from && $0.time <= to } }
+        return lock.withLock {
+            var low = start
+            var high = recent.count
+            while low < high {
+                let middle = (low + high) / 2
+                if recent[middle].time < from { low = middle + 1 } else { high = middle }
+            }
+            return recent[low...].prefix { $0.time <= to }.map(decoded)
+        }
     }
 
     /// Every drop since the start, by kind (with `counting`).
     public func counts() -> [KernelDropCount] {
         drain()
-        return lock.withLock { tally.counts }
+        return lock.withLock {
+            var tally = KernelDropTally()
+            for (kind, packets) in kinds {
+                let drop = decoded(Record(time: 0, address: kind.address, reason: kind.reason, etherType: 0, cpu: 0))
+                tally.add(drop, packets: packets)
+            }
+            return tally.counts
+        }
+    }
+
+    /// A drop as read, before it is named: what is kept of each (a flood of drops costs 24 bytes apiece).
+    private struct Record {
+        var time: UInt64
+        var address: UInt64
+        /// -1: this kernel's record has no reason.
+        var reason: Int32
+        var etherType: UInt16
+        var cpu: UInt16
+    }
+
+    private struct Kind: Hashable {
+        var address: UInt64
+        var reason: Int32
+    }
+
+    private func decoded(_ record: Record) -> KernelDrop {
+        let reason =
+            record.reason < 0
+            ? nil
+            : DropReason(
+                rawValue: format.symbols["reason"]?[Int(record.reason)] ?? "reason \(record.reason)")
+        let location =
+            symbolised[record.address]
+            ?? {
+                let found = symbols.location(of: record.address)
+                symbolised[record.address] = found
+                return found
+            }()
+        return KernelDrop(
+            time: record.time, cpu: Int(record.cpu), etherType: record.etherType, reason: reason, location: location)
     }
 
     private func drain() {
         lock.withLock {
-            var newest: UInt64 = 0
+            var batch: [Record] = []
             rings.drain { sample in
                 guard let address = format.integer("location", in: sample.raw),
                     let protocolNumber = format.integer("protocol", in: sample.raw)
                 else { return }
-                let reason = format.integer("reason", in: sample.raw).map { number in
-                    DropReason(rawValue: format.symbols["reason"]?[Int(number)] ?? "reason \(number)")
+                let record = Record(
+                    time: sample.time, address: address,
+                    reason: format.integer("reason", in: sample.raw).map { Int32(truncatingIfNeeded: $0) } ?? -1,
+                    etherType: UInt16(truncatingIfNeeded: protocolNumber), cpu: UInt16(truncatingIfNeeded: sample.cpu))
+                if counting {
+                    kinds[Kind(address: record.address, reason: record.reason), default: 0] += 1
+                } else {
+                    batch.append(record)
                 }
-                let location =
-                    symbolised[address]
-                    ?? {
-                        let found = symbols.location(of: address)
-                        symbolised[address] = found
-                        return found
-                    }()
-                let drop = KernelDrop(
-                    time: sample.time, cpu: sample.cpu, etherType: UInt16(truncatingIfNeeded: protocolNumber),
-                    reason: reason, location: location)
-                recent.append(drop)
-                if counting { tally.add(drop) }
-                newest = max(newest, sample.time)
             }
-            if newest > retention, let first = recent.first, first.time < newest - retention {
-                recent.removeAll { $0.time < newest - retention }
-            }
+            guard !batch.isEmpty else { return }
+            keep(batch)
+        }
+    }
+
+    /// Adds a drain's records in time order (each CPU's ring is in order; the rings are not, between them),
+    /// and forgets those older than `retention` before the newest, or beyond `capacity`.
+    private func keep(_ batch: [Record]) {
+        let sorted = batch.sorted { $0.time < $1.time }
+        var insertion = recent.count
+        while insertion > start, recent[insertion - 1].time > sorted[0].time { insertion -= 1 }
+        if insertion == recent.count {
+            recent += sorted
+        } else {
+            let merged = (Array(recent[insertion...]) + sorted).sorted { $0.time < $1.time }
+            recent.replaceSubrange(insertion..., with: merged)
+        }
+        let newest = recent[recent.count - 1].time
+        while start < recent.count,
+            recent.count - start > Self.capacity || recent[start].time + retention < newest
+        {
+            start += 1
+        }
+        // Forgotten records are let go of in one move once they are half the buffer.
+        if start > recent.count / 2 {
+            recent.removeFirst(start)
+            start = 0
         }
     }
 }

@@ -84,9 +84,9 @@ public struct KernelDropTally: Sendable {
 
     public init() {}
 
-    public mutating func add(_ drop: KernelDrop) {
+    public mutating func add(_ drop: KernelDrop, packets: Int = 1) {
         byKind["\(drop.reason?.rawValue ?? "") \(drop.location?.function ?? "")", default: KernelDropCount(drop)]
-            .packets += 1
+            .packets += packets
     }
 
     /// The kinds, the most frequent first.
