@@ -63,7 +63,8 @@ public final class KernelDropWatch: @unchecked Sendable {
         self.notes = notes
         self.retention = retention
         self.counting = counting
-        let filter = etherTypes.map { $0.map { "protocol == \($0)" }.joined(separator: " || ") }
+        // Only what could be a traced packet's is copied: a drop on delivery to the host itself never is.
+        let filter = format.filter(etherTypes: etherTypes) { counting || !$0.isLocalDelivery }
         do { rings = try TracepointRings(id: files.id, filter: filter) } catch {
             throw Unavailable(description: error.description)
         }

@@ -32,6 +32,13 @@ public struct DropReason: Vocabulary {
     public static let bridgeIngressSTPState = Self(.bridgeIngressSTPState), pktTooBig = Self(.pktTooBig)
     public static let vxlanVNINotFound = Self(.vxlanVNINotFound), fullRing = Self(.fullRing)
 
+    /// A reason only a packet delivered to the host itself is dropped for (a socket's, TCP's, UDP's checks):
+    /// never one crossing a bridge or routed through, so never a traced packet's.
+    public var isLocalDelivery: Bool {
+        rawValue == "NO_SOCKET" || rawValue == "PROTO_MEM" || rawValue == "UNIX_DISCONNECT"
+            || ["SOCKET_", "TCP_", "UDP_", "UNIX_"].contains { rawValue.hasPrefix($0) }
+    }
+
     /// What the reason says, in an operator's words; nil for a reason that says nothing more than its name.
     public var meaning: String? {
         switch known {

@@ -41,6 +41,27 @@ public struct TracepointFormat: Sendable, Equatable {
         return tables
     }
 
+    /// The ftrace filter (PERF_EVENT_IOC_SET_FILTER) that lets through only drops of `etherTypes` (nil: any)
+    /// whose reason `keep` takes, by this kernel's numbers; runs of left-out numbers are ranges. nil: everything.
+    public func filter(etherTypes: [UInt16]?, keep: (DropReason) -> Bool) -> String? {
+        var terms: [String] = []
+        if let etherTypes { terms.append("(" + etherTypes.map { "protocol == \($0)" }.joined(separator: " || ") + ")") }
+        let left = (symbols["reason"] ?? [:]).filter { !keep(DropReason(rawValue: $0.value)) }.keys.sorted()
+        var runs: [ClosedRange<Int>] = []
+        for number in left {
+            if let last = runs.last, last.upperBound == number - 1 {
+                runs[runs.count - 1] = last.lowerBound...number
+            } else {
+                runs.append(number...number)
+            }
+        }
+        terms += runs.map { run in
+            run.count == 1
+                ? "reason != \(run.lowerBound)" : "(reason < \(run.lowerBound) || reason > \(run.upperBound))"
+        }
+        return terms.isEmpty ? nil : terms.joined(separator: " && ")
+    }
+
     /// The unsigned integer of `field` in `record`, in this machine's byte order (the kernel writes records in
     /// its own); nil when this kernel's record has no such field or the record is too short.
     public func integer(_ field: String, in record: [UInt8]) -> UInt64? {

@@ -99,8 +99,12 @@ public final class TracepointRings {
         _ = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
     }
 
-    /// Every record waiting in the rings, handed to `body`, and the rings' space given back to the kernel.
+    /// Every record waiting in the rings, handed to `body`, and the rings' space given back to the kernel. A
+    /// sample's `raw` is only lent: its storage is used again for the next (a drop flood costs no allocation per
+    /// record).
     public func drain(_ body: (Sample) -> Void) {
+        var header: [UInt8] = []
+        var record: [UInt8] = []
         for ring in rings {
             let page = ring.base.assumingMemoryBound(to: perf_event_mmap_page.self)
             let data = ring.base + pageSize
@@ -108,19 +112,22 @@ public final class TracepointRings {
             let toRealTime = Self.realTimeOffset()
             let head = kvmtopo_ring_head(page)
             var tail = page.pointee.data_tail
+            var sample = Sample(time: 0, cpu: 0, raw: [])
             while tail < head {
-                let header = copy(from: data, size: size, at: tail, count: MemoryLayout<perf_event_header>.size)
+                copy(from: data, size: size, at: tail, count: MemoryLayout<perf_event_header>.size, into: &header)
                 let type = header.load(fromByteOffset: 0, as: UInt32.self)
                 let recordSize = Int(header.load(fromByteOffset: 6, as: UInt16.self))
                 guard recordSize >= 8 else { break }
-                let record = copy(from: data, size: size, at: tail, count: recordSize)
+                copy(from: data, size: size, at: tail, count: recordSize, into: &record)
                 switch type {
                 case PERF_RECORD_SAMPLE.rawValue where recordSize >= 28:
                     // PERF_SAMPLE_TIME, then PERF_SAMPLE_CPU (cpu, reserved), then PERF_SAMPLE_RAW (size, bytes).
-                    let time = record.load(fromByteOffset: 8, as: UInt64.self) &+ toRealTime
-                    let cpu = Int(record.load(fromByteOffset: 16, as: UInt32.self))
+                    sample.time = record.load(fromByteOffset: 8, as: UInt64.self) &+ toRealTime
+                    sample.cpu = Int(record.load(fromByteOffset: 16, as: UInt32.self))
                     let rawSize = min(Int(record.load(fromByteOffset: 24, as: UInt32.self)), recordSize - 28)
-                    body(Sample(time: time, cpu: cpu, raw: Array(record[28..<28 + rawSize])))
+                    sample.raw.removeAll(keepingCapacity: true)
+                    sample.raw.append(contentsOf: record[28..<28 + rawSize])
+                    body(sample)
                 case PERF_RECORD_LOST.rawValue where recordSize >= 24:
                     lost += Int(record.load(fromByteOffset: 16, as: UInt64.self))
                 default:
@@ -142,13 +149,15 @@ public final class TracepointRings {
         return nanoseconds(real) &- nanoseconds(monotonic)
     }
 
-    /// `count` bytes of the ring from position `at`, across its end.
-    private func copy(from data: UnsafeMutableRawPointer, size: UInt64, at position: UInt64, count: Int) -> [UInt8] {
+    /// `count` bytes of the ring from position `at`, across its end, into `bytes` (its storage kept).
+    private func copy(
+        from data: UnsafeMutableRawPointer, size: UInt64, at position: UInt64, count: Int, into bytes: inout [UInt8]
+    ) {
         let start = Int(position % size)
         let first = min(count, Int(size) - start)
-        var bytes = [UInt8](UnsafeRawBufferPointer(start: data + start, count: first))
-        if first < count { bytes += UnsafeRawBufferPointer(start: data, count: count - first) }
-        return bytes
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: data + start, count: first))
+        if first < count { bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count - first)) }
     }
 }
 

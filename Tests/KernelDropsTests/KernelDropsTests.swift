@@ -32,6 +32,15 @@ import Testing
         #expect(format.integer("reason", in: record) == 2)
         #expect(format.integer("reason", in: Array(record.prefix(38))) == nil, "a short record is not read past")
         #expect(format.integer("missing", in: record) == nil)
+
+        // What trace asks the kernel to copy: its EtherTypes, and no drop on delivery to the host itself.
+        let filter = try #require(format.filter(etherTypes: [0x0800, 0x0806]) { !$0.isLocalDelivery })
+        #expect(
+            filter == "(protocol == 2048 || protocol == 2054) && (reason < 3 || reason > 8) && "
+                + "(reason < 10 || reason > 11) && (reason < 20 || reason > 53) && reason != 97",
+            "sockets, checksums, TCP's reasons: runs of 6.18's numbers")
+        #expect(!filter.contains("reason != 12"), "NETFILTER_DROP is kept")
+        #expect(format.filter(etherTypes: nil) { _ in true } == nil)
     }
 
     @Test("an address is named by the function it is in, not by the padding before it")
