@@ -35,7 +35,7 @@ public struct DropReason: Vocabulary {
     /// A reason only a packet delivered to the host itself is dropped for (a socket's, TCP's, UDP's checks):
     /// never one crossing a bridge or routed through, so never a traced packet's.
     public var isLocalDelivery: Bool {
-        rawValue == "NO_SOCKET" || rawValue == "PROTO_MEM" || rawValue == "UNIX_DISCONNECT"
+        known == .noSocket || rawValue == "PROTO_MEM"
             || ["SOCKET_", "TCP_", "UDP_", "UNIX_"].contains { rawValue.hasPrefix($0) }
     }
 
