@@ -3,6 +3,11 @@ import Foundation
 import Nftables
 import Topology
 
+/// The firewall as it is now, for counters read a second time (drops): nil when it cannot be read.
+public enum FirewallReading {
+    public static func now() -> Firewall? { try? FirewallCollection.collect().get().0 }
+}
+
 /// The firewall source: nftables over netlink, read back into rules, with the ipset names its `-m set` matches
 /// refer to and conntrack's fill level. Only dumps: nothing is asked of the kernel that would change it.
 enum FirewallCollection {

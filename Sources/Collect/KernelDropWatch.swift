@@ -13,7 +13,9 @@ public final class KernelDropWatch: @unchecked Sendable {
 
     private let rings: TracepointRings
     private let format: TracepointFormat
-    private let symbols: KernelSymbols
+    /// Read when a drop is first named, not at the start: parsing 120,000 symbols would delay the capture.
+    private lazy var symbols = KernelSymbols(kallsyms: KernelFile.read(Self.kallsyms) ?? "")
+    private static let kallsyms = "/proc/kallsyms"
     private let retention: UInt64
     private let lock = NSLock()
     /// Drops kept for matching, in time order from `start`.
@@ -57,9 +59,9 @@ public final class KernelDropWatch: @unchecked Sendable {
         if format.fields["reason"] == nil {
             notes.append("this kernel's skb:kfree_skb gives no drop reason (before 5.17): locations only")
         }
-        let kallsyms = KernelFile.read("/proc/kallsyms") ?? ""
-        symbols = KernelSymbols(kallsyms: kallsyms)
-        if symbols.isEmpty { notes.append("/proc/kallsyms hides kernel addresses: drop locations are not named") }
+        if KernelSymbols(kallsyms: KernelFile.firstLine(Self.kallsyms) ?? "").isEmpty {
+            notes.append("/proc/kallsyms hides kernel addresses: drop locations are not named")
+        }
         self.notes = notes
         self.retention = retention
         self.counting = counting

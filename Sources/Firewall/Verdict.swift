@@ -156,7 +156,7 @@ private struct Walk {
         // A loop of jumps the kernel would refuse to load; a dump edited by hand must not recurse for ever.
         guard depth < 32 else { return .end }
         for rule in chain.rules where matches(rule.matches, family: table.family, rule: rule) {
-            if let target = rule.target, target.hasPrefix("REJECT") {
+            if rule.rejects {
                 return .drop(decision(.drop, table: table, chain: chain, rule: rule))
             }
             switch rule.verdict?.known {

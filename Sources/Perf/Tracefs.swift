@@ -76,4 +76,12 @@ public enum KernelFile {
         guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// The file's first line (a kernel file's first read gives at least one).
+    public static func firstLine(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.read(upToCount: 256) else {
+            return nil
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init)
+    }
 }

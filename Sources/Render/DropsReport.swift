@@ -4,8 +4,10 @@ import Topology
 
 /// `kvmtopo drops`: what each interface and the kernel dropped, as text, JSON or metrics (kvmtopo-drops(1)).
 public enum DropsReport {
+    /// - Parameter firewall: nil when the firewall could not be read twice.
     public static func text(
-        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, host: String, seconds: Double, style: DiagramStyle
+        _ drops: [InterfaceDrops], firewall: [FirewallDrops]?, kernel: KernelDropSummary?, host: String,
+        seconds: Double, style: DiagramStyle
     ) -> String {
         let span = String(format: "%.1f s", seconds)
         var lines: [Line] = []
@@ -28,8 +30,27 @@ public enum DropsReport {
             ])
             if let reading = drop.reading { lines.append([Segment(text: "      " + reading, tone: .warning)]) }
         }
+        if let firewall, !firewall.isEmpty { lines += firewallLines(firewall, span: span) }
         if let kernel { lines += kernelLines(kernel, span: span) }
         return lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+
+    /// The firewall's part: the rules (or policies) that dropped, on the VM whose security group they are.
+    private static func firewallLines(_ firewall: [FirewallDrops], span: String) -> [Line] {
+        var lines: [Line] = [[Segment(text: "Dropped by the firewall over \(span) (rule counters)", tone: .heading)]]
+        let width = firewall.map { String($0.packets).count }.max() ?? 1
+        for drop in firewall {
+            let count = String(drop.packets)
+            let whose = drop.domain.map { "\($0)'s security group: " } ?? ""
+            let place =
+                "\(drop.family) \(drop.table) \(drop.chain)" + (drop.handle.map { " rule \($0)" } ?? "'s policy")
+            lines.append([
+                Segment(text: "  " + String(repeating: " ", count: width - count.count) + count + "  "),
+                Segment(text: whose + place, tone: .error),
+                Segment(text: drop.rule.map { " (\($0))" } ?? "", tone: .dim),
+            ])
+        }
+        return lines
     }
 
     /// The tracepoint's part: drops by reason and place, host-wide (its records name no interface).
@@ -66,7 +87,7 @@ public enum DropsReport {
     /// node_exporter textfile metrics: what each interface dropped or erred on during the run, by counter, and
     /// what the kernel dropped, by reason and function.
     public static func prometheus(
-        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, seconds: Double, now: Date
+        _ drops: [InterfaceDrops], firewall: [FirewallDrops], kernel: KernelDropSummary?, seconds: Double, now: Date
     ) -> String {
         var text = """
             # HELP kvmtopo_drops_packets Packets an interface dropped or erred on during the last kvmtopo drops run.
@@ -83,6 +104,21 @@ public enum DropsReport {
                 text +=
                     "kvmtopo_drops_packets{interface=\"\(label(drop.interface))\"\(domain),counter=\"\(counter)\"} "
                     + "\(packets)\n"
+            }
+        }
+        if !firewall.isEmpty {
+            text += """
+                # HELP kvmtopo_firewall_drops_packets Packets a DROP or REJECT rule or DROP policy counted in the run.
+                # TYPE kvmtopo_firewall_drops_packets gauge
+
+                """
+            for drop in firewall {
+                let domain = drop.domain.map { ",domain=\"\(label($0))\"" } ?? ""
+                let handle = drop.handle.map(String.init) ?? "policy"
+                text +=
+                    "kvmtopo_firewall_drops_packets{family=\"\(label(drop.family.rawValue))\","
+                    + "table=\"\(label(drop.table))\",chain=\"\(label(drop.chain))\",handle=\"\(handle)\"\(domain)} "
+                    + "\(drop.packets)\n"
             }
         }
         if let kernel, kernel.unavailable == nil {
@@ -122,7 +158,8 @@ public enum DropsReport {
     }
 
     public static func json(
-        _ drops: [InterfaceDrops], kernel: KernelDropSummary?, host: String, seconds: Double
+        _ drops: [InterfaceDrops], firewall: [FirewallDrops]?, kernel: KernelDropSummary?, host: String,
+        seconds: Double
     ) -> Data {
         struct KernelDrops: Encodable {
             var unavailable: String?
@@ -143,6 +180,7 @@ public enum DropsReport {
             var host: String
             var seconds: Double
             var interfaces: [InterfaceDrops]
+            var firewall: [FirewallDrops]?
             var kernel: KernelDrops?
         }
         let kernelPart = kernel.map { summary in
@@ -156,7 +194,7 @@ public enum DropsReport {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let report = Report(host: host, seconds: seconds, interfaces: drops, kernel: kernelPart)
+        let report = Report(host: host, seconds: seconds, interfaces: drops, firewall: firewall, kernel: kernelPart)
         let body = (try? encoder.encode(report)) ?? Data("{}".utf8)
         return body + Data("\n".utf8)
     }

@@ -158,6 +158,11 @@ public struct FirewallRule: Codable, Equatable, Sendable {
     public var packets: Int?
     public var bytes: Int?
 
+    /// A REJECT target: the packet is dropped (and answered).
+    public var rejects: Bool { target?.hasPrefix("REJECT") == true }
+    /// What the rule does ends the packet: DROP, or REJECT.
+    public var drops: Bool { verdict == .drop || rejects }
+
     public init(
         handle: Int, text: String, matches: RuleMatches = RuleMatches(), verdict: FirewallVerdict? = nil,
         chain: String? = nil, target: String? = nil, comment: String? = nil, packets: Int? = nil, bytes: Int? = nil

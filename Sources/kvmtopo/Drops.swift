@@ -55,6 +55,11 @@ struct DropsCommand: ParsableCommand {
             }
             let seconds = (ContinuousClock.now - started) / .seconds(1)
             let drops = InterfaceDrops.between(before, try counters(), in: snapshot, names: names)
+            // The firewall's DROP and REJECT counters, read at the start with the topology and now.
+            var firewall: [FirewallDrops]?
+            if let before = snapshot.firewall, let after = FirewallReading.now() {
+                firewall = FirewallDrops.between(before, after, in: snapshot).filter { scoped($0, names: names) }
+            }
             let kernel =
                 dropReasons.noDropReasons
                 ? nil
@@ -62,18 +67,27 @@ struct DropsCommand: ParsableCommand {
                     ?? KernelDropSummary(unavailable: unavailable)
             watch?.stop()
             if let prometheus = metrics.prometheus {
-                let text = DropsReport.prometheus(drops, kernel: kernel, seconds: seconds, now: Date())
+                let text = DropsReport.prometheus(
+                    drops, firewall: firewall ?? [], kernel: kernel, seconds: seconds, now: Date())
                 try OutputFile.write(Data(text.utf8), to: prometheus)
             }
             let output =
                 json
-                ? DropsReport.json(drops, kernel: kernel, host: snapshot.host.hostname, seconds: seconds)
+                ? DropsReport.json(
+                    drops, firewall: firewall, kernel: kernel, host: snapshot.host.hostname, seconds: seconds)
                 : Data(
                     DropsReport.text(
-                        drops, kernel: kernel, host: snapshot.host.hostname, seconds: seconds, style: display.style
+                        drops, firewall: firewall, kernel: kernel, host: snapshot.host.hostname, seconds: seconds,
+                        style: display.style
                     ).utf8)
             FileHandle.standardOutput.write(output)
         }
+    }
+
+    /// A scope keeps the firewall's drops of its VMs' security groups (a network's: its members').
+    private func scoped(_ drop: FirewallDrops, names: Set<String>?) -> Bool {
+        guard let names else { return true }
+        return drop.domain.map(names.contains) ?? false
     }
 
     private func counters() throws -> [String: InterfaceCounters] {

@@ -65,8 +65,13 @@ enum LabKernelDrops {
         // drop-rule: the nft bridge rule's drops, by reason, in drops; and in trace without a tracepoint (a
         // tracefs that is not there), one line says so and the firewall's verdict is still given.
         #expect(try Lab.run("fault", "drop-rule").status == 0)
-        let filtered = try drops()
+        let report = try dropsReport()
+        let filtered = report["kernel"]?["drops"] as? [[String: Any]] ?? []
         let netfilter = filtered.first { $0["reason"] as? String == "NETFILTER_DROP" }
+        // ... and the rule that did it, by its counter.
+        let rules = report["firewall"]?["rules"] as? [[String: Any]] ?? []
+        let faultRule = rules.first { $0["table"] as? String == "kvmtopo_lab_fault" }
+        #expect(faultRule?["chain"] as? String == "forward" && (faultRule?["packets"] as? Int ?? 0) > 0, "\(rules)")
         #expect((netfilter?["packets"] as? Int ?? 0) > 0, "\(filtered)")
         #expect(netfilter?["meaning"] as? String == "a firewall rule dropped it")
         let without = try LabTrace.run([
@@ -92,12 +97,18 @@ enum LabKernelDrops {
     }
 
     /// kvmtopo drops --json over 3 seconds: the kernel's drops by kind.
-    static func drops() throws -> [[String: Any]] {
-        let result = try Lab.run(["exec", KVMTopoBinary.path, "drops", "--duration", "3", "--json"])
+    static func drops() throws -> [[String: Any]] { try dropsReport()["kernel"]?["drops"] as? [[String: Any]] ?? [] }
+
+    /// kvmtopo drops --json over 3 seconds (with `scope`): its report's parts, by name.
+    static func dropsReport(_ scope: [String] = []) throws -> [String: [String: Any]] {
+        let result = try Lab.run(["exec", KVMTopoBinary.path, "drops"] + scope + ["--duration", "3", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
         let kernel = report?["kernel"] as? [String: Any]
         #expect(kernel?["unavailable"] == nil && kernel?["lostRecords"] as? Int == 0, "\(String(describing: kernel))")
-        return kernel?["drops"] as? [[String: Any]] ?? []
+        return [
+            "kernel": kernel ?? [:],
+            "firewall": ["rules": report?["firewall"] as? [[String: Any]] ?? []],
+        ]
     }
 }

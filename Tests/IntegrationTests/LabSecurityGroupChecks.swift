@@ -58,6 +58,11 @@ enum LabSecurityGroups {
         #expect(traced.output.contains("dropped by the firewall: "), "the summary counts them: \(traced.output)")
         // The kernel's drop reason agrees: netfilter freed it.
         #expect(traced.output.contains("the kernel: NETFILTER_DROP in "), "\(traced.output)")
+        // drops, scoped to the VM: its security group's final DROP counted the pings.
+        let rules = try LabKernelDrops.dropsReport(["vm", "i-5-31-VM"])["firewall"]?["rules"] as? [[String: Any]] ?? []
+        #expect(
+            rules.contains { $0["domain"] as? String == "i-5-31-VM" && $0["chain"] as? String == "i-5-31-VM" },
+            "\(rules)")
         // Replayed anywhere with a dump of the host: the same verdict, worked out from the dump's rules.
         #expect(try Lab.run(["exec", KVMTopoBinary.path, "dump", "-o", dumpFile]).status == 0)
         let replayed = try Shell.run([KVMTopoBinary.path, "trace", "i-5-30-VM", "--read", pcapng, "--from", dumpFile])

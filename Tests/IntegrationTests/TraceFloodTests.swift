@@ -107,7 +107,9 @@ private final class Flood {
         let script = """
             \(trace) > \(output).out 2> \(output).err &
             pid=$!
-            sleep 1
+            # The flood starts once the trace captures (it says so on standard error).
+            for _ in $(seq 100); do grep -q 'capture points' \(output).err 2>/dev/null && break; sleep 0.1; done
+            sleep 0.2
             ip netns exec \(guest.name) \(PackageRoot.path)/benchmarks/udp-flood 1.5 \(datagramsPerSecond)
             kill -INT $pid
             wait $pid
