@@ -5,7 +5,7 @@ import Perf
 /// The kernel's dropped packets (`skb:kfree_skb`) while a command runs: read from per-CPU perf rings on a thread
 /// of its own, decoded by this kernel's format file, symbolised from /proc/kallsyms, and kept for `retention`
 /// so that a packet judged lost can be matched with what the kernel freed about then. It only observes: a
-/// tracepoint read through perf changes nothing on the host. Where it cannot run, `start` says why in one line.
+/// tracepoint read through perf changes nothing on the host. Where it cannot run, `init` says why in one line.
 public final class KernelDropWatch: @unchecked Sendable {
     public static let event = "skb/kfree_skb"
     /// The EtherTypes a trace follows: IPv4, ARP, IPv6 (the kernel filters on them: nothing else is copied).

@@ -25,6 +25,7 @@ public struct DropReason: Vocabulary {
         case tapTXFilter = "TAP_TXFILTER"
         case deviceNotReady = "DEV_READY"
         case noSocket = "NO_SOCKET"
+        case protocolMemory = "PROTO_MEM"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -35,7 +36,7 @@ public struct DropReason: Vocabulary {
     /// A reason only a packet delivered to the host itself is dropped for (a socket's, TCP's, UDP's checks):
     /// never one crossing a bridge or routed through, so never a traced packet's.
     public var isLocalDelivery: Bool {
-        known == .noSocket || rawValue == "PROTO_MEM"
+        known == .noSocket || known == .protocolMemory
             || ["SOCKET_", "TCP_", "UDP_", "UNIX_"].contains { rawValue.hasPrefix($0) }
     }
 
@@ -59,6 +60,7 @@ public struct DropReason: Vocabulary {
         case .tapFilter?, .tapTXFilter?: "the tap's filter (set by QEMU) does not take it"
         case .deviceNotReady?: "the device was not ready (a tap with no QEMU reading it, or down)"
         case .noSocket?: "no socket on the host takes it"
+        case .protocolMemory?: "the receiving socket's protocol is out of memory"
         case .notSpecified?, nil: nil
         }
     }

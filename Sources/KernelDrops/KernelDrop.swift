@@ -18,6 +18,14 @@ public struct KernelDrop: Sendable, Equatable {
         self.location = location
     }
 
+    /// A kind of drop: its reason and the function that freed it (what drops and trace's summary count by).
+    public struct Kind: Hashable, Sendable {
+        public var reason: DropReason?
+        public var function: String?
+    }
+
+    public var kind: Kind { Kind(reason: reason, function: location?.function) }
+
     /// The part of the kernel that dropped it, from the location: what a lost hop's context can be compared with.
     public enum Site: String, Sendable, CaseIterable {
         case bridge, firewall, tap, vxlan, routing, neighbour, queue, localDelivery, other
@@ -80,13 +88,12 @@ public struct KernelDropCount: Sendable, Equatable {
 
 /// Drops counted by kind as they come: a flood of them costs a count, not memory.
 public struct KernelDropTally: Sendable {
-    private var byKind: [String: KernelDropCount] = [:]
+    private var byKind: [KernelDrop.Kind: KernelDropCount] = [:]
 
     public init() {}
 
     public mutating func add(_ drop: KernelDrop, packets: Int = 1) {
-        byKind["\(drop.reason?.rawValue ?? "") \(drop.location?.function ?? "")", default: KernelDropCount(drop)]
-            .packets += packets
+        byKind[drop.kind, default: KernelDropCount(drop)].packets += packets
     }
 
     /// The kinds, the most frequent first.

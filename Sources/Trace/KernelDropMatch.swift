@@ -64,10 +64,10 @@ extension TracedPacket.Hop {
         let near = candidates.filter { distance($0) <= KernelDropMatch.near }
         let rivals = near.isEmpty ? candidates.filter { KernelDropMatch.holdingSites.contains($0.site) } : near
         guard let nearest = rivals.min(by: { distance($0) < distance($1) }) else {
-            note = (note.map { $0 + "; " } ?? "") + "the kernel recorded no drop of it (skb:kfree_skb)"
+            addNote("the kernel recorded no drop of it (skb:kfree_skb)")
             return
         }
-        let kinds = Set(rivals.map { "\($0.reason?.rawValue ?? "") \($0.location?.function ?? "")" })
+        let kinds = Set(rivals.map(\.kind))
         dropReason = nearest.reason
         dropLocation = nearest.location?.description
         dropMeaning = nearest.meaning
@@ -79,8 +79,6 @@ extension TracedPacket.Hop {
             : kinds.count > 1
                 ? " (uncertain: \(rivals.count) drops of \(kinds.count) kinds then)"
                 : " (uncertain: \(formatNanoseconds(Int64(distance(nearest)))) after it was last seen)"
-        note =
-            (note.map { $0 + "; " } ?? "") + "the kernel: \(what)" + (nearest.meaning.map { ", \($0)" } ?? "")
-            + doubt
+        addNote("the kernel: \(what)" + (nearest.meaning.map { ", \($0)" } ?? "") + doubt)
     }
 }

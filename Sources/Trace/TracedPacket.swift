@@ -183,6 +183,11 @@ extension Packet {
     }
 }
 
+extension TracedPacket.Hop {
+    /// What a later look adds to the hop's note (the firewall's counter, the kernel's drop), after what it said.
+    mutating func addNote(_ text: String) { note = (note.map { $0 + "; " } ?? "") + text }
+}
+
 extension TracedPacket {
     /// The packet with the counters of the firewall rules its lost hops name read again (`now`): whether each
     /// moved since the dump, in the hop's note and in its `firewallVerdict`.
@@ -198,7 +203,7 @@ extension TracedPacket {
                 after > before
                 ? "its counter rose by \(after - before) while tracing"
                 : "its counter did not move while tracing: the kernel may have dropped it elsewhere"
-            packet.hops[index].note = (packet.hops[index].note.map { $0 + "; " } ?? "") + note
+            packet.hops[index].addNote(note)
         }
         packet.reply = packet.reply.map { $0.confirmingFirewall(now) }
         return packet
