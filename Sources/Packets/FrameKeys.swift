@@ -49,6 +49,8 @@ public struct FrameKeys: Sendable, Equatable {
     /// A request's reply will `answer` this (ICMP echo id/seq, ARP addresses, TCP/UDP ports the other way round).
     public var expectsReply: UInt64?
     public var answers: UInt64?
+    /// An ICMP error: `answers` is then the key of the packet it quotes, which got an error instead of a reply.
+    public var answersWithError = false
     public var source: IPAddress?
     public var destination: IPAddress?
     /// ARP: who says it has which address.
@@ -181,17 +183,21 @@ public struct FrameKeys: Sendable, Equatable {
     ) {
         let length = end - start
         let keyEnd = min(end, start + keyed)
-        let endpoints = Self.mix(source!.high ^ source!.low &* 31, destination!.high ^ destination!.low)
-        let reversed = Self.mix(destination!.high ^ destination!.low &* 31, source!.high ^ source!.low)
         switch proto {
         case 1 where version == 4 && length >= 8, 58 where version == 6 && length >= 8:
             translated = Self.hash(bytes, start, keyEnd, skipping: [start + 2, start + 3], seed: UInt64(proto))
             let type = bytes[start]
-            let echo = Self.mix(UInt64(proto) << 32 | UInt64(Self.u32(bytes, start + 4)), 0xec40)
+            let echo = Self.echoKey(proto, Self.u32(bytes, start + 4))
             if type == 8 || type == 128 { expectsReply = echo }
             if type == 0 || type == 129 { answers = echo }
+            if ICMP.isError(version: version, type: type),
+                let quoted = Self.requestKey(quotedBy: bytes, at: start + 8, end: end)
+            {
+                answers = quoted
+                answersWithError = true
+            }
         case 6 where length >= 20, 17 where length >= 8:
-            let portWord = UInt64(Self.u32(bytes, start))
+            let portWord = Self.u32(bytes, start)
             ports = Ports(source: UInt16(portWord >> 16), destination: UInt16(portWord & 0xffff))
             let swapped = (portWord & 0xffff) << 16 | portWord >> 16
             let skip =
@@ -199,8 +205,8 @@ public struct FrameKeys: Sendable, Equatable {
                 ? [start, start + 1, start + 2, start + 3, start + 16, start + 17]
                 : [start, start + 1, start + 2, start + 3, start + 6, start + 7]
             translated = Self.hash(bytes, start, keyEnd, skipping: skip, seed: UInt64(proto))
-            expectsReply = Self.mix(endpoints, UInt64(proto) << 32 | portWord)
-            answers = Self.mix(reversed, UInt64(proto) << 32 | swapped)
+            expectsReply = Self.flowKey(source!, destination!, proto, portWord)
+            answers = Self.flowKey(destination!, source!, proto, swapped)
             if proto == 17, depth == 0, length >= 8 + 8 + 14,
                 PacketDecoder.vxlanPorts.contains(UInt16(portWord & 0xffff)),
                 bytes[start + 8] & 0x08 != 0
@@ -214,6 +220,43 @@ public struct FrameKeys: Sendable, Equatable {
             }
         default:
             break
+        }
+    }
+
+    /// The reply key of an echo request: its protocol, identifier and sequence.
+    private static func echoKey(_ proto: UInt8, _ identifierAndSequence: UInt32) -> UInt64 {
+        mix(UInt64(proto) << 32 | UInt64(identifierAndSequence), 0xec40)
+    }
+
+    /// The reply key of a TCP or UDP packet: its addresses and ports, as sent.
+    private static func flowKey(
+        _ source: IPAddress, _ destination: IPAddress, _ proto: UInt8, _ ports: UInt32
+    )
+        -> UInt64
+    {
+        mix(
+            mix(source.high ^ source.low &* 31, destination.high ^ destination.low), UInt64(proto) << 32 | UInt64(ports)
+        )
+    }
+
+    /// The reply key of the packet an ICMP error quotes (its IP header and first 8 bytes, from `start`), when it
+    /// is one that expects a reply: an echo request, TCP or UDP.
+    private static func requestKey(quotedBy bytes: [UInt8], at start: Int, end: Int) -> UInt64? {
+        guard start < end else { return nil }
+        let (version, headerLength) = (bytes[start] >> 4, Int(bytes[start] & 0x0f) * 4)
+        let (proto, transport, addressLength) =
+            switch version {
+            case 4 where headerLength >= 20 && start + 20 <= end: (bytes[start + 9], start + headerLength, 4)
+            case 6 where start + 40 <= end: (bytes[start + 6], start + 40, 16)
+            default: (UInt8(0), end, 0)
+            }
+        guard transport + 8 <= end else { return nil }
+        let source = IPAddress(bytes, at: start + (version == 4 ? 12 : 8), count: addressLength)
+        let destination = IPAddress(bytes, at: start + (version == 4 ? 16 : 24), count: addressLength)
+        switch (proto, bytes[transport]) {
+        case (1, 8), (58, 128): return echoKey(proto, u32(bytes, transport + 4))
+        case (6, _), (17, _): return flowKey(source, destination, proto, u32(bytes, transport))
+        default: return nil
         }
     }
 

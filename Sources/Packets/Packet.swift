@@ -79,6 +79,50 @@ public struct ICMP: Sendable, Equatable {
     /// Neighbour solicitation/advertisement: the target address and the link-layer address option.
     public var ndTarget: String?
     public var ndLinkLayerAddress: String?
+    /// The MTU that IPv4's "fragmentation needed" or IPv6's "packet too big" names.
+    public var mtu: Int?
+
+    /// An error about another packet, whose headers it quotes: destination unreachable, packet too big, time
+    /// exceeded, parameter problem.
+    public var isError: Bool { Self.isError(version: version, type: type) }
+
+    static func isError(version: Int, type: UInt8) -> Bool {
+        version == 4 ? [3, 11, 12].contains(type) : (1...4).contains(type)
+    }
+
+    /// "echo request", "destination unreachable", as tcpdump names the type.
+    public var name: String {
+        switch (version, type) {
+        case (4, 8), (6, 128): "echo request"
+        case (4, 0), (6, 129): "echo reply"
+        case (4, 3), (6, 1): "destination unreachable"
+        case (4, 11), (6, 3): "time exceeded"
+        case (4, 12), (6, 4): "parameter problem"
+        case (6, 2): "packet too big"
+        case (6, 135): "neighbor solicitation"
+        case (6, 136): "neighbor advertisement"
+        case (6, 133): "router solicitation"
+        case (6, 134): "router advertisement"
+        default: "type \(type) code \(code)"
+        }
+    }
+
+    /// What an error's code says: "fragmentation needed, mtu 1400", "port unreachable"; nil for other messages.
+    public var detail: String? {
+        let mtuText = mtu.map { "mtu \($0)" }
+        switch (version, type, code) {
+        case (4, 3, 4): return ["fragmentation needed", mtuText].compactMap { $0 }.joined(separator: ", ")
+        case (6, 2, _): return mtuText
+        case (4, 3, 9), (4, 3, 10), (4, 3, 13), (6, 1, 1): return "administratively prohibited"
+        case (4, 11, 0), (6, 3, 0): return "\(version == 4 ? "TTL" : "hop limit") exceeded in transit"
+        default: break
+        }
+        let unreachable: [UInt8: String] =
+            version == 4
+            ? [0: "network unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable"]
+            : [0: "no route", 3: "address unreachable", 4: "port unreachable", 6: "reject route"]
+        return (version == 4 ? type == 3 : type == 1) ? unreachable[code] ?? "code \(code)" : nil
+    }
 }
 
 public struct UDP: Sendable, Equatable {

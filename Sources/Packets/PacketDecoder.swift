@@ -179,6 +179,10 @@ public enum PacketDecoder {
         if echo.contains(type) {
             icmp.identifier = reader.u16()
             icmp.sequence = reader.u16()
+        } else if version == 4, type == 3, code == 4, reader.skip(2), let mtu = reader.u16() {
+            icmp.mtu = Int(mtu)
+        } else if version == 6, type == 2, let mtu = reader.u32() {
+            icmp.mtu = Int(mtu)
         } else if version == 6, type == 135 || type == 136, reader.skip(4), let target = reader.take(16) {
             icmp.ndTarget = Format.ipv6(target)
             // Options: type, length in units of 8 bytes; 1 source and 2 target link-layer address.

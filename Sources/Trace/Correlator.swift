@@ -73,6 +73,7 @@ public final class Correlator {
             {
                 request.replyID = cluster.id
                 cluster.requestID = requestID
+                cluster.isError = sighting.keys.answersWithError
                 awaitingReply[answers] = nil
             }
         }
@@ -150,7 +151,7 @@ public final class Correlator {
             due.append((cluster.id, cluster.last.saturatingAdd(timeout)))
             return nil
         }
-        let walked = walker.walk(cluster.sightings, addresses: addresses, answered: reply != nil)
+        let walked = walker.walk(cluster.sightings, addresses: addresses, answered: reply.map { !$0.isError } ?? false)
         let replyWalked = reply.map { walker.walk($0.sightings, addresses: addresses, answered: false) }
         let waitingForReply = cluster.expectsReply != nil && reply == nil
         let replyDone =
@@ -172,11 +173,23 @@ public final class Correlator {
         var packet = walked.packet(number: emitted, sightings: cluster.sightings)
         if let reply, let replyWalked {
             packet.reply = [replyWalked.packet(number: emitted, sightings: reply.sightings)]
+            if reply.isError, let lost = packet.hops.firstIndex(where: { $0.state == .lost }) {
+                packet.hops[lost].addNote(errorNote(reply))
+            }
             remove(reply)
         }
         packet.replyMissing = waitingForReply
         remove(cluster)
         return packet
+    }
+
+    /// What the ICMP error that came back instead of a reply says, and where it was first seen (a VXLAN device
+    /// answers "fragmentation needed" itself, in the destination's name).
+    private func errorNote(_ reply: Cluster) -> String {
+        let head = reply.sightings.min { $0.timestamp < $1.timestamp }!
+        let icmp = PacketDecoder.decode(head.bytes, linkType: head.linkType).packet.icmp
+        let said = icmp.map { [$0.name, $0.detail.map { "(\($0))" }].compactMap { $0 }.joined(separator: " ") }
+        return "an ICMP error came back instead: \(said ?? "?"), first seen at \(plan.points[head.point].interface)"
     }
 
     private func remove(_ cluster: Cluster) {
@@ -202,6 +215,8 @@ final class Cluster {
     var expectsReply: UInt64?
     var replyID: Int?
     var requestID: Int?
+    /// This cluster answers its request with an ICMP error.
+    var isError = false
 
     init(id: Int, first: UInt64) {
         self.id = id

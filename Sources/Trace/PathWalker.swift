@@ -51,8 +51,16 @@ struct PathWalker {
             head: all[0].sighting)
 
         let entries = all.filter { isEntry($0.sighting) }
+        // What came into the host starts where it came in, even when it then passes through the traced router.
+        let fromOutside = entries.first.flatMap { first in
+            switch plan.points[first.sighting.point].role {
+            case .physical, .uplink: first
+            default: nil
+            }
+        }
         let entry =
-            entries.first { plan.origins.contains($0.sighting.point) }
+            fromOutside
+            ?? entries.first { plan.origins.contains($0.sighting.point) }
             ?? entries.first { if case .physical = plan.points[$0.sighting.point].role { true } else { false } }
             ?? entries.first ?? all[0]
         if entries.isEmpty {

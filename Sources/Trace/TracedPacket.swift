@@ -141,20 +141,9 @@ extension Packet {
         let ends = addresses(source, destination)
         if let icmp {
             let echo = icmp.identifier.map { " id \($0) seq \(icmp.sequence ?? 0)" } ?? ""
-            let name: String =
-                switch (icmp.version, icmp.type) {
-                case (4, 8), (6, 128): "echo request"
-                case (4, 0), (6, 129): "echo reply"
-                case (4, 3), (6, 1): "destination unreachable"
-                case (4, 11), (6, 3): "time exceeded"
-                case (6, 2): "packet too big"
-                case (6, 135): "neighbor solicitation\(icmp.ndTarget.map { " who-has \($0)" } ?? "")"
-                case (6, 136): "neighbor advertisement\(icmp.ndTarget.map { " \($0)" } ?? "")"
-                case (6, 133): "router solicitation"
-                case (6, 134): "router advertisement"
-                default: "type \(icmp.type) code \(icmp.code)"
-                }
-            return "\(icmp.version == 4 ? "ICMP" : "ICMP6") \(name) \(ends)\(echo)"
+            let target = icmp.ndTarget.map { icmp.type == 135 ? " who-has \($0)" : " \($0)" } ?? ""
+            let detail = icmp.detail.map { " (\($0))" } ?? ""
+            return "\(icmp.version == 4 ? "ICMP" : "ICMP6") \(icmp.name)\(target) \(ends)\(echo)\(detail)"
         }
         if let dhcp {
             let names: [UInt8: String] = [

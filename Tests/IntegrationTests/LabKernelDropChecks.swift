@@ -44,6 +44,8 @@ enum LabKernelDrops {
         #expect(kinds.contains { $0["reason"] as? String == "NOT_SPECIFIED" }, "\(tooBig.summary)")
         #expect(try Lab.run("heal").status == 0)
 
+        try underlayTooSmall(snapshot)
+
         // stp-listening: i-2-10-VM's port listens; the bridge drops what the guest sends as it comes in.
         #expect(try Lab.run("fault", "stp-listening").status == 0)
         let held = try LabTrace.run(["i-2-10-VM", "-c", "2", "icmp and src 10.1.1.23"])
@@ -84,6 +86,76 @@ enum LabKernelDrops {
         #expect(
             walked?.firewallVerdict?.table == "kvmtopo_lab_fault" && walked?.dropReason == nil, "\(without.packets)")
         #expect(try Lab.run("heal").status == 0)
+    }
+
+    /// uplink-mtu on a VXLAN network: a don't-fragment ping of 1500 bytes from upstream, routed by r-4-VM to a
+    /// guest on the other host, needs 1550 bytes on an underlay of 1450. The VXLAN device frees nothing: it
+    /// answers "fragmentation needed" itself, in the destination's name, and trace shows that answer.
+    static func underlayTooSmall(_ snapshot: HostSnapshot) throws {
+        let bridge = snapshot.domains.first { $0.name == "r-4-VM" }?.nics.first?.bridge
+        let uplink = snapshot.bridges.first { $0.name == bridge }?.ports.first { !$0.hasPrefix("vnet") }
+        guard let vxlan = snapshot.links.first(where: { $0.name == uplink })?.vxlan, let group = vxlan.group else {
+            print("skipped: uplink-mtu's VXLAN answer: the lab's guest networks are VLANs on this kernel")
+            return
+        }
+        let remote = RemoteGuest(vni: vxlan.vni, group: group, port: vxlan.port ?? 8472)
+        try remote.start()
+        defer { remote.stop() }
+        let ping = "ip netns exec kvmtopo-lab-upstream ping -M do -s 1472 -W 1"
+        // It fits before the fault: one answer within 10 s (r-4-VM may first give up on an older neighbour entry).
+        #expect(try Shell.run(["bash", "-c", "\(ping) -c 1 -w 10 \(RemoteGuest.address)"]).status == 0)
+
+        #expect(try Lab.run("fault", "uplink-mtu").status == 0)
+        let traced = try traced(
+            ["r-4-VM", "--duration", "5", "host \(RemoteGuest.address)"],
+            while: "sleep 2; ip -n kvmtopo-lab-upstream route flush cache; \(ping) -c 2 -i 0.5 \(RemoteGuest.address)")
+        #expect(try Lab.run("heal").status == 0)
+        let lost = lostHop(traced.packets, "ICMP echo request 203.0.113.254 > \(RemoteGuest.address)")
+        #expect(lost?.interface == "eth1", "\(traced.packets) \(traced.stderr)")
+        let note = lost?.note ?? ""
+        #expect(note.contains("1500-byte packet needs MTU 1550 on the underlay; eth1 has 1450"), "\(note)")
+        #expect(
+            note.contains(
+                "an ICMP error came back instead: destination unreachable (fragmentation needed, mtu 1400), "
+                    + "first seen at \(uplink!)"), "\(note)")
+        // Pinned to 6.18: vxlan_xmit_one turns the frame into the ICMP error (vxlan_encap_bypass), no kfree_skb.
+        if pinnedKernel {
+            #expect(lost?.dropReason == nil && note.contains("the kernel recorded no drop of it"), "\(note)")
+        }
+    }
+
+    /// A guest on the other end of the underlay: a VXLAN device with an address of the isolated network in the
+    /// lab's peer namespace, reached through r-4-VM. The upstream's learned path MTU goes with it.
+    struct RemoteGuest {
+        static let address = "10.1.1.250"
+        let vni: Int
+        let group: String
+        let port: Int
+
+        func start() throws {
+            stop()
+            let peer = ["ip", "-n", "kvmtopo-lab-peer"]
+            for command in [
+                [
+                    "link", "add", "vxlan\(vni)", "type", "vxlan", "id", "\(vni)", "group", group, "ttl", "10", "dev",
+                    "eth1", "dstport", "\(port)",
+                ],
+                // One MAC every time: r-4-VM keeps its neighbour entry from an earlier run.
+                ["link", "set", "vxlan\(vni)", "address", "02:00:4c:5e:00:fa", "mtu", "1500", "up"],
+                ["addr", "add", "\(Self.address)/24", "dev", "vxlan\(vni)"],
+                ["route", "replace", group, "dev", "eth1"],
+                ["route", "replace", "203.0.113.0/24", "via", "10.1.1.1"],
+            ] {
+                let result = try Shell.run(peer + command)
+                #expect(result.status == 0, "\(command): \(result.stderr)")
+            }
+        }
+
+        func stop() {
+            _ = try? Shell.run(["ip", "-n", "kvmtopo-lab-peer", "link", "del", "vxlan\(vni)"])
+            _ = try? Shell.run(["ip", "-n", "kvmtopo-lab-peer", "route", "del", group])
+            _ = try? Shell.run(["ip", "-n", "kvmtopo-lab-upstream", "route", "flush", "cache"])
+        }
     }
 
     /// trace --json on the lab while `script` runs beside it.

@@ -77,6 +77,31 @@ struct FrameKeysTests {
         #expect(query.expectsReply == answer.answers)
     }
 
+    @Test("an ICMP error answers the packet it quotes, with an error: an echo request, a UDP datagram")
+    func errors() {
+        let echo = Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1))
+        let datagram = Frames.ipv4(proto: 17, Frames.udp(source: 40000, destination: 53, [1, 2, 3]))
+        let error = { (type: UInt8, code: UInt8, quoted: [UInt8]) in
+            keys(
+                Frames.ethernet(
+                    0x0800,
+                    Frames.ipv4(
+                        proto: 1, source: [198, 51, 100, 1], destination: [10, 1, 1, 23],
+                        Frames.icmpError(type: type, code: code, mtu: 1400, quoting: quoted))))
+        }
+        for (quoted, type, code) in [(echo, UInt8(3), UInt8(4)), (datagram, 3, 3), (echo, 11, 0)] {
+            let request = keys(Frames.ethernet(0x0800, quoted))
+            #expect(request.expectsReply != nil && error(type, code, quoted).answers == request.expectsReply)
+            #expect(error(type, code, quoted).answersWithError)
+        }
+        // Quoting too little to know the packet, or a packet that expects no reply: it answers nothing.
+        #expect(error(3, 1, Array(echo.prefix(24))).answers == nil)
+        #expect(error(3, 1, Frames.ipv4(proto: 47, [0, 0, 0x65, 0x58, 0, 0, 0, 0])).answers == nil)
+        #expect(
+            !keys(Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1, request: false))))
+                .answersWithError)
+    }
+
     @Test("a VXLAN frame on the underlay has the keys of the frame it carries, in any link type")
     func vxlan() {
         let inner = Frames.ethernet(0x0800, Frames.ipv4(proto: 1, Frames.icmpEcho(id: 7, sequence: 1)))

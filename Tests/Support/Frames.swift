@@ -19,6 +19,11 @@ public enum Frames {
         [v6 ? (request ? 128 : 129) : (request ? 8 : 0), 0, 0, 0] + be16(id) + be16(sequence) + Array("kvmtopo!".utf8)
     }
 
+    /// An ICMP error (IPv4) about `packet`: its IP header and the first 8 bytes after it, as a router quotes them.
+    public static func icmpError(type: UInt8, code: UInt8, mtu: UInt16 = 0, quoting packet: [UInt8]) -> [UInt8] {
+        [type, code, 0, 0, 0, 0] + be16(mtu) + packet.prefix(Int(packet[0] & 0x0f) * 4 + 8)
+    }
+
     public static let vmIPv6: [UInt8] =
         [0xfe, 0x80] + [UInt8](repeating: 0, count: 6) + [0, 0x4c, 0x5e, 0xff, 0xfe, 0, 0, 0x0a]
     public static let solicited: [UInt8] = [0xff, 0x02] + [UInt8](repeating: 0, count: 9) + [1, 0xff, 0, 0, 1]
@@ -47,7 +52,8 @@ public enum Frames {
     public static func tcp(
         seq: UInt32, flags: UInt8, source: UInt16 = 43210, destination: UInt16 = 443
     ) -> [UInt8] {
-        be16(source) + be16(destination) + be32(seq) + be32(0) + [0x50, flags, 0xff, 0xff, 0, 0, 0, 0] + Array("GET".utf8)
+        be16(source) + be16(destination) + be32(seq) + be32(0) + [0x50, flags, 0xff, 0xff, 0, 0, 0, 0]
+            + Array("GET".utf8)
     }
 
     public static let arpRequest = ethernet(

@@ -69,6 +69,52 @@ struct CorrelatorTests {
             reply.hops.first { $0.kind == .router }?.note?.contains("NAT destination 203.0.113.10→10.1.1.23") == true)
     }
 
+    @Test("an ICMP error instead of a reply: joined to its request, named on the lost hop, where it came from")
+    func errorInsteadOfReply() throws {
+        let guest: [UInt8] = [10, 1, 1, 23]
+        let remote: [UInt8] = [10, 1, 1, 250]
+        // Too big for the underlay: the VXLAN device answers "fragmentation needed" in the destination's name.
+        let big = echo(guest, remote)
+        let tooBig = Frames.ipv4(
+            proto: 1, source: remote, destination: guest, Frames.icmpError(type: 3, code: 4, mtu: 1400, quoting: big))
+        let packets = run([
+            try sighting("vnet3", out: false, at: 0, big),
+            try sighting("vxlan1001", out: true, at: 10, big),
+            try sighting("vxlan1001", out: false, at: 12, tooBig),
+            try sighting("vnet3", out: true, at: 20, tooBig),
+        ])
+        #expect(packets.count == 1)
+        let packet = try #require(packets.first)
+        let lost = try #require(packet.hops.first { $0.state == .lost })
+        #expect(lost.interface == "eth1" && packet.lost)
+        #expect(
+            lost.note?.hasSuffix(
+                "an ICMP error came back instead: destination unreachable (fragmentation needed, mtu 1400), "
+                    + "first seen at vxlan1001") == true, "\(lost)")
+        #expect(
+            packet.reply.first?.summary
+                == "ICMP destination unreachable 10.1.1.250 > 10.1.1.23 (fragmentation needed, mtu 1400)")
+        #expect(!packet.replyMissing)
+
+        // The router says the destination is unreachable: lost in the router, not delivered to it.
+        let outside: [UInt8] = [198, 51, 100, 1]
+        let unreachable = Frames.ipv4(
+            proto: 1, source: [10, 1, 1, 1], destination: guest,
+            Frames.icmpError(type: 3, code: 1, quoting: echo(guest, outside)))
+        let routed = run([
+            try sighting("vnet3", out: false, at: 0, echo(guest, outside)),
+            try sighting("vnet0", out: true, at: 20, echo(guest, outside)),
+            try sighting("vnet0", out: false, at: 300, unreachable),
+            try sighting("vnet3", out: true, at: 310, unreachable),
+        ])
+        let inRouter = try #require(routed.first?.hops.first { $0.state == .lost })
+        #expect(inRouter.kind == .router && routed.first?.outcome == "lost in r-4-VM", "\(routed)")
+        #expect(
+            inRouter.note?.hasSuffix(
+                "an ICMP error came back instead: destination unreachable (host unreachable), first seen at vnet0")
+                == true)
+    }
+
     @Test("NAT is only believed on a public side: the same payload elsewhere is another packet")
     func natOnlyOnPublicSide() throws {
         let packets = run([
