@@ -98,7 +98,8 @@ let package = Package(
             exclude: ["newer-kvmtopo.json"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
         .testTarget(
-            name: "KernelDropsTests", dependencies: ["KernelDrops", "Trace"], resources: [.copy("Fixtures")]),
+            name: "KernelDropsTests", dependencies: ["KernelDrops", "Trace", "Topology", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Trace", "Packets", "Topology", "TestSupport"]),
     ]
 )

@@ -52,17 +52,22 @@ public struct KernelDrop: Sendable, Equatable {
     /// What the drop means, in an operator's words. The location says it where the reason does not: a frame too
     /// large for the bridge port it leaves by is freed with NOT_SPECIFIED, in br_nf_dev_queue_xmit (br_netfilter
     /// on) or br_dev_queue_push_xmit (off), as measured on 6.18.
-    public var meaning: String? {
-        let function = location?.function
-        if function == "br_nf_dev_queue_xmit" || function == "br_dev_queue_push_xmit",
-            reason == nil || reason == .notSpecified || reason == .pktTooBig
-        {
+    public var meaning: String? { Self.meaning(reason: reason, function: location?.function) }
+
+    static func meaning(reason: DropReason?, function: String?) -> String? {
+        if tooBigForBridgePort(reason: reason, function: function) {
             return "larger than the MTU of the bridge port it was leaving by"
         }
         if function == "nf_hook_slow", reason == nil || reason == .notSpecified {
             return DropReason.netfilterDrop.meaning
         }
         return reason?.meaning
+    }
+
+    /// A bridge that frees a frame on its way out of a port, for no other reason, found it too big for that port.
+    static func tooBigForBridgePort(reason: DropReason?, function: String?) -> Bool {
+        (function == "br_nf_dev_queue_xmit" || function == "br_dev_queue_push_xmit")
+            && (reason == nil || reason == .notSpecified || reason == .pktTooBig)
     }
 }
 
@@ -75,6 +80,8 @@ public struct KernelDropCount: Sendable, Equatable {
     public var meaning: String?
     public var site: KernelDrop.Site
     public var packets: Int
+    /// Where on the topology it can have happened, when that narrows it (see `placed(in:)`); empty: anywhere.
+    public var places: [KernelDropPlace] = []
 
     init(_ drop: KernelDrop) {
         reason = drop.reason

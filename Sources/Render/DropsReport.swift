@@ -63,7 +63,7 @@ public enum DropsReport {
             lines.append([Segment(text: "The kernel dropped no packet in \(span) (skb:kfree_skb).")])
             return lines
         }
-        lines.append([Segment(text: "Dropped by the kernel over \(span) (skb:kfree_skb, host-wide)", tone: .heading)])
+        lines.append([Segment(text: "Dropped by the kernel over \(span) (skb:kfree_skb)", tone: .heading)])
         let width = kernel.drops.map { String($0.packets).count }.max() ?? 1
         for drop in kernel.drops {
             let count = String(drop.packets)
@@ -73,6 +73,11 @@ public enum DropsReport {
                 Segment(text: (drop.reason?.rawValue ?? "no reason") + place, tone: .error),
                 Segment(text: drop.meaning.map { ": " + $0 } ?? "", tone: .dim),
             ])
+            let indent = String(repeating: " ", count: width + 4)
+            if !drop.places.isEmpty {
+                let at = drop.places.count == 1 ? "at " : "at one of "
+                lines.append([Segment(text: indent + at + drop.places.map(\.meaning).joined(separator: "; "))])
+            }
         }
         if kernel.lostRecords > 0 {
             lines.append([
@@ -174,6 +179,7 @@ public enum DropsReport {
             var meaning: String?
             var site: String
             var packets: Int
+            var places: [KernelDropPlace]
         }
         struct Report: Encodable {
             var schemaVersion = 1
@@ -189,7 +195,7 @@ public enum DropsReport {
                 drops: summary.drops.map {
                     Kind(
                         reason: $0.reason?.rawValue, function: $0.function, module: $0.module, meaning: $0.meaning,
-                        site: $0.site.rawValue, packets: $0.packets)
+                        site: $0.site.rawValue, packets: $0.packets, places: $0.places)
                 })
         }
         let encoder = JSONEncoder()

@@ -12,6 +12,20 @@ public struct FirewallDrops: Codable, Equatable, Sendable {
     public var domain: String?
     public var packets: Int
 
+    public init(
+        family: FirewallFamily, backend: FirewallBackend, table: String, chain: String, handle: Int?, rule: String?,
+        domain: String?, packets: Int
+    ) {
+        self.family = family
+        self.backend = backend
+        self.table = table
+        self.chain = chain
+        self.handle = handle
+        self.rule = rule
+        self.domain = domain
+        self.packets = packets
+    }
+
     /// The counters that rose between `before` and `after` (rules matched by table, chain and handle; a rule or
     /// chain that came or went meanwhile is left out), the most dropping first.
     public static func between(_ before: Firewall, _ after: Firewall, in snapshot: HostSnapshot) -> [FirewallDrops] {

@@ -60,10 +60,13 @@ struct DropsCommand: ParsableCommand {
             if let before = snapshot.firewall, let after = FirewallReading.now() {
                 firewall = FirewallDrops.between(before, after, in: snapshot).filter { scoped($0, names: names) }
             }
+            // The kinds of drop placed where the topology narrows them; a scope leaves out those placed outside it.
+            let kinds = watch?.counts().map { $0.placed(in: snapshot, interfaces: drops, firewall: firewall ?? []) }
+                .filter { kind in kind.places.isEmpty || kind.places.contains { scoped($0, names: names) } }
             let kernel =
                 dropReasons.noDropReasons
                 ? nil
-                : watch.map { KernelDropSummary(notes: $0.notes, drops: $0.counts(), lostRecords: $0.lostRecords) }
+                : watch.map { KernelDropSummary(notes: $0.notes, drops: kinds ?? [], lostRecords: $0.lostRecords) }
                     ?? KernelDropSummary(unavailable: unavailable)
             watch?.stop()
             if let prometheus = metrics.prometheus {
@@ -88,6 +91,11 @@ struct DropsCommand: ParsableCommand {
     private func scoped(_ drop: FirewallDrops, names: Set<String>?) -> Bool {
         guard let names else { return true }
         return drop.domain.map(names.contains) ?? false
+    }
+
+    private func scoped(_ place: KernelDropPlace, names: Set<String>?) -> Bool {
+        guard let names else { return true }
+        return [place.interface, place.domain].contains { $0.map(names.contains) ?? false }
     }
 
     private func counters() throws -> [String: InterfaceCounters] {

@@ -55,13 +55,16 @@ enum LabKernelDrops {
             blocked?.note?.contains("bridge port \(tap["i-2-10-VM eth0"]!) is listening, not forwarding") == true,
             "\(String(describing: blocked))")
         expectLocation(blocked, "br_handle_frame")
-        // drops, host-wide: the same reason counted while the port is held.
+        // drops: the same reason counted while the port is held, placed at the one port STP holds; a scope on
+        // another VM leaves it out.
         let counted = try drops()
-        #expect(
-            counted.contains {
-                $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" && ($0["packets"] as? Int ?? 0) > 0
-            },
-            "\(counted)")
+        let stp = counted.first { $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" }
+        #expect((stp?["packets"] as? Int ?? 0) > 0, "\(counted)")
+        let places = stp?["places"] as? [[String: Any]] ?? []
+        #expect(places.map { $0["interface"] as? String } == [tap["i-2-10-VM eth0"]], "\(places)")
+        #expect(places.first?["meaning"] as? String == "i-2-10-VM eth0 (tap \(tap["i-2-10-VM eth0"]!)), listening")
+        let elsewhere = try dropsReport(["vm", "i-3-20-VM"])["kernel"]?["drops"] as? [[String: Any]] ?? []
+        #expect(!elsewhere.contains { $0["reason"] as? String == "BRIDGE_INGRESS_STP_STATE" }, "\(elsewhere)")
         #expect(try Lab.run("heal").status == 0)
 
         // drop-rule: the nft bridge rule's drops, by reason, in drops; and in trace without a tracepoint (a
@@ -76,6 +79,8 @@ enum LabKernelDrops {
         #expect(faultRule?["chain"] as? String == "forward" && (faultRule?["packets"] as? Int ?? 0) > 0, "\(rules)")
         #expect((netfilter?["packets"] as? Int ?? 0) > 0, "\(filtered)")
         #expect(netfilter?["meaning"] as? String == "a firewall rule dropped it")
+        let chains = (netfilter?["places"] as? [[String: Any]] ?? []).compactMap { $0["meaning"] as? String }
+        #expect(chains.contains { $0.hasPrefix("bridge kvmtopo_lab_fault forward rule ") }, "\(chains)")
         let without = try LabTrace.run([
             "i-3-20-VM", "-c", "1", "--tracefs", "/nonexistent", "icmp and src 10.0.1.10 and dst 10.0.2.10",
         ])

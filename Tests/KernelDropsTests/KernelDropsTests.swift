@@ -1,6 +1,8 @@
 import Foundation
 import KernelDrops
+import TestSupport
 import Testing
+import Topology
 
 @testable import Trace
 
@@ -55,6 +57,54 @@ import Testing
         let inModule: UInt64 = 0xffff_ffff_c0a8_1240
         #expect(module.location(of: inModule)?.description == "vxlan_rcv+0xc [vxlan]")
         #expect(KernelSymbols(kallsyms: "0000000000000000 T nf_hook_slow\n").isEmpty, "kptr_restrict hides them")
+    }
+
+    @Test("a kind of drop is placed where the topology narrows it: STP, a port too small, the firewall, a tap")
+    func places() throws {
+        var snapshot = try recordedDump("lab-vxlan")
+        let router = try #require(snapshot.domains.first { $0.name == "r-4-VM" }?.nics.first?.tap)
+        let guest = try #require(snapshot.domains.first { $0.name == "i-2-10-VM" }?.nics.first?.tap)
+        let bridge = try #require(snapshot.domains.first { $0.name == "i-2-10-VM" }?.nics.first?.bridge)
+        for index in snapshot.links.indices {
+            if snapshot.links[index].name == guest { snapshot.links[index].bridgePort?.state = .listening }
+            if snapshot.links[index].name == router { snapshot.links[index].mtu = 1400 }
+        }
+        let kinds = { (function: String, reason: DropReason?) in
+            var tally = KernelDropTally()
+            tally.add(
+                KernelDrop(
+                    time: 0, cpu: 0, etherType: 0x0800, reason: reason,
+                    location: .init(function: function, offset: 0x10, module: nil)))
+            return tally.counts
+        }
+        let counters = InterfaceCounters(
+            rxPackets: 5, txPackets: 9, rxDropped: 0, txDropped: 3, rxErrors: 0, txErrors: 0)
+        let interfaces = [
+            InterfaceDrops(
+                interface: guest, meaning: "i-2-10-VM eth0 (tap \(guest))", domain: "i-2-10-VM", counters: counters)
+        ]
+        let firewall = [
+            FirewallDrops(
+                family: .ip, backend: .nft, table: "filter", chain: "i-5-31-VM", handle: 49, rule: "-j DROP",
+                domain: "i-5-31-VM", packets: 2)
+        ]
+        let places = { (function: String, reason: DropReason?) in
+            kinds(function, reason).first?.placed(in: snapshot, interfaces: interfaces, firewall: firewall).places
+        }
+        #expect(
+            places("br_handle_frame", .bridgeIngressSTPState)
+                == [
+                    KernelDropPlace(
+                        interface: guest, domain: "i-2-10-VM", meaning: "i-2-10-VM eth0 (tap \(guest)), listening")
+                ])
+        #expect(
+            places("br_nf_dev_queue_xmit", .notSpecified)?.map(\.meaning)
+                == ["r-4-VM eth0 (tap \(router)), MTU 1400, others on \(bridge) 1500"])
+        #expect(
+            places("nft_do_chain", .netfilterDrop)?.map(\.meaning)
+                == ["i-5-31-VM's security group (ip filter i-5-31-VM rule 49)"])
+        #expect(places("tun_net_xmit", DropReason(rawValue: "FULL_RING"))?.map(\.interface) == [guest])
+        #expect(places("ip_forward", DropReason(rawValue: "IP_OUTNOROUTES")) == [], "anywhere on the host")
     }
 
     @Test("a drop's meaning comes from its location where the reason says nothing")
