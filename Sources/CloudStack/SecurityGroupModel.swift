@@ -197,8 +197,8 @@ private struct FirewallView: Sendable {
             guard let chain = lookup(table, name) else { continue }
             let jumps = (lookup(table, "FORWARD")?.rules ?? []).filter { $0.jumps(to: name) }
             let forward =
-                (jumps.contains { $0.matches.inInterface?.names(bridge) == true } ? ["in"] : [])
-                + (jumps.contains { $0.matches.outInterface?.names(bridge) == true } ? ["out"] : [])
+                (jumps.contains { $0.matches.inInterface?.names(bridge) == true } ? [JumpDirection.in] : [])
+                + (jumps.contains { $0.matches.outInterface?.names(bridge) == true } ? [JumpDirection.out] : [])
             let uplink = chain.rules.first {
                 $0.verdict == .accept && $0.matches.physdevOut?.inverted == false
             }?.matches.physdevOut?.value
@@ -229,7 +229,7 @@ private struct FirewallView: Sendable {
         let toVM = rules(table, framework + "-OUT", port: tap).filter { $0.chain != nil }
         guard let target = (fromVM + toVM).first?.chain else { return nil }
         var group = SecurityGroup(
-            chain: target, directions: (fromVM.isEmpty ? [] : ["in"]) + (toVM.isEmpty ? [] : ["out"]))
+            chain: target, directions: (fromVM.isEmpty ? [] : [.in]) + (toVM.isEmpty ? [] : [.out]))
         let expected = Naming.securityGroupChain(domain.name, role: domain.role)
         if target != expected { group.expectedChain = expected }
         let counted = (fromVM + toVM).compactMap(\.packets)

@@ -81,7 +81,7 @@ extension Diagnose {
                 has.isEmpty
                 ? "no security group chain is jumped to for its tap \(tap)"
                 : "its tap \(tap) is sent to \(nic.securityGroup!.chain) only for traffic "
-                    + (has == ["in"] ? "from the VM" : "to the VM")
+                    + (has == [.in] ? "from the VM" : "to the VM")
             findings.append(
                 finding(
                     .sgMissing, .nic(ref), "\(ref) is on \(bridge), which has security groups, but \(what)",

@@ -91,10 +91,12 @@ struct ExtensionReader {
         let dimensions = info.count > 2 ? Int(info[2]) : 0
         let flags = info.count > 3 ? Int(info[3]) : 0
         let name = ipsetNames[index] ?? "#\(index)"
-        let directions = (0..<dimensions).map { flags & (1 << ($0 + 1)) != 0 ? "src" : "dst" }
+        let directions = (0..<dimensions).map {
+            flags & (1 << ($0 + 1)) != 0 ? SetMatch.Direction.source : .destination
+        }
         let inverted = flags & 0x01 != 0
         matches.sets = (matches.sets ?? []) + [SetMatch(name: name, directions: directions, inverted: inverted)]
-        var text = (inverted ? " !" : "") + " --match-set \(name) " + directions.joined(separator: ",")
+        var text = (inverted ? " !" : "") + " --match-set \(name) " + directions.map(\.rawValue).joined(separator: ",")
         if revision >= 3 {
             let options = revision == 4 ? info.hostU32(40) : info.hostU32(20)
             if options & 0x01 != 0 { text += " --return-nomatch" }
@@ -119,15 +121,15 @@ struct ExtensionReader {
     private func state(mask: Int, inverted: Bool, conntrack: Bool = false, _ matches: inout RuleMatches) -> String {
         let states = Self.states(mask, conntrack: conntrack)
         matches.state = Matched(states, inverted: inverted)
-        return (inverted ? " !" : "") + " --state " + states.joined(separator: ",")
+        return (inverted ? " !" : "") + " --state " + states.map(\.rawValue).joined(separator: ",")
     }
 
     /// ESTABLISHED is bit 1, RELATED 2, NEW 3, INVALID 0 in every state mask; UNTRACKED is bit 6 in xt_state's and
     /// nftables' `ct state`, bit 8 in xt_conntrack's, whose bits 6 and 7 are SNAT and DNAT.
-    static func states(_ mask: Int, conntrack: Bool) -> [String] {
-        let names: [(Int, String)] =
-            [(0x01, "INVALID"), (0x08, "NEW"), (0x04, "RELATED"), (0x02, "ESTABLISHED")]
-            + (conntrack ? [(0x100, "UNTRACKED"), (0x40, "SNAT"), (0x80, "DNAT")] : [(0x40, "UNTRACKED")])
+    static func states(_ mask: Int, conntrack: Bool) -> [ConntrackState] {
+        let names: [(Int, ConntrackState)] =
+            [(0x01, .invalid), (0x08, .new), (0x04, .related), (0x02, .established)]
+            + (conntrack ? [(0x100, .untracked), (0x40, .snat), (0x80, .dnat)] : [(0x40, .untracked)])
         return names.filter { mask & $0.0 != 0 }.map(\.1)
     }
 

@@ -423,28 +423,30 @@ private struct Reading {
         }
     }
 
-    private mutating func states(_ states: [String], inverted: Bool) {
+    private mutating func states(_ states: [ConntrackState], inverted: Bool) {
         matches.state = Matched(states, inverted: inverted)
         if style == .nft {
-            clauses.append("ct state \(inverted ? "!= " : "")" + states.map { $0.lowercased() }.joined(separator: ","))
+            clauses.append(
+                "ct state \(inverted ? "!= " : "")" + states.map { $0.rawValue.lowercased() }.joined(separator: ","))
         } else {
-            clauses.append("-m conntrack \(inverted ? "! " : "")--ctstate " + states.joined(separator: ","))
+            clauses.append(
+                "-m conntrack \(inverted ? "! " : "")--ctstate " + states.map(\.rawValue).joined(separator: ","))
         }
     }
 
     private mutating func lookup(_ set: String, register: Int, inverted: Bool) {
-        var direction = "dst"
+        var direction = SetMatch.Direction.destination
         var field = "?"
         switch registers[register]?.source {
         case .payload(.network, let offset, _)?:
             let source = offset == (family == .ip6 ? 8 : 12)
-            direction = source ? "src" : "dst"
+            direction = source ? .source : .destination
             field = "\(family == .ip6 ? "ip6" : "ip") \(source ? "saddr" : "daddr")"
         case .payload(.transport, let offset, _)?:
-            direction = offset == 0 ? "src" : "dst"
+            direction = offset == 0 ? .source : .destination
             field = "\(Protocols.name(transport ?? 0)) \(offset == 0 ? "sport" : "dport")"
         case .payload(.link, let offset, _)?:
-            direction = offset == 6 ? "src" : "dst"
+            direction = offset == 6 ? .source : .destination
             field = "ether \(offset == 6 ? "saddr" : "daddr")"
         case .meta(let key)?: field = "meta \(key)"
         case .payload(.inner, _, _)?, .conntrack?, nil: break

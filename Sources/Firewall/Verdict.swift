@@ -268,7 +268,7 @@ private struct Walk {
         if let state = matches.state {
             // The capture cannot say what conntrack holds: a lost packet whose flow was never answered is NEW.
             note("connection tracking state NEW (no reply to this flow was seen)")
-            if state.value.contains("NEW") == state.inverted { return false }
+            if state.value.contains(.new) == state.inverted { return false }
         }
         let arpFields = [
             matches.arpOperation, matches.arpSourceIP, matches.arpDestinationIP, matches.arpSourceMAC,
@@ -305,7 +305,7 @@ private struct Walk {
     /// An ipset's answer for the frame's addresses, by the set's directions; nil when the set is not dumped.
     private func setHolds(_ set: SetMatch) -> Bool? {
         guard let ipset = walk.ipsets[set.name] else { return nil }
-        let addresses = set.directions.map { $0 == "src" ? packet.ipv4?.source : packet.ipv4?.destination }
+        let addresses = set.directions.map { $0 == .source ? packet.ipv4?.source : packet.ipv4?.destination }
         guard let address = addresses.first ?? nil else { return false }
         return ipset.members.contains { $0 == address || AddressPrefix($0)?.contains(address) == true }
     }

@@ -193,6 +193,15 @@ extension DomainState: DumpValue {}
 extension InterfaceType: DumpValue {}
 extension AddressFamily: DumpValue {}
 extension WarningCode: DumpValue {}
+extension ConntrackState: DumpValue {}
+
+extension SetMatch.Direction: DumpValue {
+    func write(to json: inout JSONWriter) { json.string(rawValue) }
+}
+
+extension JumpDirection: DumpValue {
+    func write(to json: inout JSONWriter) { json.string(rawValue) }
+}
 
 extension Subject: DumpValue {
     func write(to json: inout JSONWriter) { json.string(description) }

@@ -243,7 +243,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
     /// ipsets (`-m set --match-set NAME src`) and nftables sets (`ip saddr @NAME`).
     public var sets: [SetMatch]?
     /// Connection tracking states (NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED).
-    public var state: Matched<[String]>?
+    public var state: Matched<[ConntrackState]>?
     /// ARP fields (ebtables --arp-*).
     public var arpOperation: Matched<String>? {
         get { self[.arpOperation] }
@@ -387,7 +387,7 @@ public struct RuleMatches: Codable, Equatable, Sendable {
                 Matched($0, inverted: inverted.contains(flag.key.rawValue))
             }
         }
-        state = try container.decodeIfPresent([String].self, forKey: .state).map {
+        state = try container.decodeIfPresent([ConntrackState].self, forKey: .state).map {
             Matched($0, inverted: inverted.contains(CodingKeys.state.rawValue))
         }
         sets = try container.decodeIfPresent([SetMatch].self, forKey: .sets)
@@ -416,13 +416,36 @@ public struct Matched<Value: Equatable & Sendable>: Equatable, Sendable {
     }
 }
 
+/// A connection tracking state a rule matches (`-m conntrack --ctstate`, `ct state`), as iptables-save names it.
+public struct ConntrackState: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable {
+        case new = "NEW"
+        case established = "ESTABLISHED"
+        case related = "RELATED"
+        case invalid = "INVALID"
+        case untracked = "UNTRACKED"
+        case snat = "SNAT"
+        case dnat = "DNAT"
+    }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let new = Self(.new), established = Self(.established), related = Self(.related)
+    public static let invalid = Self(.invalid), untracked = Self(.untracked), snat = Self(.snat), dnat = Self(.dnat)
+}
+
 public struct SetMatch: Codable, Equatable, Sendable {
+    /// Which of the packet's addresses (or ports, MACs) a dimension of the set is looked up by.
+    public enum Direction: String, Codable, Sendable {
+        case source = "src"
+        case destination = "dst"
+    }
+
     public var name: String
-    /// Per dimension of the set, which address of the packet is looked up: "src" or "dst".
-    public var directions: [String]
+    /// Per dimension of the set, as `--match-set NAME src,dst` says.
+    public var directions: [Direction]
     public var inverted: Bool
 
-    public init(name: String, directions: [String], inverted: Bool = false) {
+    public init(name: String, directions: [Direction], inverted: Bool = false) {
         self.name = name
         self.directions = directions
         self.inverted = inverted

@@ -17,7 +17,7 @@ public struct BridgeFirewall: Codable, Equatable, Sendable {
     /// the framework's `-IN` and `-OUT` chains.
     public var enforced: Bool {
         guard filtered, let framework else { return false }
-        return framework.forward.contains("in") && framework.forward.contains("out") && framework.hasInChain
+        return framework.forward.contains(.in) && framework.forward.contains(.out) && framework.hasInChain
             && framework.hasOutChain
     }
 }
@@ -29,15 +29,15 @@ public struct BridgeFramework: Codable, Equatable, Sendable {
     public var chain: String
     /// "ip filter (nft)" or "filter (iptables-legacy)": where the chains are.
     public var table: String
-    /// Which FORWARD jumps to it exist: "in" for `-i <bridge>`, "out" for `-o <bridge>`.
-    public var forward: [String]
+    /// Which FORWARD jumps to it exist: `in` for `-i <bridge>`, `out` for `-o <bridge>`.
+    public var forward: [JumpDirection]
     public var hasInChain: Bool
     public var hasOutChain: Bool
     /// The device the `--physdev-out DEVICE -j ACCEPT` rule names: it must be the bridge's uplink.
     public var uplinkAccept: String?
 
     public init(
-        chain: String, table: String, forward: [String], hasInChain: Bool, hasOutChain: Bool,
+        chain: String, table: String, forward: [JumpDirection], hasInChain: Bool, hasOutChain: Bool,
         uplinkAccept: String? = nil
     ) {
         self.chain = chain
@@ -56,8 +56,8 @@ public struct SecurityGroup: Codable, Equatable, Sendable {
     public var chain: String
     /// The chain named for this VM, when the tap jumps to another VM's (the rules of the wrong VM apply).
     public var expectedChain: String?
-    /// Which jumps exist for the tap: "in" (its traffic, `BF-<bridge>-IN --physdev-in`), "out" (to it).
-    public var directions: [String]
+    /// Which jumps exist for the tap: `in` (its traffic, `BF-<bridge>-IN --physdev-in`), `out` (to it).
+    public var directions: [JumpDirection]
     /// The rules for traffic to the VM (chain `i-2-10-VM`) and from it (`i-2-10-VM-eg`).
     public var ingress: SecurityGroupRules?
     public var egress: SecurityGroupRules?
@@ -69,7 +69,7 @@ public struct SecurityGroup: Codable, Equatable, Sendable {
     public var packets: Int?
     public var bytes: Int?
 
-    public init(chain: String, directions: [String]) {
+    public init(chain: String, directions: [JumpDirection]) {
         self.chain = chain
         self.directions = directions
     }
@@ -228,4 +228,10 @@ extension FirewallRule {
     public func mentions(_ device: String) -> Bool {
         namedDevices.contains { Matched($0).names(device) }
     }
+}
+
+/// Which way a jump to a security-group chain takes traffic: `in` to the chain for what comes in on the bridge or
+/// tap (`-i`, `--physdev-in`: the VM's own traffic at its tap), `out` for what leaves by it.
+public enum JumpDirection: String, Codable, Sendable {
+    case `in`, out
 }

@@ -70,6 +70,7 @@ extension TracedPacket.Hop {
         let kinds = Set(rivals.map(\.kind))
         dropReason = nearest.reason
         dropLocation = nearest.location?.description
+        dropFunction = nearest.location?.function
         dropMeaning = nearest.meaning
         dropCertainty = kinds.count == 1 && !near.isEmpty ? .certain : .uncertain
         let what = (nearest.reason?.rawValue ?? "dropped") + (nearest.location.map { " in \($0.function)" } ?? "")

@@ -74,7 +74,7 @@ public struct TraceStatistics: Sendable {
     public init() {}
 
     private mutating func countKernelDrop(_ hop: TracedPacket.Hop) {
-        let function = hop.dropLocation.map { String($0.prefix { $0 != "+" && $0 != " " }) }
+        let function = hop.dropFunction
         if let index = kernelDrops.firstIndex(where: { ($0.reason, $0.function) == (hop.dropReason, function) }) {
             kernelDrops[index].packets += 1
         } else {

@@ -102,6 +102,8 @@ public struct TracedPacket: Codable, Sendable, Equatable {
         public var dropLocation: String?
         public var dropMeaning: String?
         public var dropCertainty: KernelDropMatch.Certainty?
+        /// The function of `dropLocation` (not in the JSON: what the summary counts drops by).
+        var dropFunction: String? = nil
         /// The domain whose NIC this is, or the router a router hop is in (not in the JSON: `meaning` says it).
         public var domain: String? = nil
         /// At a lost hop the host could have dropped it at: when it was last seen before, and the EtherTypes the

@@ -42,7 +42,7 @@ struct SecurityGroupTests {
     func cleanGroups() throws {
         let nic = try nic(lab, "i-5-30-VM")
         let group = try #require(nic.securityGroup)
-        #expect(group.chain == "i-5-30-def" && group.expectedChain == nil && group.directions == ["in", "out"])
+        #expect(group.chain == "i-5-30-def" && group.expectedChain == nil && group.directions == [.in, .out])
         let ingress = try #require(group.ingress)
         #expect(ingress.chain == "i-5-30-VM" && ingress.final == .drop)
         #expect(ingress.rules.map(\.protocol) == ["icmp", "tcp"])
@@ -136,7 +136,7 @@ struct SecurityGroupTests {
             }
         }
         let group = try #require(try nic(laidOut, "r-9-VM").securityGroup)
-        #expect(group.chain == "r-9-VM" && group.expectedChain == nil && group.directions == ["in", "out"])
+        #expect(group.chain == "r-9-VM" && group.expectedChain == nil && group.directions == [.in, .out])
         #expect(group.ingress == nil && group.egress == nil, "a system VM's chain accepts; it jumps nowhere")
         // A router with one NIC has findings of its own (no control NIC); none of the firewall's.
         #expect(codes(laidOut).keys.filter { $0.hasPrefix("sg-") }.isEmpty, "\(codes(laidOut).keys)")

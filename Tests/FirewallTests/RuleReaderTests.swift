@@ -31,7 +31,7 @@ struct RuleReaderTests {
                 .verdict(.accept, chain: nil),
             ])
         #expect(rule.text == "meta l4proto tcp tcp dport 22 ct state related,established counter accept")
-        #expect(rule.matches.state == Matched(["RELATED", "ESTABLISHED"]))
+        #expect(rule.matches.state == Matched([.related, .established]))
         #expect(rule.matches.destinationPorts == Matched("22") && rule.packets == 4 && rule.bytes == 240)
         #expect(rule.handle == 7 && rule.verdict == .accept)
     }
@@ -48,7 +48,7 @@ struct RuleReaderTests {
             ])
         #expect(rule.text == "iifname != \"vnet*\" ip saddr @blocked [expr fib] drop")
         #expect(rule.matches.inInterface == Matched("vnet+", inverted: true))
-        #expect(rule.matches.sets == [SetMatch(name: "blocked", directions: ["src"])])
+        #expect(rule.matches.sets == [SetMatch(name: "blocked", directions: [.source])])
         #expect(rule.matches.undecoded == ["expr fib"])
     }
 
@@ -78,7 +78,7 @@ struct RuleReaderTests {
         let set = read(
             .ip, "filter", [.match(name: "set", revision: 1, info: [3, 0, 2, 0b010]), .verdict(.accept, chain: nil)])
         #expect(set.text == "-m set --match-set i-2-10-VM src,dst -j ACCEPT")
-        #expect(set.matches.sets == [SetMatch(name: "i-2-10-VM", directions: ["src", "dst"])])
+        #expect(set.matches.sets == [SetMatch(name: "i-2-10-VM", directions: [.source, .destination])])
         let unknown = read(
             .ip, "filter",
             [.match(name: "quota", revision: 0, info: [1, 2]), .target(name: "TEE", revision: 1, info: [])])

@@ -223,7 +223,7 @@ enum DocumentedSample {
                 network.firewall = BridgeFirewall(
                     filtered: true,
                     framework: BridgeFramework(
-                        chain: "BF-brvx-1", table: "ip filter", forward: ["in", "out"], hasInChain: true,
+                        chain: "BF-brvx-1", table: "ip filter", forward: [.in, .out], hasInChain: true,
                         hasOutChain: true, uplinkAccept: "vxlan1"),
                     rules: [reference])
                 return network
@@ -243,7 +243,7 @@ enum DocumentedSample {
         table: "ip filter", chain: "FORWARD", handle: 3, text: "-o vnet0 -j DROP", verdict: .drop, packets: 1)
 
     static let securityGroup: SecurityGroup = {
-        var group = SecurityGroup(chain: "i-2-10-def", directions: ["in", "out"])
+        var group = SecurityGroup(chain: "i-2-10-def", directions: [.in, .out])
         group.expectedChain = "r-4-VM"
         var rule = SecurityGroupRule(handle: 9, verdict: .accept)
         rule.protocol = "icmp"
@@ -272,8 +272,8 @@ enum DocumentedSample {
         (matches.sourcePorts, matches.destinationPorts) = (text, text)
         (matches.sourceMAC, matches.destinationMAC) = (text, text)
         matches.icmpType = text
-        matches.sets = [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)]
-        matches.state = Matched(["NEW"])
+        matches.sets = [SetMatch(name: "i-2-10-VM", directions: [.source], inverted: true)]
+        matches.state = Matched([.new])
         (matches.arpOperation, matches.arpSourceIP, matches.arpDestinationIP) = (text, text, text)
         (matches.arpSourceMAC, matches.arpDestinationMAC) = (text, text)
         matches.undecoded = ["expr fib"]

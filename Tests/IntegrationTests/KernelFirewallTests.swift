@@ -121,8 +121,8 @@ struct KernelFirewallTests {
         #expect(try chain(nat, "i-2-10-VM-in").policy == .accept, "ebtables-nft keeps a user chain's policy in a rule")
 
         let def = try chain(filter, "i-2-10-def")
-        let spoofing = try #require(def.rules.first { $0.matches.sets?.first?.directions == ["src"] })
-        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)])
+        let spoofing = try #require(def.rules.first { $0.matches.sets?.first?.directions == [.source] })
+        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: [.source], inverted: true)])
         #expect(spoofing.matches.physdevIn == Matched("vnet0") && spoofing.matches.physdevIsBridged == Matched(true))
         #expect(spoofing.verdict == .drop)
         let jump = try #require(def.rules.last)
@@ -131,7 +131,7 @@ struct KernelFirewallTests {
         let ingress = try chain(filter, "i-2-10-VM")
         let ssh = ingress.rules[0]
         #expect(ssh.matches.source == Matched("10.0.0.0/8") && ssh.matches.protocol == Matched("tcp"))
-        #expect(ssh.matches.destinationPorts == Matched("22:30") && ssh.matches.state == Matched(["NEW"]))
+        #expect(ssh.matches.destinationPorts == Matched("22:30") && ssh.matches.state == Matched([.new]))
         #expect(
             ingress.rules[2].comment == "web-ports"
                 && ingress.rules[2].matches.destinationPorts?.value == "80,443,8000:8080")
@@ -235,7 +235,7 @@ struct KernelFirewallTests {
         let output = try #require(filter.chains.first { $0.name == "OUTPUT" }?.rules.first)
         #expect(output.packets == 3 && output.handle == 1, "legacy counters, and rule positions for handles")
         let spoofing = try #require(filter.chains.first { $0.name == "i-2-10-def" }?.rules.first)
-        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: ["src"], inverted: true)])
+        #expect(spoofing.matches.sets == [SetMatch(name: "i-2-10-VM", directions: [.source], inverted: true)])
         let goto = try #require(filter.chains.first { $0.name == "BF-cloudbr0" }?.rules.last)
         #expect(goto.verdict == .goto && goto.chain == "i-2-10-def")
     }

@@ -62,7 +62,7 @@ struct DumpWriterTests {
         var matches = RuleMatches()
         // Set out of order: the dump's order is the keys', whatever the reader met first.
         matches.sourcePorts = Matched("22:30")
-        matches.state = Matched(["NEW"], inverted: true)
+        matches.state = Matched([.new], inverted: true)
         matches.arpOperation = Matched("Request")
         matches.physdevIsBridged = Matched(true, inverted: true)
         matches.inInterface = Matched("vnet+", inverted: true)
