@@ -29,15 +29,7 @@ public struct FirewallDrops: Codable, Equatable, Sendable {
     /// The counters that rose between `before` and `after` (rules matched by table, chain and handle; a rule or
     /// chain that came or went meanwhile is left out), the most dropping first.
     public static func between(_ before: Firewall, _ after: Firewall, in snapshot: HostSnapshot) -> [FirewallDrops] {
-        var owners: [String: String] = [:]
-        for domain in snapshot.domains {
-            for group in domain.nics.compactMap(\.securityGroup) {
-                let chains =
-                    [group.chain, group.ingress?.chain, group.egress?.chain].compactMap { $0 }
-                    + (group.antiSpoofing?.chains ?? [])
-                for chain in chains { owners[chain] = domain.name }
-            }
-        }
+        let owners = snapshot.securityGroupOwners
         let earlier = counters(before)
         return counters(after).compactMap { place, now -> FirewallDrops? in
             guard let then = earlier[place], now.packets > then.packets else { return nil }
@@ -76,5 +68,21 @@ public struct FirewallDrops: Codable, Equatable, Sendable {
             }
         }
         return counters
+    }
+}
+
+extension HostSnapshot {
+    /// The VM each security-group chain is for (its jump chain, ingress and egress rules, anti-spoofing chains).
+    public var securityGroupOwners: [String: String] {
+        var owners: [String: String] = [:]
+        for domain in domains {
+            for group in domain.nics.compactMap(\.securityGroup) {
+                let chains =
+                    [group.chain, group.ingress?.chain, group.egress?.chain].compactMap { $0 }
+                    + (group.antiSpoofing?.chains ?? [])
+                for chain in chains { owners[chain] = domain.name }
+            }
+        }
+        return owners
     }
 }

@@ -21,7 +21,9 @@ struct KVMTopo: ParsableCommand {
             written; 1 any other failure.
             """,
         version: kvmtopoReleaseVersion,
-        subcommands: [Show.self, Dump.self, TraceCommand.self, DiagnoseCommand.self, DropsCommand.self])
+        subcommands: [
+            Show.self, Dump.self, TraceCommand.self, DiagnoseCommand.self, DropsCommand.self, DiffCommand.self,
+        ])
 
     static func main() {
         #if canImport(Glibc)

@@ -47,24 +47,27 @@ struct SourceOptions: ParsableArguments {
         case reinfer
     }
 
+    /// A dump written by `kvmtopo dump`, or the failure to tell the user (66 unreadable, 65 not a dump).
+    static func read(_ path: String, savedModel: SavedModel) throws -> HostSnapshot {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CommandFailure(.cannotOpenInput, "\(path): cannot read (\(describe(error)))")
+        }
+        let snapshot: HostSnapshot
+        do {
+            snapshot = try SnapshotCodec.decode(data, source: path)
+        } catch {
+            throw CommandFailure(.badInput, error.description)
+        }
+        // A dump written before the CloudStack model existed (or made by hand) gets it now.
+        return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
+    }
+
     /// The snapshot, and for a live host one stderr line per source that could not be read.
     func snapshot(savedModel: SavedModel) throws -> HostSnapshot {
-        if let dumpFile {
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: dumpFile))
-            } catch {
-                throw CommandFailure(.cannotOpenInput, "\(dumpFile): cannot read (\(describe(error)))")
-            }
-            let snapshot: HostSnapshot
-            do {
-                snapshot = try SnapshotCodec.decode(data, source: dumpFile)
-            } catch {
-                throw CommandFailure(.badInput, error.description)
-            }
-            // A dump written before the CloudStack model existed (or made by hand) gets it now.
-            return savedModel == .keep && snapshot.hasCloudStackModel ? snapshot : CloudStackModel.infer(snapshot)
-        }
+        if let dumpFile { return try Self.read(dumpFile, savedModel: savedModel) }
         var snapshot = HostCollector(libvirtURI: libvirtURI, agentProperties: agentProperties).collect()
         if let listen { snapshot = NeighbourListening.listen(snapshot, seconds: listen) }
         let sources = [

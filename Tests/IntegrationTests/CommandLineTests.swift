@@ -73,6 +73,25 @@ struct CommandLineTests {
         #expect(unwritable.stderr.contains("/nonexistent/dir/out.json: cannot write"))
     }
 
+    @Test("diff: 0 when nothing changed, 1 with the changes, 65 and 66 for a bad or missing dump, 64 for one file")
+    func diff() throws {
+        let dumps = "\(PackageRoot.path)/examples/dumps"
+        let same = try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json", "\(dumps)/lab-vxlan.json"])
+        #expect(same.status == 0 && same.output.hasSuffix("No changes.\n"), "\(same.output)")
+        let faults = try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json", "\(dumps)/lab-faults.json", "--json"])
+        #expect(faults.status == 1, "\(faults.stderr)")
+        let report = try JSONSerialization.jsonObject(with: faults.stdout) as? [String: Any]
+        #expect(report?["schemaVersion"] as? Int == 1 && (report?["changes"] as? [Any])?.count == 5)
+        let text = try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json", "\(dumps)/lab-faults.json"])
+        #expect(text.output.contains("  ~ i-2-11-VM eth0 (tap vnet4): left brvx-1001 (now on no bridge)\n"))
+        let missing = try KVMTopoBinary.run(["diff", "/nonexistent/old.json", "\(dumps)/lab-vxlan.json"])
+        #expect(
+            missing.status == 66 && missing.stderr == "kvmtopo: /nonexistent/old.json: cannot read (no such file)\n")
+        let notDump = try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json", "\(PackageRoot.path)/Package.swift"])
+        #expect(notDump.status == 65 && notDump.stderr.split(separator: "\n").count == 1, "\(notDump.stderr)")
+        #expect(try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json"]).status == 64)
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let result = try KVMTopoBinary.run(["dump", "--no-such-flag"])
