@@ -133,6 +133,7 @@ extension RealLibvirtTests {
             #expect(healed["eth1"]?.mtu == 1550)
             try LabSecurityGroups.check()
             try LabKernelDrops.check(snapshot)
+            try LabDiff.check(snapshot)
 
             try LabTrace.guestDestroyed(snapshot)
 
