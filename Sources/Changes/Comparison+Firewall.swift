@@ -76,13 +76,9 @@ extension Comparison {
         for set in removed { add(.removed, .ipset, set.name, "ipset \(set.name) is gone") }
         for set in added { add(.added, .ipset, set.name, "ipset \(set.name) appeared, \(set.members.count) members") }
         for (was, now) in both {
-            let (gone, came, _) = pair(was.members, now.members, by: { $0 })
-            for member in gone {
-                add(.removed, .ipset, now.name, field: "member", before: member, "ipset \(now.name): lost \(member)")
-            }
-            for member in came {
-                add(.added, .ipset, now.name, field: "member", after: member, "ipset \(now.name): gained \(member)")
-            }
+            names(
+                .ipset, now.name, "member", was.members, now.members, lost: { "ipset \(now.name): lost \($0)" },
+                gained: { "ipset \(now.name): gained \($0)" })
         }
     }
 }

@@ -81,13 +81,9 @@ extension Comparison {
                 link.addresses.filter { !$0.address.lowercased().hasPrefix("fe80:") }
                     .map { "\($0.address)/\($0.prefixLength)" }
             }
-            let (gone, came, _) = pair(address(was), address(now), by: { $0 })
-            for text in gone {
-                add(.removed, .link, subject, field: "address", before: text, "\(subject): lost \(text)")
-            }
-            for text in came {
-                add(.added, .link, subject, field: "address", after: text, "\(subject): gained \(text)")
-            }
+            names(
+                .link, subject, "address", address(was), address(now), lost: { "\(subject): lost \($0)" },
+                gained: { "\(subject): gained \($0)" })
         }
     }
 
@@ -143,14 +139,9 @@ extension Comparison {
             field(.network, subject, "mtu", was.mtu, now.mtu)
             field(.network, subject, "router", was.router, now.router)
             field(.network, subject, "router elsewhere", was.routerElsewhere, now.routerElsewhere) { $0 ? "yes" : "no" }
-            let members = { (network: Network) in network.members.map(\.domain) }
-            let (left, joined, _) = pair(members(was), members(now), by: { $0 })
-            for domain in left {
-                add(.removed, .network, subject, field: "member", before: domain, "\(domain) left \(subject)")
-            }
-            for domain in joined {
-                add(.added, .network, subject, field: "member", after: domain, "\(domain) joined \(subject)")
-            }
+            names(
+                .network, subject, "member", was.members.map(\.domain), now.members.map(\.domain),
+                lost: { "\($0) left \(subject)" }, gained: { "\($0) joined \(subject)" })
         }
     }
 

@@ -88,6 +88,16 @@ struct Comparison {
         add(.changed, object, subject, field: name, before: was, after: now, "\(subject): \(name) \(was) → \(now)")
     }
 
+    /// What a list of names (addresses, members) lost and gained, each one line: `lost` and `gained` word it.
+    mutating func names(
+        _ object: Change.Object, _ subject: String, _ field: String, _ before: [String], _ after: [String],
+        lost: (String) -> String, gained: (String) -> String
+    ) {
+        let (gone, came, _) = pair(before, after, by: { $0 })
+        for name in gone { add(.removed, object, subject, field: field, before: name, lost(name)) }
+        for name in came { add(.added, object, subject, field: field, after: name, gained(name)) }
+    }
+
     /// Whether a source was read in both dumps; if not, a note says what is left uncompared.
     mutating func bothRead(_ source: KeyPath<Sources, SourceStatus>, _ name: String, what: String) -> Bool {
         let unread = [("older", old), ("newer", new)].filter { $0.1.host.sources[keyPath: source].status != .ok }
