@@ -52,12 +52,13 @@ let package = Package(
 
         .target(name: "Topology"),
         .target(name: "CloudStack", dependencies: ["Topology"]),
-        .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose", "KernelDrops", "Changes"]),
+        .target(name: "Render", dependencies: ["Topology", "Trace", "Diagnose", "KernelDrops", "Changes", "Zone"]),
         .target(name: "Packets"),
         .target(name: "KernelDrops", dependencies: ["Topology"]),
         .target(name: "Trace", dependencies: ["Topology", "Packets", "Firewall", "KernelDrops"]),
         .target(name: "Diagnose", dependencies: ["Topology"]),
         .target(name: "Changes", dependencies: ["Topology"]),
+        .target(name: "Zone", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
             name: "Collect",
@@ -69,7 +70,7 @@ let package = Package(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                "KernelDrops", "Changes", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KernelDrops", "Changes", "Zone", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(
@@ -97,6 +98,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
+        .testTarget(name: "ZoneTests", dependencies: ["Zone", "Topology", "Render", "TestSupport"]),
         .testTarget(name: "ChangesTests", dependencies: ["Changes", "Topology", "Render", "TestSupport"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
         .testTarget(

@@ -30,18 +30,6 @@ public enum ChangesReport {
     }
 
     public static func json(_ report: HostChanges) -> Data {
-        struct Report: Encodable {
-            var schemaVersion = 1
-            var changes: HostChanges
-            func encode(to encoder: any Encoder) throws {
-                try changes.encode(to: encoder)
-                var container = encoder.container(keyedBy: Key.self)
-                try container.encode(schemaVersion, forKey: .schemaVersion)
-            }
-            enum Key: String, CodingKey { case schemaVersion }
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return ((try? encoder.encode(Report(changes: report))) ?? Data()) + Data("\n".utf8)
+        Versioned(schemaVersion: 1, body: report).json
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Topology
+import Zone
+
+/// `kvmtopo zone show`: each network shared by the hosts, with per host its bridge, MTU, uplink and underlay, its
+/// VXLAN group, its members and the router where it runs; then the domains found on more than one host.
+public enum ZoneText {
+    /// - Parameter networks: the networks to draw (all, or a scope's); `domains` likewise.
+    public static func render(
+        _ zone: Zone, networks: [ZoneNetwork]? = nil, domains: [ZoneDomain]? = nil, style: DiagramStyle
+    ) -> String {
+        let shown = networks ?? zone.networks
+        var lines: [Line] = [
+            [
+                Segment(text: "Zone", tone: .heading),
+                Segment(
+                    text: "\(style.dot)\(zone.hosts.count) hosts (\(zone.hosts.map { clean($0.name) }.joined(separator: ", ")))"
+                        + "\(style.dot)\(zone.networks.count) networks\(style.dot)\(zone.domains.count) domains")
+            ]
+        ]
+        for network in shown {
+            lines += [[], [Segment(text: "\(network.kind) \(clean(network.key))", tone: .heading)]]
+            let width = network.hosts.map { $0.host.unicodeScalars.count }.max() ?? 0
+            for (index, onHost) in network.hosts.enumerated() {
+                let branch = index == network.hosts.count - 1 ? style.lastBranch : style.branch
+                let pad = String(repeating: " ", count: width - onHost.host.unicodeScalars.count)
+                var facts = [clean(onHost.bridge)]
+                if let mtu = onHost.mtu { facts.append("mtu \(mtu)") }
+                if let uplink = onHost.uplink {
+                    let under = onHost.underlay.map { " over \(clean($0))" + (onHost.underlayMTU.map { " (\($0))" } ?? "") }
+                    facts.append(clean(uplink) + (under ?? ""))
+                }
+                if let group = onHost.vxlanGroup { facts.append("group \(group)" + (onHost.vxlanPort.map { ":\($0)" } ?? "")) }
+                var line: Line = [Segment(text: "  " + branch + clean(onHost.host) + pad + "  " + facts.joined(separator: style.dot))]
+                if let router = onHost.router {
+                    line.append(Segment(text: "\(style.dot)\(style.routerMark) \(clean(router))", tone: .router))
+                }
+                lines.append(line)
+                let others = onHost.members.filter { $0 != onHost.router }
+                if !others.isEmpty {
+                    let indent = index == network.hosts.count - 1 ? "     " : "  " + style.pipe
+                    lines.append([Segment(text: indent + String(repeating: " ", count: width + 2) + others.map(clean).joined(separator: ", "), tone: .dim)])
+                }
+            }
+            if network.needsRouter, network.routerHosts.isEmpty {
+                lines.append([Segment(text: "  \(style.warningMark) its router runs on none of these hosts", tone: .warning)])
+            }
+        }
+        let several = (domains ?? zone.domains).filter { Set($0.placements.map(\.host)).count > 1 }
+        if !several.isEmpty {
+            lines += [[], [Segment(text: "On more than one host", tone: .heading)]]
+            for domain in several {
+                let places = domain.placements.map { "\(clean($0.host)) (\($0.state))" }.joined(separator: ", ")
+                lines.append([Segment(text: "  \(clean(domain.name)): \(places)", tone: .warning)])
+            }
+        }
+        return lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+
+    /// `kvmtopo zone dump --json`: the zone with its own schema version.
+    public static func json(_ zone: Zone) -> Data {
+        Versioned(schemaVersion: Zone.schemaVersion, body: zone).json
+    }
+}

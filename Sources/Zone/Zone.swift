@@ -1,0 +1,134 @@
+import Topology
+
+/// Many hosts' dumps joined: the networks they share, keyed by what identifies a network across hosts (its VNI,
+/// its VLAN on a kind of traffic, or the bridge a traffic label names), and the VMs, routers and system VMs by the
+/// host they run on. Pure and offline: dumps in, the zone out.
+public struct Zone: Codable, Equatable, Sendable {
+    public static let schemaVersion = 1
+
+    public var hosts: [ZoneHost]
+    public var networks: [ZoneNetwork]
+    public var domains: [ZoneDomain]
+
+    /// - Parameter snapshots: one per host, each with its CloudStack model inferred.
+    public init(_ snapshots: [HostSnapshot]) {
+        hosts = snapshots.map(ZoneHost.init)
+        var networks: [String: ZoneNetwork] = [:]
+        var order: [String] = []
+        for snapshot in snapshots {
+            let host = snapshot.host.hostname
+            for network in snapshot.networks {
+                guard let key = ZoneNetwork.key(network) else { continue }
+                if networks[key] == nil {
+                    order.append(key)
+                    networks[key] = ZoneNetwork(key: key, kind: network.kind, vlan: network.vlan, vni: network.vni)
+                }
+                networks[key]!.hosts.append(ZoneNetwork.OnHost(network, host: host, in: snapshot))
+            }
+        }
+        self.networks = order.map { networks[$0]! }
+        var domains: [String: ZoneDomain] = [:]
+        var names: [String] = []
+        for snapshot in snapshots {
+            for domain in snapshot.domains {
+                if domains[domain.name] == nil {
+                    names.append(domain.name)
+                    domains[domain.name] = ZoneDomain(name: domain.name, role: domain.role)
+                }
+                domains[domain.name]!.placements.append(
+                    ZoneDomain.Placement(
+                        host: snapshot.host.hostname, state: domain.state, collectedAt: snapshot.host.collectedAt,
+                        macs: domain.nics.compactMap(\.mac)))
+            }
+        }
+        self.domains = names.map { domains[$0]! }
+    }
+}
+
+/// One host of the zone, as its dump says.
+public struct ZoneHost: Codable, Equatable, Sendable {
+    public var name: String
+    public var collectedAt: String
+    public var kvmtopoVersion: String
+    public var bridgeRoles: BridgeRoles?
+
+    init(_ snapshot: HostSnapshot) {
+        name = snapshot.host.hostname
+        collectedAt = snapshot.host.collectedAt
+        kvmtopoVersion = snapshot.host.kvmtopoVersion
+        bridgeRoles = snapshot.host.bridgeRoles
+    }
+}
+
+/// A network as the zone sees it: on which hosts, with which bridge, MTU and uplink each, and where its router is.
+public struct ZoneNetwork: Codable, Equatable, Sendable {
+    /// "vni:1001", "guest vlan:100", "public cloudbr0".
+    public var key: String
+    public var kind: NetworkKind
+    public var vlan: Int?
+    public var vni: Int?
+    public var hosts: [OnHost] = []
+
+    /// The network on one host.
+    public struct OnHost: Codable, Equatable, Sendable {
+        public var host: String
+        public var bridge: String
+        public var mtu: Int?
+        public var uplink: String?
+        /// The device under a VXLAN uplink, or the parent of a VLAN one.
+        public var underlay: String?
+        public var underlayMTU: Int?
+        public var vxlanGroup: String?
+        public var vxlanPort: Int?
+        /// The router of the network when it runs on this host.
+        public var router: String?
+        /// The domains with a NIC on it here.
+        public var members: [String]
+
+        init(_ network: Network, host: String, in snapshot: HostSnapshot) {
+            self.host = host
+            bridge = network.bridge
+            mtu = network.mtu
+            uplink = network.uplink
+            let uplinkLink = snapshot.links.first { $0.name == network.uplink }
+            underlay = uplinkLink?.vxlan?.device ?? uplinkLink?.vlan?.parent ?? network.physicalInterface
+            underlayMTU = snapshot.links.first { $0.name == underlay }?.mtu
+            vxlanGroup = uplinkLink?.vxlan?.group
+            vxlanPort = uplinkLink?.vxlan?.port
+            router = network.routerElsewhere == true ? nil : network.router
+            var seen = Set<String>()
+            members = network.members.map(\.domain).filter { seen.insert($0).inserted }
+        }
+    }
+
+    /// What identifies a network on every host: its VNI; its VLAN with its kind of traffic (VLAN ids are unique
+    /// per physical network, and a kind of traffic stands for it); the bridge a traffic label names. The control
+    /// network (cloud0) is each host's own: none.
+    static func key(_ network: Network) -> String? {
+        if let vni = network.vni { return "vni:\(vni)" }
+        if let vlan = network.vlan { return "\(network.kind) vlan:\(vlan)" }
+        return network.kind == .control ? nil : "\(network.kind) \(network.bridge)"
+    }
+
+    /// An isolated network or a VPC tier has a router; shared and infrastructure networks need none here.
+    public var needsRouter: Bool { kind == .isolated || kind == .vpcTier }
+
+    /// The hosts its router runs on (two for a redundant pair).
+    public var routerHosts: [String] { hosts.filter { $0.router != nil }.map(\.host) }
+}
+
+/// A domain across the zone: every host it was found on (more than one: a migration between the dumps, a VM
+/// running twice, or the same name defined on two hosts).
+public struct ZoneDomain: Codable, Equatable, Sendable {
+    public var name: String
+    public var role: DomainRole?
+    public var placements: [Placement] = []
+
+    public struct Placement: Codable, Equatable, Sendable {
+        public var host: String
+        public var state: DomainState
+        /// When that host's dump was taken.
+        public var collectedAt: String
+        public var macs: [String]
+    }
+}

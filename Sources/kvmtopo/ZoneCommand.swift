@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Render
+import Topology
+import Zone
+
+struct ZoneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zone",
+        abstract: "Many hosts' dumps joined: the networks they share, where routers and VMs run.",
+        discussion: """
+            Reads dumps written by kvmtopo dump on the hosts of a zone (files, or folders of them) and joins them \
+            offline: each network by its VNI, its VLAN on a kind of traffic, or its label's bridge, with per host \
+            its bridge, MTU, uplink, underlay, VXLAN group, members and router. A dump that cannot be read is one \
+            line, and the rest are joined. kvmtopo-zone(1).
+            """,
+        subcommands: [ZoneShow.self, ZoneDump.self])
+}
+
+/// The dumps of a zone, after an optional scope: `vm NAME` or `network BRIDGE|vlan:N|vni:N`.
+struct ZoneInputs: ParsableArguments {
+    @Argument(help: ArgumentHelp("[vm NAME | network BRIDGE|vlan:N|vni:N] DUMP... or folders of dumps."))
+    var words: [String] = []
+
+    var scope: [String] { ["vm", "network"].contains(words.first) && words.count > 1 ? Array(words.prefix(2)) : [] }
+    var paths: [String] { Array(words.dropFirst(scope.count)) }
+
+    func validate() throws {
+        guard !paths.isEmpty else { throw ValidationError("name at least one dump, or a folder of dumps") }
+    }
+
+    /// Every dump that can be read, one stderr line for each that cannot.
+    func snapshots() throws -> [HostSnapshot] {
+        var files: [String] = []
+        for path in paths {
+            var folder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &folder), folder.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { $0.hasSuffix(".json") }.sorted().map { "\(path)/\($0)" }
+            } else {
+                files.append(path)
+            }
+        }
+        var snapshots: [HostSnapshot] = []
+        var failure: CommandFailure?
+        for file in files {
+            do {
+                snapshots.append(try SourceOptions.read(file, savedModel: .reinfer))
+            } catch let error as CommandFailure {
+                Terminal.warn(error.message + "; joining the others")
+                failure = failure ?? error
+            }
+        }
+        if snapshots.isEmpty {
+            throw failure ?? CommandFailure(.cannotOpenInput, "no dump in \(paths.joined(separator: ", "))")
+        }
+        return snapshots
+    }
+
+    /// The networks and domains a scope keeps; nil for the whole zone.
+    func scoped(_ zone: Zone) throws -> (networks: [ZoneNetwork], domains: [ZoneDomain])? {
+        guard scope.count == 2 else { return nil }
+        let name = scope[1]
+        if scope[0] == "vm" {
+            guard let domain = zone.domains.first(where: { $0.name == name }) else {
+                throw CommandFailure(
+                    .notFound, LookupError(kind: "VM", name: name, candidates: zone.domains.map(\.name)).description)
+            }
+            let networks = zone.networks.filter { network in
+                network.hosts.contains { $0.members.contains(domain.name) }
+            }
+            return (networks, [domain])
+        }
+        let networks = zone.networks.filter { network in
+            network.key == name || network.key.hasSuffix(" " + name) || network.hosts.contains { $0.bridge == name }
+        }
+        guard !networks.isEmpty else {
+            let candidates = zone.networks.flatMap { [$0.key] + $0.hosts.map(\.bridge) }
+            throw CommandFailure(
+                .notFound, LookupError(kind: "network", name: name, candidates: candidates).description)
+        }
+        let members = Set(networks.flatMap { $0.hosts.flatMap(\.members) })
+        return (networks, zone.domains.filter { members.contains($0.name) })
+    }
+}
+
+struct ZoneShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "The zone as text: network, then hosts, then members; the router's host marked.")
+
+    @OptionGroup var inputs: ZoneInputs
+    @OptionGroup var display: DisplayOptions
+
+    func run() throws {
+        try reportingFailures {
+            let zone = Zone(try inputs.snapshots())
+            let scoped = try inputs.scoped(zone)
+            let text = ZoneText.render(
+                zone, networks: scoped?.networks, domains: scoped?.domains, style: display.style)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+struct ZoneDump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump", abstract: "The zone as JSON, with its own schemaVersion.")
+
+    @OptionGroup var inputs: ZoneInputs
+
+    func run() throws {
+        try reportingFailures {
+            FileHandle.standardOutput.write(ZoneText.json(Zone(try inputs.snapshots())))
+        }
+    }
+}
