@@ -10,16 +10,16 @@ public enum ZoneText {
         _ zone: Zone, networks: [ZoneNetwork]? = nil, domains: [ZoneDomain]? = nil, style: DiagramStyle
     ) -> String {
         let shown = networks ?? zone.networks
+        let hosts = zone.hosts.map { clean($0.name) }.joined(separator: ", ")
+        let counts = "\(zone.networks.count) networks\(style.dot)\(zone.domains.count) domains"
         var lines: [Line] = [
             [
                 Segment(text: "Zone", tone: .heading),
-                Segment(
-                    text: "\(style.dot)\(zone.hosts.count) hosts (\(zone.hosts.map { clean($0.name) }.joined(separator: ", ")))"
-                        + "\(style.dot)\(zone.networks.count) networks\(style.dot)\(zone.domains.count) domains")
+                Segment(text: "\(style.dot)\(zone.hosts.count) hosts (\(hosts))\(style.dot)\(counts)"),
             ]
         ]
         for network in shown {
-            lines += [[], [Segment(text: "\(network.kind) \(clean(network.key))", tone: .heading)]]
+            lines += [[], [Segment(text: clean(network.title), tone: .heading)]]
             let width = network.hosts.map { $0.host.unicodeScalars.count }.max() ?? 0
             for (index, onHost) in network.hosts.enumerated() {
                 let branch = index == network.hosts.count - 1 ? style.lastBranch : style.branch
@@ -27,11 +27,18 @@ public enum ZoneText {
                 var facts = [clean(onHost.bridge)]
                 if let mtu = onHost.mtu { facts.append("mtu \(mtu)") }
                 if let uplink = onHost.uplink {
-                    let under = onHost.underlay.map { " over \(clean($0))" + (onHost.underlayMTU.map { " (\($0))" } ?? "") }
+                    let under = onHost.underlay.flatMap { underlay -> String? in
+                        guard underlay != uplink else { return nil }
+                        return " over \(clean(underlay))" + (onHost.underlayMTU.map { " (\($0))" } ?? "")
+                    }
                     facts.append(clean(uplink) + (under ?? ""))
                 }
-                if let group = onHost.vxlanGroup { facts.append("group \(group)" + (onHost.vxlanPort.map { ":\($0)" } ?? "")) }
-                var line: Line = [Segment(text: "  " + branch + clean(onHost.host) + pad + "  " + facts.joined(separator: style.dot))]
+                if let group = onHost.vxlanGroup {
+                    facts.append("group \(group)" + (onHost.vxlanPort.map { ":\($0)" } ?? ""))
+                }
+                var line: Line = [
+                    Segment(text: "  " + branch + clean(onHost.host) + pad + "  " + facts.joined(separator: style.dot))
+                ]
                 if let router = onHost.router {
                     line.append(Segment(text: "\(style.dot)\(style.routerMark) \(clean(router))", tone: .router))
                 }
@@ -39,11 +46,17 @@ public enum ZoneText {
                 let others = onHost.members.filter { $0 != onHost.router }
                 if !others.isEmpty {
                     let indent = index == network.hosts.count - 1 ? "     " : "  " + style.pipe
-                    lines.append([Segment(text: indent + String(repeating: " ", count: width + 2) + others.map(clean).joined(separator: ", "), tone: .dim)])
+                    lines.append([
+                        Segment(
+                            text: indent + String(repeating: " ", count: width + 2)
+                                + others.map(clean).joined(separator: ", "), tone: .dim)
+                    ])
                 }
             }
             if network.needsRouter, network.routerHosts.isEmpty {
-                lines.append([Segment(text: "  \(style.warningMark) its router runs on none of these hosts", tone: .warning)])
+                lines.append([
+                    Segment(text: "  \(style.warningMark) its router runs on none of these hosts", tone: .warning)
+                ])
             }
         }
         let several = (domains ?? zone.domains).filter { Set($0.placements.map(\.host)).count > 1 }

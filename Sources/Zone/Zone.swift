@@ -10,8 +10,9 @@ public struct Zone: Codable, Equatable, Sendable {
     public var networks: [ZoneNetwork]
     public var domains: [ZoneDomain]
 
-    /// - Parameter snapshots: one per host, each with its CloudStack model inferred.
+    /// - Parameter snapshots: one per host, each with its CloudStack model inferred (`latestPerHost` picks them).
     public init(_ snapshots: [HostSnapshot]) {
+        let snapshots = snapshots.sorted { $0.host.hostname < $1.host.hostname }
         hosts = snapshots.map(ZoneHost.init)
         var networks: [String: ZoneNetwork] = [:]
         var order: [String] = []
@@ -23,10 +24,16 @@ public struct Zone: Codable, Equatable, Sendable {
                     order.append(key)
                     networks[key] = ZoneNetwork(key: key, kind: network.kind, vlan: network.vlan, vni: network.vni)
                 }
+                // A host without the router sees an isolated network as a guest one: the host with it knows.
+                if [.guest, .unknown].contains(networks[key]!.kind) { networks[key]!.kind = network.kind }
                 networks[key]!.hosts.append(ZoneNetwork.OnHost(network, host: host, in: snapshot))
             }
         }
-        self.networks = order.map { networks[$0]! }
+        self.networks = order.map { networks[$0]! }.sorted {
+            ($0.kind.listingOrder, $0.vni ?? $0.vlan ?? 0, $0.key) < (
+                $1.kind.listingOrder, $1.vni ?? $1.vlan ?? 0, $1.key
+            )
+        }
         var domains: [String: ZoneDomain] = [:]
         var names: [String] = []
         for snapshot in snapshots {
@@ -42,6 +49,24 @@ public struct Zone: Codable, Equatable, Sendable {
             }
         }
         self.domains = names.map { domains[$0]! }
+    }
+}
+
+extension Zone {
+    /// One dump per host, the latest of each (a folder a cron job fills holds several); the others, to be named.
+    /// Dumps carry ISO 8601 UTC times, which sort as strings.
+    public static func latestPerHost(_ snapshots: [HostSnapshot]) -> (kept: [HostSnapshot], older: [HostSnapshot]) {
+        var latest: [String: Int] = [:]
+        for (index, snapshot) in snapshots.enumerated() {
+            let name = snapshot.host.hostname
+            if let kept = latest[name], snapshots[kept].host.collectedAt >= snapshot.host.collectedAt { continue }
+            latest[name] = index
+        }
+        let kept = Set(latest.values)
+        return (
+            snapshots.indices.filter(kept.contains).map { snapshots[$0] },
+            snapshots.indices.filter { !kept.contains($0) }.map { snapshots[$0] }
+        )
     }
 }
 
@@ -91,13 +116,16 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
             mtu = network.mtu
             uplink = network.uplink
             let uplinkLink = snapshot.links.first { $0.name == network.uplink }
-            underlay = uplinkLink?.vxlan?.device ?? uplinkLink?.vlan?.parent ?? network.physicalInterface
+            let underlay = uplinkLink?.vxlan?.device ?? uplinkLink?.vlan?.parent ?? network.physicalInterface
+            self.underlay = underlay
             underlayMTU = snapshot.links.first { $0.name == underlay }?.mtu
             vxlanGroup = uplinkLink?.vxlan?.group
             vxlanPort = uplinkLink?.vxlan?.port
             router = network.routerElsewhere == true ? nil : network.router
             var seen = Set<String>()
-            members = network.members.map(\.domain).filter { seen.insert($0).inserted }
+            var members: [String] = []
+            for member in network.members where seen.insert(member.domain).inserted { members.append(member.domain) }
+            self.members = members
         }
     }
 
@@ -109,6 +137,9 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
         if let vlan = network.vlan { return "\(network.kind) vlan:\(vlan)" }
         return network.kind == .control ? nil : "\(network.kind) \(network.bridge)"
     }
+
+    /// "isolated vni:1001", "guest vlan:100", "public cloudbr0": the key with its kind when the key lacks it.
+    public var title: String { vni == nil ? key : "\(kind) \(key)" }
 
     /// An isolated network or a VPC tier has a router; shared and infrastructure networks need none here.
     public var needsRouter: Bool { kind == .isolated || kind == .vpcTier }

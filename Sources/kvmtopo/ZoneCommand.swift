@@ -54,7 +54,13 @@ struct ZoneInputs: ParsableArguments {
         if snapshots.isEmpty {
             throw failure ?? CommandFailure(.cannotOpenInput, "no dump in \(paths.joined(separator: ", "))")
         }
-        return snapshots
+        let (kept, older) = Zone.latestPerHost(snapshots)
+        for snapshot in older {
+            let name = snapshot.host.hostname
+            let joined = kept.first { $0.host.hostname == name }?.host.collectedAt ?? ""
+            Terminal.warn("\(name): joining its dump of \(joined), not the older one of \(snapshot.host.collectedAt)")
+        }
+        return kept
     }
 
     /// The networks and domains a scope keeps; nil for the whole zone.

@@ -28,11 +28,11 @@ import Zone
     @Test("a network across hosts by its VNI: each host's bridge, uplink and members, the router on its host")
     func networks() throws {
         let zone = try Self.zone()
-        #expect(zone.hosts.map(\.name) == ["vm", "kvm02"])
+        #expect(zone.hosts.map(\.name) == ["kvm02", "vm"], "sorted by name")
         let isolated = try #require(zone.networks.first { $0.key == "vni:1001" })
-        #expect(isolated.kind == .isolated && isolated.hosts.map(\.host) == ["vm", "kvm02"])
+        #expect(isolated.kind == .isolated && isolated.hosts.map(\.host) == ["kvm02", "vm"])
         #expect(isolated.routerHosts == ["vm"], "the router runs on the lab host only")
-        let second = try #require(isolated.hosts.last)
+        let second = try #require(isolated.hosts.first)
         #expect(second.bridge == "brvx-1001" && second.uplink == "vxlan1001" && second.underlay == "eth1")
         #expect(second.vxlanGroup == "239.0.3.233" && second.underlayMTU == 1550)
         #expect(second.members == ["i-2-40-VM", "i-2-41-VM"], "\(second.members)")
@@ -45,10 +45,24 @@ import Zone
         let zone = try Self.zone()
         #expect(zone.domains.first { $0.name == "i-2-40-VM" }?.placements.map(\.host) == ["kvm02"])
         let twice = try #require(zone.domains.first { $0.name == "r-7-VM" })
-        #expect(twice.placements.map(\.host) == ["vm", "kvm02"])
+        #expect(twice.placements.map(\.host) == ["kvm02", "vm"])
         let text = ZoneText.render(zone, style: DiagramStyle(unicode: false, color: false, width: 200))
-        #expect(text.hasPrefix("Zone - 2 hosts (vm, kvm02) - "), "\(text)")
-        #expect(text.contains("isolated vni:1001\n  +- vm     brvx-1001 - mtu 1500 - vxlan1001 over eth1 (1550)"), "\(text)")
-        #expect(text.contains("On more than one host\n") && text.contains("  r-7-VM: vm (running), kvm02 (running)"))
+        #expect(text.hasPrefix("Zone - 2 hosts (kvm02, vm) - "), "\(text)")
+        #expect(
+            text.contains("isolated vni:1001\n  +- kvm02  brvx-1001 - mtu 1500 - vxlan1001 over eth1 (1550)"), "\(text)"
+        )
+        #expect(text.contains("On more than one host\n") && text.contains("  r-7-VM: kvm02 (running), vm (running)"))
+    }
+}
+
+extension ZoneTests {
+    @Test("several dumps of one host: the latest is joined, the others named")
+    func latestPerHost() throws {
+        let older = try recordedDump("lab-vxlan")
+        var later = older
+        later.host.collectedAt = "2026-12-03T10:00:00Z"
+        let (kept, skipped) = Zone.latestPerHost([later, older])
+        #expect(kept.map(\.host.collectedAt) == ["2026-12-03T10:00:00Z"])
+        #expect(skipped.map(\.host.collectedAt) == [older.host.collectedAt])
     }
 }
