@@ -85,6 +85,10 @@ public struct HostCollector: Sendable {
         host.agentProperties = properties == nil ? nil : agentProperties
         host.bridgeRoles = properties.map(BridgeRoles.init(agentProperties:)) ?? BridgeRoles()
         host.bridgeNetfilter = Self.bridgeNetfilter()
+        host.qemuHook = FileManager.default.isExecutableFile(atPath: "/etc/libvirt/hooks/qemu")
+        host.igmpMaxMemberships =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/igmp_max_memberships", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         var snapshot = HostSnapshot(
             host: host, links: links, bridges: bridges, fdb: fdb, domains: join.domains,
             warnings: (warnings + join.warnings).sorted())

@@ -20,7 +20,7 @@ extension Diagnose {
                         .guestBridgeEmpty, .named(bridge), "guest bridge \(bridge) has no VM on it",
                         why:
                             "normal for a persistent network, or one whose VMs all stopped; the agent removes "
-                                + "it otherwise",
+                            + "it otherwise",
                         action: "ip -d link show master \(bridge)", related: [bridge]))
             }
         }
@@ -60,7 +60,7 @@ extension Diagnose {
                     "\(link.name) is \(link.name.count) characters, the kernel's limit",
                     why:
                         "names CloudStack builds from it (VLAN devices, bridges) will not fit and the agent "
-                            + "fails to plug VMs",
+                        + "fails to plug VMs",
                     action: "ip -d link show \(link.name)", related: [link.name] + [link.master].compactMap { $0 }))
         }
         return findings
@@ -163,14 +163,14 @@ extension Diagnose {
         let control = host.roles.control
         let why =
             "the management server reaches routers and system VMs over 169.254.0.0/16 from this host: without "
-                + "it they cannot be configured"
+            + "it they cannot be configured"
         guard let link = host.links[control] else {
             return [
                 finding(
                     .controlBridgeMissing, .named(control), "there is no \(control) bridge", why: why,
                     action:
                         "restart the agent (it creates \(control)), or: ip link add \(control) type bridge; ip "
-                            + "link set \(control) up; ip addr add 169.254.0.1/16 dev \(control)",
+                        + "link set \(control) up; ip addr add 169.254.0.1/16 dev \(control)",
                     related: [control])
             ]
         }
@@ -223,7 +223,7 @@ extension Diagnose {
                         .routerNoPublic, .named(router.name), "\(router.name) has no public NIC",
                         why:
                             "right for a shared network's DHCP/DNS server; an isolated network's VR without it "
-                                + "leaves its VMs no way out",
+                            + "leaves its VMs no way out",
                         action: "virsh domiflist \(router.name)", related: [router.name]))
             }
             guard router.routerKind == .vpc else { continue }
@@ -287,7 +287,7 @@ extension Diagnose {
                     "bridged IPv4 goes through iptables but not through \(disabled.joined(separator: ", "))",
                     why:
                         "security groups filter IPv4 and miss the rest: "
-                            + "\(disabled.contains("ip6tables") ? "IPv6 escapes them" : "ARP spoofing is not stopped")",
+                        + "\(disabled.contains("ip6tables") ? "IPv6 escapes them" : "ARP spoofing is not stopped")",
                     action: "sysctl net.bridge.bridge-nf-call-\(disabled[0])=1", related: [], severity: .warning)
             ]
         }
@@ -303,7 +303,7 @@ extension Diagnose {
                         + "bridged frames (kvmtopo trace shows where)",
                 action:
                     "sysctl net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables "
-                        + "net.bridge.bridge-nf-call-arptables",
+                    + "net.bridge.bridge-nf-call-arptables",
                 related: [])
         ]
     }

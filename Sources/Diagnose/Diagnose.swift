@@ -18,7 +18,7 @@ public enum Diagnose {
         var findings = snapshot.warnings.compactMap { explain($0, host: host) }
         findings +=
             bridgeChecks(host) + mtuChecks(host) + fdbChecks(host) + controlChecks(host) + routerChecks(host)
-            + netfilterChecks(host) + securityGroupChecks(host) + hostFirewallChecks(host)
+            + vxlanChecks(host) + netfilterChecks(host) + securityGroupChecks(host) + hostFirewallChecks(host)
         return findings.sorted { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
     }
 

@@ -77,7 +77,8 @@ extension Diagnose {
                 .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
                 .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
                 .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
-                .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?:
+                .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,
+                .vxlanUnderBridgePort?:
                 nil  // diagnose finds these itself, from the facts
             case .sgStale?:
                 (

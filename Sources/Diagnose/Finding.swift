@@ -88,6 +88,9 @@ public struct Check: Sendable {
             case .forwardDrop: (.error, "FORWARD drops by policy and nothing lets a bridge's VM traffic through")
             case .firewallTwoBackends: (.warning, "rules in both iptables-legacy and nftables")
             case .conntrackFull: (.warning, "connection tracking near full (an error when full)")
+            case .vxlanGroupLimit:
+                (.error, "more VXLAN groups on one UDP port than igmp_max_memberships allows (a warning at it)")
+            case .vxlanUnderBridgePort: (.error, "a VXLAN device bound to a NIC that is a bridge port (PR 5078)")
             }
     }
 }

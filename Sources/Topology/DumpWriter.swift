@@ -234,7 +234,9 @@ extension Host: DumpValue {
             $0.field("bridgeRoles", bridgeRoles)
             $0.field("collectedAt", collectedAt)
             $0.field("hostname", hostname)
+            $0.field("igmpMaxMemberships", igmpMaxMemberships)
             $0.field("kvmtopoVersion", kvmtopoVersion)
+            $0.field("qemuHook", qemuHook)
             $0.field("sources", sources)
         }
     }

@@ -79,6 +79,12 @@ public struct Host: Codable, Equatable, Sendable {
     public var agentProperties: String?
     /// br_netfilter's sysctls; absent when the module is not loaded (or in older dumps).
     public var bridgeNetfilter: BridgeNetfilter?
+    /// Whether libvirt's qemu hook (/etc/libvirt/hooks/qemu) is there and executable: CloudStack's agent installs
+    /// it to rename `br<pif>-<vlan>` bridges in a migrating domain's XML. Absent in dumps made before kvmtopo looked.
+    public var qemuHook: Bool?
+    /// net.ipv4.igmp_max_memberships: the multicast groups one socket may join, so the VXLAN groups one UDP port
+    /// may carry. Absent in older dumps.
+    public var igmpMaxMemberships: Int?
 
     public init(hostname: String, collectedAt: String, kvmtopoVersion: String = kvmtopoReleaseVersion, sources: Sources)
     {

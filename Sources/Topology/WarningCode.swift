@@ -40,6 +40,8 @@ public struct WarningCode: Vocabulary {
         case forwardDrop = "forward-drop"
         case firewallTwoBackends = "firewall-two-backends"
         case conntrackFull = "conntrack-full"
+        case vxlanGroupLimit = "vxlan-group-limit"
+        case vxlanUnderBridgePort = "vxlan-under-bridge-port"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -64,6 +66,7 @@ public struct WarningCode: Vocabulary {
     public static let sgRecordDomain = Self(.sgRecordDomain), sgUplink = Self(.sgUplink)
     public static let forwardDrop = Self(.forwardDrop), firewallTwoBackends = Self(.firewallTwoBackends)
     public static let conntrackFull = Self(.conntrackFull)
+    public static let vxlanGroupLimit = Self(.vxlanGroupLimit), vxlanUnderBridgePort = Self(.vxlanUnderBridgePort)
 
     /// Who emits a code: a collector or the join, the CloudStack model, `--listen`, or a check of diagnose.
     public enum Origin: Sendable { case collector, model, listen, check }
@@ -79,7 +82,8 @@ public struct WarningCode: Vocabulary {
             .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
             .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
             .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
-            .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?:
+            .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,
+            .vxlanUnderBridgePort?:
             .check
         case nil: nil
         }

@@ -220,3 +220,53 @@ struct DiagnoseTests {
             "the switch is per namespace: the host's own is untouched")
     }
 }
+
+extension DiagnoseTests {
+    @Test("VXLAN groups past igmp_max_memberships: the device past it does not come up, and is named")
+    func vxlanGroupLimit() throws {
+        let ns = try TestNamespace("diag-igmp")
+        try buildClean(ns)
+        let hostLimit = try String(contentsOfFile: "/proc/sys/net/ipv4/igmp_max_memberships", encoding: .utf8)
+        try #require(try ns.exec(["sysctl", "-qw", "net.ipv4.igmp_max_memberships=2"]).status == 0)
+        for vni in 201...203 {
+            try ns.ip("link add vxlan\(vni) type vxlan id \(vni) group 239.0.0.\(vni - 200) dev eth1 dstport 8472")
+            _ = try ns.exec(["ip", "link", "set", "vxlan\(vni)", "up"])
+        }
+        let (status, report, _) = try diagnose(ns)
+        let finding = try #require(report.findings.first { $0.code == "vxlan-group-limit" }, "\(report.findings)")
+        #expect(finding.severity == "error" && status == 2)
+        #expect(
+            finding.message
+                == "3 VXLAN multicast groups on UDP port 8472, net.ipv4.igmp_max_memberships is 2; down: vxlan203",
+            "the kernel refused the third")
+        #expect(finding.action.hasPrefix("sysctl -w net.ipv4.igmp_max_memberships="))
+        #expect(
+            try String(contentsOfFile: "/proc/sys/net/ipv4/igmp_max_memberships", encoding: .utf8) == hostLimit,
+            "the limit is per namespace: the host's own is untouched")
+
+        try ns.ip("link del vxlan203")
+        let (_, atLimit, _) = try diagnose(ns)
+        #expect(
+            atLimit.findings.first { $0.code == "vxlan-group-limit" }?.severity == "warning",
+            "at the limit: the next network fails")
+    }
+
+    @Test("a VXLAN device bound to a bridge port (PR 5078) is an error naming the bridge to bind it to")
+    func vxlanUnderBridgePort() throws {
+        let ns = try TestNamespace("diag-5078")
+        try buildClean(ns)
+        try ns.ip("link add cloudbr1 type bridge")
+        try ns.ip("link add eth2 type veth peer name eth2-peer")
+        try ns.ip("link set eth2 master cloudbr1 up")
+        try ns.ip("link set cloudbr1 up")
+        try ns.ip("link add vxlan300 type vxlan id 300 group 239.0.1.44 dev eth2 dstport 8472")
+        try ns.ip("link set vxlan300 up")
+        let (status, report, _) = try diagnose(ns)
+        let finding = report.findings.first { $0.code == "vxlan-under-bridge-port" }
+        #expect(finding?.subject == "vxlan300" && finding?.severity == "error" && status == 2, "\(report.findings)")
+        #expect(finding?.message == "vxlan300 is bound to eth2, a port of bridge cloudbr1")
+        #expect(
+            !report.findings.contains { $0.code == "vxlan-under-bridge-port" && $0.subject == "vxlan100" },
+            "vxlan100 is bound to a NIC on no bridge")
+    }
+}

@@ -72,6 +72,10 @@ struct NamespaceDumpTests {
         #expect(links["up0"]?.addresses.filter { $0.family == .inet }.map(\.address) == ["10.99.0.1"])
         #expect(links["cloud0"]?.addresses.first.map { "\($0.address)/\($0.prefixLength)" } == "169.254.0.1/16")
 
+        #expect(snapshot.host.qemuHook == FileManager.default.isExecutableFile(atPath: "/etc/libvirt/hooks/qemu"))
+        let limit = try ns.exec(["cat", "/proc/sys/net/ipv4/igmp_max_memberships"]).stdout
+        #expect(snapshot.host.igmpMaxMemberships.map { "\($0)\n" } == String(decoding: limit, as: UTF8.self))
+
         let bridges = Dictionary(uniqueKeysWithValues: snapshot.bridges.map { ($0.name, $0) })
         #expect(bridges["brvx-100"]?.ports == ["tap0", "vxlan100"])
         #expect(bridges["brvx-100"]?.stp == false)
