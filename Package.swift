@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Packets"),
         .target(name: "KernelDrops", dependencies: ["Topology"]),
         .target(name: "Trace", dependencies: ["Topology", "Packets", "Firewall", "KernelDrops"]),
-        .target(name: "Diagnose", dependencies: ["Topology"]),
+        .target(name: "Diagnose", dependencies: ["Topology", "Zone"]),
         .target(name: "Changes", dependencies: ["Topology"]),
         .target(name: "Zone", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),

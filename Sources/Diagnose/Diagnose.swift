@@ -5,7 +5,8 @@ import Topology
 /// host. Pure: no C, nothing read from the host here.
 public enum Diagnose {
     /// Every check: its severity and what it looks for (kvmtopo-diagnose(1) lists them all, in this order).
-    public static let checks: [Check] = WarningCode.Known.allCases.map(Check.init)
+    public static let checks: [Check] = WarningCode.Known.allCases.filter { WarningCode($0).origin != .zone }
+        .map(Check.init)
 
     /// The severity of a code; a code this build does not know (a newer kvmtopo's dump) is a warning.
     static func severity(of code: WarningCode) -> Severity {

@@ -78,7 +78,9 @@ extension Diagnose {
                 .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
                 .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
                 .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,
-                .vxlanUnderBridgePort?:
+                .vxlanUnderBridgePort?, .zoneMTUDiffers?, .zoneVXLANDiffers?, .zoneLabelBridgeDiffers?,
+                .zoneQemuHookMissing?, .zoneMACDuplicate?, .zoneVMOnTwoHosts?, .zoneRouterMissing?,
+                .zoneBridgeMissing?:
                 nil  // diagnose finds these itself, from the facts
             case .sgStale?:
                 (

@@ -91,6 +91,20 @@ public struct Check: Sendable {
             case .vxlanGroupLimit:
                 (.error, "more VXLAN groups on one UDP port than igmp_max_memberships allows (a warning at it)")
             case .vxlanUnderBridgePort: (.error, "a VXLAN device bound to a NIC that is a bridge port (PR 5078)")
+            case .zoneMTUDiffers: (.error, "one network with different MTUs on different hosts")
+            case .zoneVXLANDiffers: (.error, "one VXLAN network with different groups or ports on different hosts")
+            case .zoneLabelBridgeDiffers:
+                (.warning, "a kind of traffic on differently named bridges on different hosts")
+            case .zoneQemuHookMissing:
+                (.warning, "a CloudStack host without libvirt's qemu hook (info while VLAN bridges are named alike)")
+            case .zoneMACDuplicate: (.error, "one MAC on VMs of two hosts (a redundant router pair is not one)")
+            case .zoneVMOnTwoHosts:
+                (
+                    .error,
+                    "a VM running on two hosts (info when one is paused, migrating; a warning when the dumps are apart)"
+                )
+            case .zoneRouterMissing: (.warning, "a guest network whose router runs on no collected host")
+            case .zoneBridgeMissing: (.error, "a VM's bridge missing on its host while other hosts have it")
             }
     }
 }

@@ -4,12 +4,45 @@ import Topology
 
 /// `kvmtopo diagnose` as text (grouped by severity), JSON, and node_exporter textfile metrics.
 public enum DiagnoseReport {
-    public static func text(_ findings: [Finding], host: String, style: DiagramStyle) -> String {
+    /// What was diagnosed: one host (`kvmtopo diagnose`), or the hosts of a zone (`kvmtopo zone diagnose`).
+    public enum Scope: Sendable {
+        case host(String)
+        case zone(hosts: [String])
+
+        var command: String {
+            switch self {
+            case .host: "kvmtopo diagnose"
+            case .zone: "kvmtopo zone diagnose"
+            }
+        }
+
+        var checks: [Check] {
+            switch self {
+            case .host: Diagnose.checks
+            case .zone: Diagnose.zoneChecks
+            }
+        }
+
+        /// The metrics' prefix: kvmtopo_findings, or kvmtopo_zone_findings.
+        var metric: String {
+            switch self {
+            case .host: "kvmtopo"
+            case .zone: "kvmtopo_zone"
+            }
+        }
+    }
+
+    public static func text(_ findings: [Finding], scope: Scope, style: DiagramStyle) -> String {
         let counts = count(findings)
+        let what =
+            switch scope {
+            case .host(let host): clean(host)
+            case .zone(let hosts): "\(hosts.count) host\(hosts.count == 1 ? "" : "s")"
+            }
         var lines: [Line] = [
             [
-                Segment(text: "kvmtopo diagnose", tone: .heading),
-                Segment(text: "\(style.dot)\(clean(host))\(style.dot)" + summary(counts)),
+                Segment(text: scope.command, tone: .heading),
+                Segment(text: "\(style.dot)\(what)\(style.dot)" + summary(counts)),
             ]
         ]
         if findings.isEmpty { lines += [[], [Segment(text: "Nothing to report.")]] }
@@ -36,39 +69,43 @@ public enum DiagnoseReport {
         return lines.map(style.render).joined(separator: "\n") + "\n"
     }
 
-    public static func json(_ findings: [Finding], host: String) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        let report = Report(schemaVersion: 1, host: host, counts: count(findings), findings: findings)
-        return ((try? encoder.encode(report)) ?? Data()) + Data("\n".utf8)
+    /// The findings with their counts, and the host (`host`) or the zone's hosts (`hosts`) they are about.
+    public static func json(_ findings: [Finding], scope: Scope) -> Data {
+        var report = Report(counts: count(findings), findings: findings)
+        switch scope {
+        case .host(let host): report.host = host
+        case .zone(let hosts): report.hosts = hosts
+        }
+        return Versioned(schemaVersion: 1, body: report).json
     }
 
     private struct Report: Encodable {
-        var schemaVersion: Int
-        var host: String
+        var host: String?
+        var hosts: [String]?
         var counts: [String: Int]
         var findings: [Finding]
     }
 
     /// node_exporter textfile format: every check with its count (0 included, so alerts need no absent()),
     /// and when this ran.
-    public static func prometheus(_ findings: [Finding], now: Date) -> String {
+    public static func prometheus(_ findings: [Finding], scope: Scope, now: Date) -> String {
+        let metric = scope.metric
         var text = """
-            # HELP kvmtopo_findings Findings of kvmtopo diagnose, by check and severity.
-            # TYPE kvmtopo_findings gauge
+            # HELP \(metric)_findings Findings of \(scope.command), by check and severity.
+            # TYPE \(metric)_findings gauge
 
             """
-        for check in Diagnose.checks.sorted(by: { $0.code < $1.code }) {
+        for check in scope.checks.sorted(by: { $0.code < $1.code }) {
             for severity in Severity.allCases {
                 let found = findings.filter { $0.code == check.code && $0.severity == severity }.count
                 guard found > 0 || severity == check.severity else { continue }
-                text += "kvmtopo_findings{check=\"\(check.code)\",severity=\"\(severity.rawValue)\"} \(found)\n"
+                text += "\(metric)_findings{check=\"\(check.code)\",severity=\"\(severity.rawValue)\"} \(found)\n"
             }
         }
         text += """
-            # HELP kvmtopo_diagnose_last_run_timestamp_seconds When kvmtopo diagnose wrote this file.
-            # TYPE kvmtopo_diagnose_last_run_timestamp_seconds gauge
-            kvmtopo_diagnose_last_run_timestamp_seconds \(Int(now.timeIntervalSince1970))
+            # HELP \(metric)_diagnose_last_run_timestamp_seconds When \(scope.command) wrote this file.
+            # TYPE \(metric)_diagnose_last_run_timestamp_seconds gauge
+            \(metric)_diagnose_last_run_timestamp_seconds \(Int(now.timeIntervalSince1970))
 
             """
         return text
@@ -85,6 +122,6 @@ public enum DiagnoseReport {
         let plural = { (count: Int, word: String) in "\(count) \(word)\(count == 1 ? "" : "s")" }
         return
             "\(plural(counts["error"] ?? 0, "error")), \(plural(counts["warning"] ?? 0, "warning")), "
-                + "\(counts["info"] ?? 0) info"
+            + "\(counts["info"] ?? 0) info"
     }
 }

@@ -1,4 +1,5 @@
 import Topology
+import Zone
 
 /// The host's graph for Graphviz: one cluster per network (inside one per VPC), domains as components, and
 /// the chain domain ─ tap ─ bridge ─ uplink ─ physical NIC as edges. `dot -Tsvg` draws it.
@@ -75,5 +76,56 @@ public enum DotGraph {
             out.unicodeScalars.append(scalar)
         }
         return out + "\""
+    }
+}
+
+/// The zone's graph for Graphviz: a cluster per host holding its bridges and domains, and each network shared
+/// across hosts as one node its hosts' bridges join (through their uplinks).
+public enum ZoneDotGraph {
+    public static func render(_ zone: Zone) -> String {
+        var out = [
+            "graph kvmtopo_zone {", "  graph [rankdir=LR, fontname=\"monospace\", label=\"zone\"];",
+            "  node [fontname=\"monospace\", shape=box];",
+        ]
+        let quote = DotGraph.quote
+        for host in zone.hosts {
+            out.append("  subgraph \(quote("cluster_host_" + host.name)) {")
+            out.append("    label=\(quote(host.name));")
+            for network in zone.networks {
+                for onHost in network.hosts where onHost.host == host.name {
+                    out.append(
+                        "    \(quote(host.name + ":" + onHost.bridge)) [label=\(quote(onHost.bridge)), shape=ellipse];")
+                }
+            }
+            for domain in zone.domains {
+                for placement in domain.placements where placement.host == host.name {
+                    // Bold: a router; dashed: defined here but not running.
+                    let style = placement.isActive ? (domain.role == .router ? ", style=bold" : "") : ", style=dashed"
+                    let id = quote(host.name + ":domain:" + domain.name)
+                    out.append("    \(id) [label=\(quote(domain.name)), shape=component\(style)];")
+                }
+            }
+            out.append("  }")
+        }
+        for network in zone.networks {
+            out.append("  \(quote("network:" + network.key)) [label=\(quote(network.title)), shape=doubleoctagon];")
+            for onHost in network.hosts {
+                let label = onHost.uplink.map { " [label=\(quote($0))]" } ?? ""
+                out.append(
+                    "  \(quote(onHost.host + ":" + onHost.bridge)) -- \(quote("network:" + network.key))\(label);")
+            }
+        }
+        for domain in zone.domains {
+            for placement in domain.placements {
+                for nic in placement.nics {
+                    guard let bridge = nic.bridge else { continue }
+                    let ends =
+                        "\(quote(placement.host + ":domain:" + domain.name)) -- \(quote(placement.host + ":" + bridge))"
+                    out.append("  \(ends) [label=\(quote("eth\(nic.index)"))];")
+                }
+            }
+        }
+        out.append("}")
+        return out.joined(separator: "\n") + "\n"
     }
 }

@@ -42,6 +42,14 @@ public struct WarningCode: Vocabulary {
         case conntrackFull = "conntrack-full"
         case vxlanGroupLimit = "vxlan-group-limit"
         case vxlanUnderBridgePort = "vxlan-under-bridge-port"
+        case zoneMTUDiffers = "zone-mtu-differs"
+        case zoneVXLANDiffers = "zone-vxlan-differs"
+        case zoneLabelBridgeDiffers = "zone-label-bridge-differs"
+        case zoneQemuHookMissing = "zone-qemu-hook-missing"
+        case zoneMACDuplicate = "zone-mac-duplicate"
+        case zoneVMOnTwoHosts = "zone-vm-on-two-hosts"
+        case zoneRouterMissing = "zone-router-missing"
+        case zoneBridgeMissing = "zone-bridge-missing"
     }
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -67,9 +75,15 @@ public struct WarningCode: Vocabulary {
     public static let forwardDrop = Self(.forwardDrop), firewallTwoBackends = Self(.firewallTwoBackends)
     public static let conntrackFull = Self(.conntrackFull)
     public static let vxlanGroupLimit = Self(.vxlanGroupLimit), vxlanUnderBridgePort = Self(.vxlanUnderBridgePort)
+    public static let zoneMTUDiffers = Self(.zoneMTUDiffers), zoneVXLANDiffers = Self(.zoneVXLANDiffers)
+    public static let zoneLabelBridgeDiffers = Self(.zoneLabelBridgeDiffers)
+    public static let zoneQemuHookMissing = Self(.zoneQemuHookMissing), zoneMACDuplicate = Self(.zoneMACDuplicate)
+    public static let zoneVMOnTwoHosts = Self(.zoneVMOnTwoHosts), zoneRouterMissing = Self(.zoneRouterMissing)
+    public static let zoneBridgeMissing = Self(.zoneBridgeMissing)
 
-    /// Who emits a code: a collector or the join, the CloudStack model, `--listen`, or a check of diagnose.
-    public enum Origin: Sendable { case collector, model, listen, check }
+    /// Who emits a code: a collector or the join, the CloudStack model, `--listen`, a check of diagnose, or one
+    /// of zone diagnose (over many hosts' dumps).
+    public enum Origin: Sendable { case collector, model, listen, check, zone }
 
     public var origin: Origin? {
         switch known {
@@ -85,6 +99,9 @@ public struct WarningCode: Vocabulary {
             .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,
             .vxlanUnderBridgePort?:
             .check
+        case .zoneMTUDiffers?, .zoneVXLANDiffers?, .zoneLabelBridgeDiffers?, .zoneQemuHookMissing?,
+            .zoneMACDuplicate?, .zoneVMOnTwoHosts?, .zoneRouterMissing?, .zoneBridgeMissing?:
+            .zone
         case nil: nil
         }
     }

@@ -45,7 +45,8 @@ public struct Zone: Codable, Equatable, Sendable {
                 domains[domain.name]!.placements.append(
                     ZoneDomain.Placement(
                         host: snapshot.host.hostname, state: domain.state, collectedAt: snapshot.host.collectedAt,
-                        macs: domain.nics.compactMap(\.mac)))
+                        nics: domain.nics.map { ZoneDomain.NICOnHost(index: $0.index, mac: $0.mac, bridge: $0.bridge) })
+                )
             }
         }
         self.domains = names.map { domains[$0]! }
@@ -76,12 +77,20 @@ public struct ZoneHost: Codable, Equatable, Sendable {
     public var collectedAt: String
     public var kvmtopoVersion: String
     public var bridgeRoles: BridgeRoles?
+    /// A CloudStack host: an agent.properties file, or CloudStack-named domains.
+    public var cloudstack: Bool
+    public var qemuHook: Bool?
+    /// The bridges it has, to tell which a VM placed here lacks.
+    public var bridges: [String]
 
     init(_ snapshot: HostSnapshot) {
         name = snapshot.host.hostname
         collectedAt = snapshot.host.collectedAt
         kvmtopoVersion = snapshot.host.kvmtopoVersion
         bridgeRoles = snapshot.host.bridgeRoles
+        cloudstack = snapshot.host.agentProperties != nil || snapshot.domains.contains { $0.cloudstack == true }
+        qemuHook = snapshot.host.qemuHook
+        bridges = snapshot.bridges.map(\.name)
     }
 }
 
@@ -107,6 +116,8 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
         public var vxlanPort: Int?
         /// The router of the network when it runs on this host.
         public var router: String?
+        /// Its VMs here are guests of a router that runs elsewhere (the host's model found none here).
+        public var routerElsewhere: Bool?
         /// The domains with a NIC on it here.
         public var members: [String]
 
@@ -122,6 +133,7 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
             vxlanGroup = uplinkLink?.vxlan?.group
             vxlanPort = uplinkLink?.vxlan?.port
             router = network.routerElsewhere == true ? nil : network.router
+            routerElsewhere = network.routerElsewhere
             var seen = Set<String>()
             var members: [String] = []
             for member in network.members where seen.insert(member.domain).inserted { members.append(member.domain) }
@@ -141,8 +153,11 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
     /// "isolated vni:1001", "guest vlan:100", "public cloudbr0": the key with its kind when the key lacks it.
     public var title: String { vni == nil ? key : "\(kind) \(key)" }
 
-    /// An isolated network or a VPC tier has a router; shared and infrastructure networks need none here.
-    public var needsRouter: Bool { kind == .isolated || kind == .vpcTier }
+    /// An isolated network or a VPC tier has a router, and so has a guest network whose VMs some host found
+    /// without theirs; shared and infrastructure networks need none here.
+    public var needsRouter: Bool {
+        kind == .isolated || kind == .vpcTier || hosts.contains { $0.routerElsewhere == true }
+    }
 
     /// The hosts its router runs on (two for a redundant pair).
     public var routerHosts: [String] { hosts.filter { $0.router != nil }.map(\.host) }
@@ -160,6 +175,19 @@ public struct ZoneDomain: Codable, Equatable, Sendable {
         public var state: DomainState
         /// When that host's dump was taken.
         public var collectedAt: String
-        public var macs: [String]
+        public var nics: [NICOnHost]
+
+        /// A QEMU process runs it there (a paused one is how an incoming migration waits).
+        public var isActive: Bool { state.isActive }
     }
+
+    /// A NIC as its domain's XML on that host gives it.
+    public struct NICOnHost: Codable, Equatable, Sendable {
+        public var index: Int
+        public var mac: String?
+        public var bridge: String?
+    }
+
+    /// Where a QEMU process runs it.
+    public var activePlacements: [Placement] { placements.filter(\.isActive) }
 }

@@ -44,20 +44,43 @@ struct DiagnoseCommand: ParsableCommand {
             if let names = try Scope(words: scope).names(in: snapshot) {
                 findings = Diagnose.scoped(findings, to: names)
             }
-            if let prometheus = metrics.prometheus {
-                try OutputFile.write(Data(DiagnoseReport.prometheus(findings, now: Date()).utf8), to: prometheus)
-            }
-            let output =
-                json
-                ? DiagnoseReport.json(findings, host: snapshot.host.hostname)
-                : Data(DiagnoseReport.text(findings, host: snapshot.host.hostname, style: display.style).utf8)
-            FileHandle.standardOutput.write(output)
-            worst = findings.map(\.severity).max()
+            worst = try Findings(findings, scope: .host(snapshot.host.hostname)).write(
+                json: json, metrics: metrics, style: display.style)
         }
+        try Findings.exit(worst)
+    }
+}
+
+/// Findings as diagnose and zone diagnose write them: text or JSON on stdout, metrics to a file if asked.
+struct Findings {
+    let findings: [Finding]
+    let scope: DiagnoseReport.Scope
+
+    init(_ findings: [Finding], scope: DiagnoseReport.Scope) {
+        self.findings = findings
+        self.scope = scope
+    }
+
+    /// - Returns: the worst severity found, for the exit status.
+    func write(json: Bool, metrics: PrometheusOption, style: DiagramStyle) throws -> Severity? {
+        if let prometheus = metrics.prometheus {
+            let text = DiagnoseReport.prometheus(findings, scope: scope, now: Date())
+            try OutputFile.write(Data(text.utf8), to: prometheus)
+        }
+        let output =
+            json
+            ? DiagnoseReport.json(findings, scope: scope)
+            : Data(DiagnoseReport.text(findings, scope: scope, style: style).utf8)
+        FileHandle.standardOutput.write(output)
+        return findings.map(\.severity).max()
+    }
+
+    /// 2 with errors, 1 with warnings, else 0.
+    static func exit(_ worst: Severity?) throws {
         switch worst {
         case .error?: throw ExitCode(2)
         case .warning?: throw ExitCode(1)
-        default: break
+        case .info?, nil: break
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnose
 import Foundation
 import Render
 import Topology
@@ -14,7 +15,7 @@ struct ZoneCommand: ParsableCommand {
             its bridge, MTU, uplink, underlay, VXLAN group, members and router. A dump that cannot be read is one \
             line, and the rest are joined. kvmtopo-zone(1).
             """,
-        subcommands: [ZoneShow.self, ZoneDump.self])
+        subcommands: [ZoneShow.self, ZoneDump.self, ZoneDiagnose.self])
 }
 
 /// The dumps of a zone, after an optional scope: `vm NAME` or `network BRIDGE|vlan:N|vni:N`.
@@ -110,13 +111,65 @@ struct ZoneShow: ParsableCommand {
 
 struct ZoneDump: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dump", abstract: "The zone as JSON, with its own schemaVersion.")
+        commandName: "dump", abstract: "The zone as JSON, with its own schemaVersion, or as DOT.")
 
     @OptionGroup var inputs: ZoneInputs
 
+    @Option(
+        name: .shortAndLong, help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"),
+        completion: .file(extensions: ["json", "dot"]))
+    var output: String?
+
+    @Option(help: "json (the zone's versioned contract) or dot (Graphviz: a cluster per host).")
+    var format = Dump.Format.json
+
     func run() throws {
         try reportingFailures {
-            FileHandle.standardOutput.write(ZoneText.json(Zone(try inputs.snapshots())))
+            let zone = Zone(try inputs.snapshots())
+            let data =
+                switch format {
+                case .json: ZoneText.json(zone)
+                case .dot: Data(ZoneDotGraph.render(zone).utf8)
+                }
+            if let output {
+                try OutputFile.write(data, to: output)
+            } else {
+                FileHandle.standardOutput.write(data)
+            }
         }
+    }
+}
+
+struct ZoneDiagnose: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "What only shows across hosts: findings by severity, each with why and what to do.",
+        discussion: """
+            Runs the zone checks of kvmtopo-zone(1) over the dumps, or only those about one VM or one network. \
+            Exit status: 0 nothing above info, 1 warnings, 2 errors; 2 also when the VM or network named is in \
+            no dump; 64 usage; 65, 66 as for diff.
+            """)
+
+    @OptionGroup var inputs: ZoneInputs
+
+    @Flag(help: "Write the findings as JSON.")
+    var json = false
+
+    @OptionGroup var metrics: PrometheusOption
+    @OptionGroup var display: DisplayOptions
+
+    func run() throws {
+        var worst: Severity?
+        try reportingFailures {
+            let zone = Zone(try inputs.snapshots())
+            var findings = Diagnose.run(zone)
+            if let scoped = try inputs.scoped(zone) {
+                let names = scoped.networks.flatMap { [$0.key] + $0.hosts.map(\.bridge) } + scoped.domains.map(\.name)
+                findings = Diagnose.scoped(findings, to: Set(names))
+            }
+            worst = try Findings(findings, scope: .zone(hosts: zone.hosts.map(\.name))).write(
+                json: json, metrics: metrics, style: display.style)
+        }
+        try Findings.exit(worst)
     }
 }
