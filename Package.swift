@@ -70,7 +70,8 @@ let package = Package(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                "KernelDrops", "Changes", "Zone", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KernelDrops", "Changes", "Zone", "CMalloc",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(
@@ -94,11 +95,12 @@ let package = Package(
             exclude: ["Golden", "Fixtures"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "KernelDrops", "TestSupport"]),
+            dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "KernelDrops", "Zone", "TestSupport"]),
         .target(
             name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
-        .testTarget(name: "ZoneTests", dependencies: ["Zone", "Topology", "Render", "TestSupport"]),
+        .testTarget(
+            name: "ZoneTests", dependencies: ["Zone", "Topology", "Render", "Diagnose", "CloudStack", "TestSupport"]),
         .testTarget(name: "ChangesTests", dependencies: ["Changes", "Topology", "Render", "TestSupport"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
         .testTarget(

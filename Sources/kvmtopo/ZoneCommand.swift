@@ -43,18 +43,20 @@ struct ZoneInputs: ParsableArguments {
             }
         }
         var snapshots: [HostSnapshot] = []
-        var failure: CommandFailure?
+        var failures: [CommandFailure] = []
         for file in files {
             do {
                 snapshots.append(try SourceOptions.read(file, savedModel: .reinfer))
             } catch let error as CommandFailure {
-                Terminal.warn(error.message + "; joining the others")
-                failure = failure ?? error
+                failures.append(error)
             }
         }
-        if snapshots.isEmpty {
-            throw failure ?? CommandFailure(.cannotOpenInput, "no dump in \(paths.joined(separator: ", "))")
+        guard !snapshots.isEmpty else {
+            // Nothing to join: the first failure is the error, any others a line each.
+            for failure in failures.dropFirst() { Terminal.warn(failure.message) }
+            throw failures.first ?? CommandFailure(.cannotOpenInput, "no dump in \(paths.joined(separator: ", "))")
         }
+        for failure in failures { Terminal.warn(failure.message + "; joining the others") }
         let (kept, older) = Zone.latestPerHost(snapshots)
         for snapshot in older {
             let name = snapshot.host.hostname
@@ -65,13 +67,16 @@ struct ZoneInputs: ParsableArguments {
     }
 
     /// The networks and domains a scope keeps; nil for the whole zone.
-    func scoped(_ zone: Zone) throws -> (networks: [ZoneNetwork], domains: [ZoneDomain])? {
+    /// - Parameter unknown: the exit status for a name in no dump (diagnose keeps 1 and 2 for what it finds).
+    func scoped(_ zone: Zone, unknown: CommandFailure.Status = .notFound) throws
+        -> (networks: [ZoneNetwork], domains: [ZoneDomain])?
+    {
         guard scope.count == 2 else { return nil }
         let name = scope[1]
         if scope[0] == "vm" {
             guard let domain = zone.domains.first(where: { $0.name == name }) else {
                 throw CommandFailure(
-                    .notFound, LookupError(kind: "VM", name: name, candidates: zone.domains.map(\.name)).description)
+                    unknown, LookupError(kind: "VM", name: name, candidates: zone.domains.map(\.name)).description)
             }
             let networks = zone.networks.filter { network in
                 network.hosts.contains { $0.members.contains(domain.name) }
@@ -84,7 +89,7 @@ struct ZoneInputs: ParsableArguments {
         guard !networks.isEmpty else {
             let candidates = zone.networks.flatMap { [$0.key] + $0.hosts.map(\.bridge) }
             throw CommandFailure(
-                .notFound, LookupError(kind: "network", name: name, candidates: candidates).description)
+                unknown, LookupError(kind: "network", name: name, candidates: candidates).description)
         }
         let members = Set(networks.flatMap { $0.hosts.flatMap(\.members) })
         return (networks, zone.domains.filter { members.contains($0.name) })
@@ -146,8 +151,8 @@ struct ZoneDiagnose: ParsableCommand {
         abstract: "What only shows across hosts: findings by severity, each with why and what to do.",
         discussion: """
             Runs the zone checks of kvmtopo-zone(1) over the dumps, or only those about one VM or one network. \
-            Exit status: 0 nothing above info, 1 warnings, 2 errors; 2 also when the VM or network named is in \
-            no dump; 64 usage; 65, 66 as for diff.
+            Exit status: 0 nothing above info, 1 warnings, 2 errors; 64 usage (a VM or network in no dump \
+            among them); 65, 66 when no dump can be read.
             """)
 
     @OptionGroup var inputs: ZoneInputs
@@ -163,7 +168,7 @@ struct ZoneDiagnose: ParsableCommand {
         try reportingFailures {
             let zone = Zone(try inputs.snapshots())
             var findings = Diagnose.run(zone)
-            if let scoped = try inputs.scoped(zone) {
+            if let scoped = try inputs.scoped(zone, unknown: .usage) {
                 let names = scoped.networks.flatMap { [$0.key] + $0.hosts.map(\.bridge) } + scoped.domains.map(\.name)
                 findings = Diagnose.scoped(findings, to: Set(names))
             }

@@ -92,6 +92,41 @@ struct CommandLineTests {
         #expect(try KVMTopoBinary.run(["diff", "\(dumps)/lab-vxlan.json"]).status == 64)
     }
 
+    @Test("zone: dumps and folders joined; a bad dump among them is one line; scopes; JSON, DOT and diagnose's exits")
+    func zone() throws {
+        let dumps = "\(PackageRoot.path)/examples/dumps"
+        let folder = try temporaryFile("zone")
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var second = try String(contentsOfFile: "\(dumps)/vr-elsewhere.json", encoding: .utf8)
+        second = second.replacingOccurrences(of: "\"hostname\" : \"vm\"", with: "\"hostname\" : \"kvm02\"")
+        try second.write(toFile: "\(folder)/kvm02.json", atomically: true, encoding: .utf8)
+        try "not a dump".write(toFile: "\(folder)/broken.json", atomically: true, encoding: .utf8)
+
+        let show = try KVMTopoBinary.run(["zone", "show", "\(dumps)/lab-vxlan.json", folder, "--ascii"])
+        #expect(show.status == 0 && show.output.hasPrefix("Zone - 2 hosts (kvm02, vm) - "), "\(show.output)")
+        #expect(show.stderr.split(separator: "\n").count == 1 && show.stderr.contains("broken.json"), "\(show.stderr)")
+        let vm = try KVMTopoBinary.run(["zone", "show", "vm", "i-2-10-VM", "\(dumps)/lab-vxlan.json", folder])
+        #expect(vm.output.contains("vni:1001") && !vm.output.contains("vni:2001"), "\(vm.output)")
+        #expect(try KVMTopoBinary.run(["zone", "show", "vm", "i-9-99-VM", folder]).status == 2)
+
+        let json = try KVMTopoBinary.run(["zone", "dump", "\(dumps)/lab-vxlan.json", folder])
+        let zone = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
+        #expect(zone?["schemaVersion"] as? Int == 1 && (zone?["hosts"] as? [Any])?.count == 2)
+        let dot = try KVMTopoBinary.run(["zone", "dump", "--format", "dot", folder])
+        #expect(dot.output.hasPrefix("graph kvmtopo_zone {") && dot.output.contains("subgraph \"cluster_host_kvm02\""))
+
+        // The same VPC router and VMs on both: run twice, errors.
+        let diagnose = try KVMTopoBinary.run(["zone", "diagnose", "--json", "\(dumps)/lab-vxlan.json", folder])
+        let report = try JSONSerialization.jsonObject(with: diagnose.stdout) as? [String: Any]
+        #expect(diagnose.status == 2 && report?["hosts"] as? [String] == ["kvm02", "vm"], "\(diagnose.output)")
+        #expect(try KVMTopoBinary.run(["zone", "diagnose", "vm", "i-9-99-VM", folder]).status == 64)
+        #expect(try KVMTopoBinary.run(["zone", "diagnose", "\(dumps)/lab-vxlan.json"]).status == 0)
+        let none = try KVMTopoBinary.run(["zone", "show", "\(folder)/broken.json"])
+        #expect(none.status == 65 && none.stderr.split(separator: "\n").count == 1, "\(none.stderr)")
+        #expect(try KVMTopoBinary.run(["zone", "show"]).status == 64)
+    }
+
     @Test("usage errors exit 64")
     func usage() throws {
         let result = try KVMTopoBinary.run(["dump", "--no-such-flag"])

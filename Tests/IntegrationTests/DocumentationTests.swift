@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import Topology
 import Trace
+import Zone
 
 private struct ToolInfo: Decodable {
     struct Command: Decodable {
@@ -105,6 +106,20 @@ struct DocumentationTests {
         }
     }
 
+    @Test("every zone check is in kvmtopo-zone(1) with its severity, and every field of the zone's JSON")
+    func zoneChecks() throws {
+        let page = try manPage("kvmtopo-zone")
+        for check in Diagnose.zoneChecks {
+            #expect(
+                page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"),
+                "kvmtopo-zone.1 lists \(check.code)")
+        }
+        var second = try recordedDump("vr-elsewhere")
+        second.host.hostname = "kvm02"
+        second.host.qemuHook = false
+        try expectDocumented(ZoneText.json(Zone([try recordedDump("lab-vxlan"), second])), in: "kvmtopo-zone")
+    }
+
     /// Every key of a JSON document is named in the man page: as a field (`Li key`, `Li key[]`), in a field list
     /// (`a , key`) or as a path (`sources.key`).
     private func expectDocumented(_ data: Data, in name: String) throws {
@@ -129,8 +144,9 @@ struct DocumentationTests {
     func warningCodes() throws {
         let page = try manPage("kvmtopo-dump")
         for code in WarningCode.Known.allCases.map(WarningCode.init) {
-            // diagnose's own checks are findings, never a dump's warnings.
-            #expect(page.contains("Li \(code)") == (code.origin != .check), "kvmtopo-dump.1 and \(code)")
+            // diagnose's and zone diagnose's own checks are findings, never a dump's warnings.
+            let warned = code.origin != .check && code.origin != .zone
+            #expect(page.contains("Li \(code)") == warned, "kvmtopo-dump.1 and \(code)")
         }
     }
 
