@@ -5,9 +5,12 @@ import Zone
 /// `kvmtopo zone show`: each network shared by the hosts, with per host its bridge, MTU, uplink and underlay, its
 /// VXLAN group, its members and the router where it runs; then the domains found on more than one host.
 public enum ZoneText {
-    /// - Parameter networks: the networks to draw (all, or a scope's); `domains` likewise.
+    /// - Parameters:
+    ///   - networks: the networks to draw (all, or a scope's); `domains` likewise.
+    ///   - focus: the VM a scope names: where it runs, and per NIC its network and where that network's router is.
     public static func render(
-        _ zone: Zone, networks: [ZoneNetwork]? = nil, domains: [ZoneDomain]? = nil, style: DiagramStyle
+        _ zone: Zone, networks: [ZoneNetwork]? = nil, domains: [ZoneDomain]? = nil, focus: ZoneDomain? = nil,
+        style: DiagramStyle
     ) -> String {
         let shown = networks ?? zone.networks
         let hosts = zone.hosts.map { clean($0.name) }.joined(separator: ", ")
@@ -18,6 +21,9 @@ public enum ZoneText {
                 Segment(text: "\(style.dot)\(zone.hosts.count) hosts (\(hosts))\(style.dot)\(counts)"),
             ]
         ]
+        if let focus {
+            lines += [[]] + self.focus(focus, in: zone, style: style)
+        }
         for network in shown {
             lines += [[], [Segment(text: clean(network.title), tone: .heading)]]
             let width = network.hosts.map { $0.host.unicodeScalars.count }.max() ?? 0
@@ -68,6 +74,36 @@ public enum ZoneText {
             }
         }
         return lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+
+    /// "i-2-40-VM on kvm02 (running)", then a line per NIC: its bridge, network and the router's host.
+    static func focus(_ domain: ZoneDomain, in zone: Zone, style: DiagramStyle) -> [Line] {
+        var lines: [Line] = []
+        for placement in domain.placements {
+            lines.append([
+                Segment(text: clean(domain.name), tone: .heading),
+                Segment(text: " on \(clean(placement.host)) (\(placement.state))"),
+            ])
+            for nic in placement.nics {
+                var facts = ["eth\(nic.index)"] + [nic.mac, nic.bridge].compactMap { $0.map(clean) }
+                let network = zone.networks.first { network in
+                    network.hosts.contains { $0.host == placement.host && $0.bridge == nic.bridge }
+                }
+                if let network {
+                    facts.append(clean(network.title))
+                    let routers = network.hosts.compactMap { onHost in
+                        onHost.router.map { "\(style.routerMark) \(clean($0)) on \(clean(onHost.host))" }
+                    }
+                    if !routers.isEmpty {
+                        facts.append("router " + routers.joined(separator: ", "))
+                    } else if network.needsRouter {
+                        facts.append("\(style.warningMark) its router on none of these hosts")
+                    }
+                }
+                lines.append([Segment(text: "  " + facts.joined(separator: style.dot))])
+            }
+        }
+        return lines
     }
 
     /// `kvmtopo zone dump --json`: the zone with its own schema version.

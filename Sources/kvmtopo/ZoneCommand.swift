@@ -68,7 +68,9 @@ struct ZoneInputs: ParsableArguments {
 
     /// The networks and domains a scope keeps; nil for the whole zone.
     /// - Parameter unknown: the exit status for a name in no dump (diagnose keeps 1 and 2 for what it finds).
-    func scoped(_ zone: Zone, unknown: CommandFailure.Status = .notFound) throws
+    func scoped(
+        _ zone: Zone, unknown: CommandFailure.Status = .notFound
+    ) throws
         -> (networks: [ZoneNetwork], domains: [ZoneDomain])?
     {
         guard scope.count == 2 else { return nil }
@@ -107,8 +109,9 @@ struct ZoneShow: ParsableCommand {
         try reportingFailures {
             let zone = Zone(try inputs.snapshots())
             let scoped = try inputs.scoped(zone)
+            let focus = inputs.scope.first == "vm" ? scoped?.domains.first : nil
             let text = ZoneText.render(
-                zone, networks: scoped?.networks, domains: scoped?.domains, style: display.style)
+                zone, networks: scoped?.networks, domains: scoped?.domains, focus: focus, style: display.style)
             FileHandle.standardOutput.write(Data(text.utf8))
         }
     }

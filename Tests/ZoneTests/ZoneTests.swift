@@ -66,3 +66,17 @@ extension ZoneTests {
         #expect(skipped.map(\.host.collectedAt) == [older.host.collectedAt])
     }
 }
+
+extension ZoneTests {
+    @Test("a VM's view: where it runs, and per NIC its network and the host its router runs on")
+    func focus() throws {
+        let zone = try Self.zone()
+        let vm = try #require(zone.domains.first { $0.name == "i-2-40-VM" })
+        let text = ZoneText.render(
+            zone, networks: [], domains: [vm], focus: vm, style: DiagramStyle(unicode: false, color: false, width: 200))
+        #expect(
+            text.contains(
+                "i-2-40-VM on kvm02 (running)\n  eth0 - 02:00:4c:5e:01:0a - brvx-1001 - isolated vni:1001"
+                    + " - router * r-4-VM on vm\n"), "\(text)")
+    }
+}
