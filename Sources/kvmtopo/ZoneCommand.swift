@@ -44,11 +44,15 @@ struct ZoneInputs: ParsableArguments {
         }
         var snapshots: [HostSnapshot] = []
         var failures: [CommandFailure] = []
-        for file in files {
-            do {
-                snapshots.append(try SourceOptions.read(file, savedModel: .reinfer))
-            } catch let error as CommandFailure {
-                failures.append(error)
+        // Read and modelled on every core: a zone's hundreds of dumps are independent.
+        let read = Concurrently.map(files) { file in
+            Result { try SourceOptions.read(file, savedModel: .reinfer) }
+        }
+        for result in read {
+            switch result {
+            case .success(let snapshot): snapshots.append(snapshot)
+            case .failure(let error as CommandFailure): failures.append(error)
+            case .failure(let error): failures.append(CommandFailure(.failure, "\(error)"))
             }
         }
         guard !snapshots.isEmpty else {
