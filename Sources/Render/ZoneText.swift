@@ -50,13 +50,12 @@ public enum ZoneText {
                 }
                 lines.append(line)
                 let others = onHost.members.filter { $0 != onHost.router }
-                if !others.isEmpty {
-                    let indent = index == network.hosts.count - 1 ? "     " : "  " + style.pipe
-                    lines.append([
-                        Segment(
-                            text: indent + String(repeating: " ", count: width + 2)
-                                + others.map(clean).joined(separator: ", "), tone: .dim)
-                    ])
+                let indent =
+                    (index == network.hosts.count - 1 ? "     " : "  " + style.pipe)
+                    + String(repeating: " ", count: width + 2)
+                // Wrapped rather than cut at the terminal's width: every member is named.
+                for row in wrap(others.map(clean), width: style.width - indent.unicodeScalars.count) {
+                    lines.append([Segment(text: indent + row, tone: .dim)])
                 }
             }
             if network.needsRouter, network.routerHosts.isEmpty {
@@ -74,6 +73,20 @@ public enum ZoneText {
             }
         }
         return lines.map(style.render).joined(separator: "\n") + "\n"
+    }
+
+    /// Names joined with ", " into rows of at most `width` characters (a longer name gets a row of its own).
+    static func wrap(_ names: [String], width: Int) -> [String] {
+        var rows: [String] = []
+        for name in names {
+            if let last = rows.last, last.unicodeScalars.count + 2 + name.unicodeScalars.count <= width - 1 {
+                rows[rows.count - 1] = last + ", " + name
+            } else {
+                if !rows.isEmpty { rows[rows.count - 1] += "," }
+                rows.append(name)
+            }
+        }
+        return rows
     }
 
     /// "i-2-40-VM on kvm02 (running)", then a line per NIC: its bridge, network and the router's host.

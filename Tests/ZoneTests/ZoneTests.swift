@@ -80,3 +80,14 @@ extension ZoneTests {
                     + " - router * r-4-VM on vm\n"), "\(text)")
     }
 }
+
+extension ZoneTests {
+    @Test("members wrap at the terminal's width: every one is named, no line is longer")
+    func wrapped() throws {
+        let zone = try Self.zone()
+        let text = ZoneText.render(zone, style: DiagramStyle(unicode: false, color: false, width: 30))
+        let lines = text.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.count <= 30 }, "\(text)")
+        #expect(lines.contains("  |         i-2-40-VM,") && lines.contains("  |         i-2-41-VM"), "\(text)")
+    }
+}
