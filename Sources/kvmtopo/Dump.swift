@@ -33,11 +33,7 @@ struct Dump: ParsableCommand {
                 case .json: SnapshotCodec.encode(snapshot)
                 case .dot: Data(DotGraph.render(snapshot).utf8)
                 }
-            if let output {
-                try OutputFile.write(json, to: output)
-            } else {
-                FileHandle.standardOutput.write(json)
-            }
+            try OutputFile.write(json, toFileOrStandardOutput: output)
             // Written: the process ends here rather than free the snapshot's hundreds of thousands of values one by
             // one (2% of a dump of 1,000 VMs' security groups).
             Foundation.exit(0)

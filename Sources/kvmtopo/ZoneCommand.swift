@@ -143,11 +143,7 @@ struct ZoneDump: ParsableCommand {
                 case .json: ZoneText.json(zone)
                 case .dot: Data(ZoneDotGraph.render(zone).utf8)
                 }
-            if let output {
-                try OutputFile.write(data, to: output)
-            } else {
-                FileHandle.standardOutput.write(data)
-            }
+            try OutputFile.write(data, toFileOrStandardOutput: output)
         }
     }
 }

@@ -96,24 +96,20 @@ struct DocumentationTests {
         }
     }
 
-    @Test("every check of diagnose is in kvmtopo-diagnose(1) with its severity")
-    func diagnoseChecks() throws {
-        let page = try manPage("kvmtopo-diagnose")
-        for check in Diagnose.checks {
-            #expect(
-                page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"),
-                "kvmtopo-diagnose.1 lists \(check.code)")
+    @Test("every check is in its man page with its severity: kvmtopo-diagnose(1), kvmtopo-zone(1)")
+    func checks() throws {
+        for (name, checks) in [("kvmtopo-diagnose", Diagnose.checks), ("kvmtopo-zone", Diagnose.zoneChecks)] {
+            let page = try manPage(name)
+            for check in checks {
+                #expect(
+                    page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"), "\(name).1 lists \(check.code)"
+                )
+            }
         }
     }
 
-    @Test("every zone check is in kvmtopo-zone(1) with its severity, and every field of the zone's JSON")
-    func zoneChecks() throws {
-        let page = try manPage("kvmtopo-zone")
-        for check in Diagnose.zoneChecks {
-            #expect(
-                page.contains(".It Li \(check.code) Pq \(check.severity.rawValue)"),
-                "kvmtopo-zone.1 lists \(check.code)")
-        }
+    @Test("every field of the zone's JSON is described in kvmtopo-zone(1)")
+    func zoneJSONFields() throws {
         var second = try recordedDump("vr-elsewhere")
         second.host.hostname = "kvm02"
         second.host.qemuHook = false
