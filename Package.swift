@@ -59,6 +59,7 @@ let package = Package(
         .target(name: "Diagnose", dependencies: ["Topology", "Zone"]),
         .target(name: "Changes", dependencies: ["Topology"]),
         .target(name: "Zone", dependencies: ["Topology"]),
+        .target(name: "Subprocess"),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
             name: "Collect",
@@ -70,7 +71,7 @@ let package = Package(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                "KernelDrops", "Changes", "Zone", "CMalloc",
+                "KernelDrops", "Changes", "Zone", "Subprocess", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -97,7 +98,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["Topology", "Packets", "Trace", "Render", "Diagnose", "KernelDrops", "Zone", "TestSupport"]),
         .target(
-            name: "TestSupport", dependencies: ["Topology", "CloudStack"], path: "Tests/Support",
+            name: "TestSupport", dependencies: ["Topology", "CloudStack", "Subprocess"], path: "Tests/Support",
             exclude: ["newer-kvmtopo.json"]),
         .testTarget(
             name: "ZoneTests", dependencies: ["Zone", "Topology", "Render", "Diagnose", "CloudStack", "TestSupport"]),

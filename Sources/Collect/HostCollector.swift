@@ -143,23 +143,3 @@ public struct HostCollector: Sendable {
         return name.isEmpty ? ProcessInfo.processInfo.hostName : name
     }
 }
-
-/// Work run on a thread of its own while the caller goes on; `value()` waits for its result.
-final class Background<Value: Sendable>: @unchecked Sendable {
-    // Written once by the thread before `done` is signalled, read only after waiting for it.
-    private var result: Value?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () -> Value) {
-        Thread.detachNewThread {
-            self.result = work()
-            self.done.signal()
-        }
-    }
-
-    func value() -> Value {
-        done.wait()
-        done.signal()
-        return result!
-    }
-}

@@ -83,3 +83,23 @@ public enum Concurrently {
         func fail(_ failure: Failure) { lock.withLock { error = error ?? failure } }
     }
 }
+
+/// Work run on a thread of its own while the caller goes on; `value()` waits for its result.
+public final class Background<Value: Sendable>: @unchecked Sendable {
+    // Written once by the thread before `done` is signalled, read only after waiting for it.
+    private var result: Value?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(_ work: @escaping @Sendable () -> Value) {
+        Thread.detachNewThread {
+            self.result = work()
+            self.done.signal()
+        }
+    }
+
+    public func value() -> Value {
+        done.wait()
+        done.signal()
+        return result!
+    }
+}

@@ -15,7 +15,7 @@ struct ZoneCommand: ParsableCommand {
             its bridge, MTU, uplink, underlay, VXLAN group, members and router. A dump that cannot be read is one \
             line, and the rest are joined. kvmtopo-zone(1).
             """,
-        subcommands: [ZoneShow.self, ZoneDump.self, ZoneDiagnose.self])
+        subcommands: [ZoneCollect.self, ZoneShow.self, ZoneDump.self, ZoneDiagnose.self])
 }
 
 /// The dumps of a zone, after an optional scope: `vm NAME` or `network BRIDGE|vlan:N|vni:N`.
