@@ -15,8 +15,9 @@ struct ZoneCollectTests {
         let folder: String
         private var pidFiles: [String] = []
 
-        init() throws {
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-ssh-\(getpid())").path
+        init(_ label: String) throws {
+            folder =
+                FileManager.default.temporaryDirectory.appendingPathComponent("kvmtopo-ssh-\(label)-\(getpid())").path
             try? FileManager.default.removeItem(atPath: folder)
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
@@ -64,7 +65,7 @@ struct ZoneCollectTests {
     @Test("two hosts answer, one is down, one has no kvmtopo: their dumps written, the others named, exit 1")
     func collect() throws {
         let ns = try TestNamespace("collect")
-        let daemons = try Daemons()
+        let daemons = try Daemons("collect")
         try daemons.start("answering", addresses: ["127.0.0.1", "127.0.0.2"], in: ns)
         try daemons.start("bare", addresses: ["127.0.0.4"], forcing: "/nonexistent/kvmtopo dump", in: ns)
         let out = "\(daemons.folder)/dumps"
@@ -96,5 +97,46 @@ struct ZoneCollectTests {
         )
         #expect(all.status == 0, "every host answered: \(all.stderr)")
         #expect(try KVMTopoBinary.run(["zone", "collect", "--parallel", "0", "127.0.0.1"]).status == 64)
+    }
+}
+
+extension ZoneCollectTests {
+    @Test(
+        "examples/ansible/collect.yml fetches each answering host's dump; an unreachable one is Ansible's to report",
+        .enabled(if: Host.missing("ansible-playbook").isEmpty, "needs ansible-core"))
+    func ansible() throws {
+        let ns = try TestNamespace("ansible")
+        let daemons = try Daemons("ansible")
+        try daemons.start("answering", addresses: ["127.0.0.1", "127.0.0.2"], in: ns)
+        let inventory = "\(daemons.folder)/inventory.ini"
+        try """
+        [kvm_hosts]
+        127.0.0.1
+        127.0.0.2
+        127.0.0.3
+
+        [kvm_hosts:vars]
+        ansible_user=root
+        ansible_ssh_private_key_file=\(daemons.folder)/client
+        ansible_ssh_common_args=-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+        ansible_python_interpreter=/usr/bin/python3
+
+        """.write(toFile: inventory, atomically: true, encoding: .utf8)
+        let out = "\(daemons.folder)/dumps"
+        let result = try Shell.run([
+            "ip", "netns", "exec", ns.name, "env", "ANSIBLE_NOCOLOR=1", "ANSIBLE_LOCAL_TEMP=\(daemons.folder)/ansible",
+            "ansible-playbook", "-i", inventory, "\(PackageRoot.path)/examples/ansible/collect.yml",
+            "-e", "dumps=\(out)", "-e", "kvmtopo=\(KVMTopoBinary.path)",
+        ])
+        #expect(result.status == 4, "unreachable hosts: \(result.output) \(result.stderr)")
+        #expect(result.output.contains("127.0.0.3") && result.output.contains("UNREACHABLE"), "\(result.output)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(files == ["127.0.0.1.json", "127.0.0.2.json"])
+        for file in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(file)"))
+            #expect(try SnapshotCodec.decode(data, source: file).links.contains { $0.name == "lo" })
+        }
+        let leftOver = try ns.exec(["sh", "-c", "ls /tmp/ansible.*kvmtopo.json 2>/dev/null | wc -l"]).output
+        #expect(leftOver.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the temporary dumps are removed")
     }
 }
