@@ -11,7 +11,7 @@ extension Diagnose {
     /// VM twice, a router on no host, a VM whose bridge its host lacks. Most severe first.
     public static func run(_ zone: Zone) -> [Finding] {
         let findings =
-            zone.networks.flatMap(networkChecks) + labelBridgeChecks(zone) + qemuHookChecks(zone)
+            zone.networks.flatMap { networkChecks($0, in: zone) } + labelBridgeChecks(zone) + qemuHookChecks(zone)
             + macChecks(zone) + placementChecks(zone) + bridgeMissingChecks(zone)
         return findings.sorted { ($1.severity, $0.code, $0.subject) < ($0.severity, $1.code, $1.subject) }
     }
@@ -23,7 +23,7 @@ extension Diagnose {
             .map { "\($0.key) on \($0.value.map(\.host).joined(separator: ", "))" }.joined(separator: "; ")
     }
 
-    static func networkChecks(_ network: ZoneNetwork) -> [Finding] {
+    static func networkChecks(_ network: ZoneNetwork, in zone: Zone) -> [Finding] {
         var findings: [Finding] = []
         let hosts = network.hosts.map(\.host)
         let related = [network.key] + Array(Set(network.hosts.map(\.bridge))).sorted() + hosts
@@ -54,8 +54,8 @@ extension Diagnose {
             findings.append(
                 finding(
                     .zoneRouterMissing, .named(network.title),
-                    "its router runs on none of the \(hosts.count) hosts collected (" + hosts.joined(separator: ", ")
-                        + ")",
+                    "its router runs on none of the \(zone.hosts.count) hosts collected; the network is on "
+                        + hosts.joined(separator: ", "),
                     why: "its VMs get no DHCP, DNS or gateway unless the router runs on a host not collected",
                     action: "collect every host of the zone (kvmtopo zone collect); else restart the network "
                         + "in CloudStack", related: related + members))

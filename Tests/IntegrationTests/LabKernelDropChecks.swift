@@ -130,7 +130,7 @@ enum LabKernelDrops {
     }
 
     /// A guest on the other end of the underlay: a VXLAN device with an address of the isolated network in the
-    /// lab's peer namespace, reached through r-4-VM. The upstream's learned path MTU goes with it.
+    /// lab's peer namespace (on its switch, the bridge "underlay"), reached through r-4-VM. The upstream's learned path MTU goes with it.
     struct RemoteGuest {
         static let address = "10.1.1.250"
         let vni: Int
@@ -143,12 +143,12 @@ enum LabKernelDrops {
             for command in [
                 [
                     "link", "add", "vxlan\(vni)", "type", "vxlan", "id", "\(vni)", "group", group, "ttl", "10", "dev",
-                    "eth1", "dstport", "\(port)",
+                    "underlay", "dstport", "\(port)",
                 ],
                 // One MAC every time: r-4-VM keeps its neighbour entry from an earlier run.
                 ["link", "set", "vxlan\(vni)", "address", "02:00:4c:5e:00:fa", "mtu", "1500", "up"],
                 ["addr", "add", "\(Self.address)/24", "dev", "vxlan\(vni)"],
-                ["route", "replace", group, "dev", "eth1"],
+                ["route", "replace", group, "dev", "underlay"],
                 ["route", "replace", "203.0.113.0/24", "via", "10.1.1.1"],
             ] {
                 let result = try Shell.run(peer + command)

@@ -119,7 +119,7 @@ import Zone
         let onlySecond = try Self.hosts()[1]
         let router = Diagnose.run(Zone([onlySecond]))
         #expect(router.map(\.code) == [.zoneRouterMissing], "\(router)")
-        #expect(router.first?.message == "its router runs on none of the 1 hosts collected (kvm02)")
+        #expect(router.first?.message == "its router runs on none of the 1 hosts collected; the network is on kvm02")
 
         let bridge = Self.findings(
             try Self.hosts {
