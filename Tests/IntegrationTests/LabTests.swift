@@ -33,6 +33,7 @@ extension RealLibvirtTests {
             let wasUp = try Lab.run("status").status == 0
             // A virtlogd that ran before (the system's own) is not the lab's to stop.
             let virtlogdBefore = try Lab.processRunning("virtlogd")
+            let sshdBefore = try Lab.processRunning("sshd")
             let up = try Lab.run("up")
             try #require(up.status == 0, "lab up failed: \(up.stderr)")
 
@@ -134,6 +135,7 @@ extension RealLibvirtTests {
             try LabSecurityGroups.check()
             try LabKernelDrops.check(snapshot)
             try LabDiff.check(snapshot)
+            try LabZone.check()
 
             try LabTrace.guestDestroyed(snapshot)
 
@@ -148,8 +150,8 @@ extension RealLibvirtTests {
                 #expect(
                     !FileManager.default.fileExists(atPath: "/etc/libvirt/qemu/\(name).xml"), "\(name) is undefined")
             }
-            for process in ["libvirtd", "virtlogd", "qemu-system-x86_64"] where process != "virtlogd" || !virtlogdBefore
-            {
+            for process in ["libvirtd", "virtlogd", "qemu-system-x86_64", "sshd"]
+            where (process != "virtlogd" || !virtlogdBefore) && (process != "sshd" || !sshdBefore) {
                 #expect(try !Lab.processRunning(process), "no \(process) is left")
             }
         }
