@@ -15,10 +15,10 @@ enum LabTrace {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
+    static func run(_ arguments: [String], duration: Int = 15) throws -> Run {
         // --duration: a fault can stop the guests sending what -c waits for; a test must end anyway.
         let result = try Lab.run(
-            ["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1", "--duration", "15"] + arguments)
+            ["exec", KVMTopoBinary.path, "trace", "--json", "--timeout", "1", "--duration", "\(duration)"] + arguments)
         var packets: [TracedPacket] = []
         var summary: [String: Any] = [:]
         for line in result.output.split(separator: "\n") {
@@ -60,11 +60,14 @@ enum LabTrace {
         }
 
         // i-3-21-VM pings back: its requests are left out, so that six packets hold five of i-3-20-VM's at least.
-        let tiers = try run([
-            "i-3-20-VM", "-c", "6",
-            "icmp and ((src 10.0.1.10 and dst 10.0.2.10 and icmp[icmptype] == icmp-echo)"
-                + " or (src 10.0.2.10 and dst 10.0.1.10 and icmp[icmptype] == icmp-echoreply))",
-        ])
+        // Up to 40 s: just after lab up, eleven TCG guests share two cores and a guest's ping loop can take
+        // seconds a round.
+        let tiers = try run(
+            [
+                "i-3-20-VM", "-c", "6",
+                "icmp and ((src 10.0.1.10 and dst 10.0.2.10 and icmp[icmptype] == icmp-echo)"
+                    + " or (src 10.0.2.10 and dst 10.0.1.10 and icmp[icmptype] == icmp-echoreply))",
+            ], duration: 40)
         let requests = tiers.packets.filter { $0.summary.hasPrefix("ICMP echo request 10.0.1.10 > 10.0.2.10") }
         #expect(tiers.status == 0 && tiers.packets.count == 6 && requests.count >= 5, "\(tiers.stderr)")
         for packet in requests {
