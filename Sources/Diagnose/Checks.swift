@@ -99,12 +99,19 @@ extension Diagnose {
             }
         }
         // The underlay needs room for VXLAN's headers, or a VLAN parent its VLAN device's MTU: one finding
-        // per parent, naming every uplink it carries.
+        // per parent, naming every uplink it carries. A VXLAN device bound to a label bridge (as the agent binds
+        // it) is limited by the bridge, whose MTU follows its NIC: the NIC is named when it is the smaller.
         var needs: [String: [(uplink: Link, needed: Int, bridge: String)]] = [:]
         for network in host.snapshot.networks {
             guard let uplink = network.uplink.flatMap({ host.links[$0] }),
-                let parent = uplink.vxlan?.device ?? uplink.vlan?.parent
+                let device = uplink.vxlan?.device ?? uplink.vlan?.parent
             else { continue }
+            var parent = device
+            if let bridge = host.links[device], bridge.kind == .bridge,
+                let nic = network.physicalInterface.flatMap({ host.links[$0] }), nic.mtu <= bridge.mtu
+            {
+                parent = nic.name
+            }
             needs[parent, default: []].append((uplink, uplink.mtu + (uplink.vxlan?.overhead ?? 0), network.bridge))
         }
         for (parentName, carried) in needs.sorted(by: { $0.key < $1.key }) {

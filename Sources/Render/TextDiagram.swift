@@ -253,7 +253,7 @@ public struct TextDiagram {
             chain += " \(address.address)/\(address.prefixLength)"
         }
         if network.kind == .control { chain += " (link-local, no uplink)" }
-        for hop in [network.uplink, network.physicalInterface].compactMap({ $0 }) where !chain.hasSuffix(clean(hop)) {
+        for hop in hops(below: network) where !chain.hasSuffix(clean(hop)) {
             chain += style.link + clean(hop)
         }
         parts.append(chain)
@@ -268,6 +268,14 @@ public struct TextDiagram {
         }
         if let groups = securityGroupState(network) { parts.append(groups) }
         return parts.joined(separator: style.dot)
+    }
+
+    /// The uplink, the traffic label's bridge a VXLAN device is bound to (as the agent binds it), and the NIC.
+    private func hops(below network: Network) -> [String] {
+        let bound = network.uplink.flatMap { links[$0]?.vxlan?.device }.flatMap {
+            links[$0]?.kind == .bridge ? $0 : nil
+        }
+        return [network.uplink, bound, network.physicalInterface].compactMap { $0 }
     }
 
     /// What diagnose found about the network's bridge, its uplink and the NIC under it (for this network).
@@ -308,7 +316,7 @@ public struct TextDiagram {
         line.append(Segment(text: style.link + clean(bridge)))
         if let network = snapshot.networks.first(where: { $0.bridge == bridge }) {
             var previous = bridge
-            for hop in [network.uplink, network.physicalInterface].compactMap({ $0 }) where hop != previous {
+            for hop in hops(below: network) where hop != previous {
                 line.append(Segment(text: style.link + clean(hop)))
                 previous = hop
             }

@@ -151,11 +151,16 @@ public struct TracePlan: Sendable {
                 }
             }
         }
-        // The NICs under VLAN/VXLAN uplinks, each once with every uplink it carries.
+        // The NICs under VLAN/VXLAN uplinks, each once with every uplink it carries: a VXLAN device bound to a
+        // label bridge (as the agent binds it) leaves the host through the bridge's NIC, the model's physical one.
         var carried: [String: (uplinks: [String], vxlanOverhead: Int?)] = [:]
+        let physical = Dictionary(
+            snapshot.networks.compactMap { network in network.uplink.map { ($0, network.physicalInterface) } },
+            uniquingKeysWith: { first, _ in first })
         for point in points where point.role == .uplink {
             let link = links[point.interface]
-            if let parent = link?.vxlan?.device ?? link?.vlan?.parent {
+            if let device = link?.vxlan?.device ?? link?.vlan?.parent {
+                let parent = links[device]?.kind == .bridge ? (physical[point.interface] ?? nil) ?? device : device
                 carried[parent, default: ([], nil)].uplinks.append(point.interface)
                 if let vxlan = link?.vxlan {
                     let most = max(carried[parent]?.vxlanOverhead ?? 0, vxlan.overhead)

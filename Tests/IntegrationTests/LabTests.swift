@@ -65,9 +65,12 @@ extension RealLibvirtTests {
                 snapshot.bridges.first { $0.name == guestBridge }?.ports.first { !$0.hasPrefix("vnet") })
             if let vxlan = links[uplink]?.vxlan {
                 #expect(guestBridge == "brvx-\(vxlan.vni)")
-                #expect(vxlan.device == "eth1")
+                // Bound to the guest traffic label's bridge, which holds eth1 and the underlay address.
+                #expect(vxlan.device == "cloudbr2" && links["eth1"]?.master == "cloudbr2")
                 #expect(
-                    links["eth1"].map { $0.mtu >= links[uplink]!.mtu + 50 } == true,
+                    [links["eth1"], links["cloudbr2"]].allSatisfy {
+                        $0.map { $0.mtu >= links[uplink]!.mtu + 50 } == true
+                    },
                     "the underlay leaves room for VXLAN")
             } else {
                 #expect(links[uplink]?.vlan?.parent == "eth1")
@@ -77,7 +80,9 @@ extension RealLibvirtTests {
             let shown = try Lab.run("exec", KVMTopoBinary.path, "show", "--ascii").output
             #expect(shown.contains("9 domains (2 routers, 1 system VM, 6 VMs)"), "\(shown)")
             #expect(
-                shown.contains("Isolated network  ") && shown.contains("\(guestBridge) -- \(uplink) -- eth1"),
+                shown.contains("Isolated network  ")
+                    && shown.contains(
+                        "\(guestBridge) -- \(uplink) -- \(links[uplink]?.vxlan == nil ? "" : "cloudbr2 -- ")eth1"),
                 "\(shown)")
             #expect(shown.contains("VPC  router r-7-VM"))
             #expect(shown.contains("* r-4-VM") && shown.contains("gateway"))

@@ -58,7 +58,7 @@ enum LabZone {
         let shown = try zone(["show", "--ascii", folder]).output
         #expect(shown.hasPrefix("Zone - 2 hosts (kvm01, kvm02) - "), "\(shown)")
         #expect(
-            shown.contains("isolated vni:1001\n  +- kvm01  brvx-1001 - mtu 1500 - vxlan1001 over eth1 (1550)")
+            shown.contains("isolated vni:1001\n  +- kvm01  brvx-1001 - mtu 1500 - vxlan1001 over cloudbr2 (1550)")
                 || shown.contains("isolated guest vlan:100"), "\(shown)")
         #expect(shown.contains("<> r-4-VM") || shown.contains("* r-4-VM"), "\(shown)")
         let vm = try zone(["show", "--ascii", "vm", "i-2-12-VM", folder]).output
