@@ -41,3 +41,30 @@ struct RecordedDumpTests {
         #expect(Diagnose.checks.allSatisfy { !$0.summary.isEmpty })
     }
 }
+
+extension RecordedDumpTests {
+    /// The lab's dump with its VXLAN devices bound to a label bridge over eth1, as the agent binds them, and eth1
+    /// (so the bridge, whose MTU follows it) at `mtu`.
+    static func labelBridge(mtu: Int) throws -> HostSnapshot {
+        var snapshot = try recordedDump("lab-vxlan")
+        for index in snapshot.links.indices {
+            if snapshot.links[index].vxlan != nil { snapshot.links[index].vxlan?.device = "cloudbr2" }
+            if snapshot.links[index].name == "eth1" {
+                snapshot.links[index].master = "cloudbr2"
+                snapshot.links[index].mtu = mtu
+            }
+        }
+        snapshot.links.append(Link(name: "cloudbr2", ifindex: 99, kind: .bridge, mtu: mtu))
+        snapshot.bridges.append(Bridge(name: "cloudbr2", ports: ["eth1"], stp: false))
+        return CloudStackModel.infer(snapshot)
+    }
+
+    @Test("an underlay through a label bridge too small for VXLAN: the NIC under it is named, and its fix")
+    func labelBridgeMTU() throws {
+        #expect(Diagnose.run(try Self.labelBridge(mtu: 1550)).allSatisfy { $0.severity == .info })
+        let small = Diagnose.run(try Self.labelBridge(mtu: 1450)).filter { $0.code == .mtuMismatch }
+        #expect(small.map(\.subject) == [.named("eth1")], "\(small)")
+        #expect(small.first?.action == "ip link set eth1 mtu 1550")
+        #expect(!small.contains { $0.code == .vxlanUnderBridgePort }, "bound to the bridge itself, not to a port")
+    }
+}
