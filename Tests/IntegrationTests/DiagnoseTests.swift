@@ -9,18 +9,7 @@ import Topology
     "kvmtopo diagnose in a real network namespace", .enabled(if: Host.isRoot, "needs root to create network namespaces")
 )
 struct DiagnoseTests {
-    struct Report: Decodable {
-        struct Finding: Decodable {
-            var code: String
-            var severity: String
-            var subject: String
-            var message: String
-            var action: String
-        }
-        var schemaVersion: Int
-        var counts: [String: Int]
-        var findings: [Finding]
-    }
+    typealias Report = FindingsReport
 
     let properties: String
     let directory = FileManager.default.temporaryDirectory

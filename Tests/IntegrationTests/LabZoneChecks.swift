@@ -26,20 +26,9 @@ enum LabZone {
         return try zone(["collect", "-o", folder, "--kvmtopo", KVMTopoBinary.path] + sshOptions + hosts)
     }
 
-    struct Report: Decodable {
-        struct Finding: Decodable {
-            var code: String
-            var severity: String
-            var subject: String
-            var message: String
-        }
-        var hosts: [String]
-        var findings: [Finding]
-    }
-
-    static func diagnose(_ folder: String) throws -> Report {
+    static func diagnose(_ folder: String) throws -> FindingsReport {
         let result = try zone(["diagnose", "--json", folder])
-        return try JSONDecoder().decode(Report.self, from: result.stdout)
+        return try JSONDecoder().decode(FindingsReport.self, from: result.stdout)
     }
 
     static func check() throws {
