@@ -178,8 +178,12 @@ enum LabTrace {
             routerPublic?.ip == "203.0.113.10" && routerPublic?.ipSource == .arp,
             "r-4-VM answered the upstream router's ARP")
         #expect(!snapshot.warnings.contains { $0.code == .ipConflict || $0.code == .dhcpServerUnexpected })
-        // kvm02's guests are heard through the underlay, from another host.
-        let elsewhere = ["203.0.113.254": "eth2", "10.1.1.25": "vxlan1001", "10.0.1.11": "vxlan2001"]
+        // kvm02's guests are heard through the underlay, from another host; on the guest label's bridge, the
+        // underlay's own addresses (kvm02's and the peer's).
+        let elsewhere = [
+            "203.0.113.254": "eth2", "10.1.1.25": "vxlan1001", "10.0.1.11": "vxlan2001", "10.99.0.2": "eth1",
+            "10.99.0.3": "eth1",
+        ]
         for neighbour in snapshot.neighbours ?? [] {
             let port = elsewhere[neighbour.ip]
             #expect(
