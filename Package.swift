@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Diagnose", dependencies: ["Topology", "Zone"]),
         .target(name: "Changes", dependencies: ["Topology"]),
         .target(name: "Zone", dependencies: ["Topology"]),
-        .target(name: "Subprocess"),
+        .target(name: "Subprocess", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
             name: "Collect",

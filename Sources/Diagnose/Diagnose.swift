@@ -61,7 +61,7 @@ struct HostFacts {
         }
         self.taps = taps
         roles = snapshot.host.bridgeRoles ?? BridgeRoles()
-        isCloudStack = snapshot.host.agentProperties != nil || snapshot.domains.contains { $0.cloudstack == true }
+        isCloudStack = snapshot.isCloudStackHost
     }
 
     /// The domain and NIC a reference names, when both are in the snapshot.

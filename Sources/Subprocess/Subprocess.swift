@@ -1,4 +1,5 @@
 import Foundation
+import Topology
 
 #if canImport(Glibc)
 import Glibc
@@ -64,7 +65,7 @@ public struct Subprocess: Sendable {
 
         // Errors drained on another thread while the output is read here, so neither pipe fills and stalls it.
         let errorFD = errors[0]
-        let errorsRead = ReadToEnd(errorFD)
+        let errorsRead = Background { readAll(errorFD) }
         let outputData = readAll(output[0])
         let errorData = errorsRead.value()
 
@@ -75,7 +76,7 @@ public struct Subprocess: Sendable {
         return Subprocess(status: exitStatus, output: outputData, errors: errorData)
     }
 
-    fileprivate static func readAll(_ fd: Int32) -> Data {
+    private static func readAll(_ fd: Int32) -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -92,24 +93,5 @@ public struct Subprocess: Sendable {
         let pointers = strings.map { strdup($0) } + [nil]
         defer { pointers.forEach { free($0) } }
         return body(pointers)
-    }
-}
-
-/// A descriptor read to its end on a thread of its own.
-private final class ReadToEnd: @unchecked Sendable {
-    // Written once by the thread before `done` is signalled, read only after waiting for it.
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ fd: Int32) {
-        Thread.detachNewThread {
-            self.data = Subprocess.readAll(fd)
-            self.done.signal()
-        }
-    }
-
-    func value() -> Data {
-        done.wait()
-        return data
     }
 }

@@ -19,6 +19,9 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     public var routes: [Route]?
     /// The packet filter's tables, chains and rules; absent in dumps made before kvmtopo read it.
     public var firewall: Firewall?
+    /// A CloudStack host: an agent.properties file, or CloudStack-named domains.
+    public var isCloudStackHost: Bool { host.agentProperties != nil || domains.contains { $0.cloudstack == true } }
+
     /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true

@@ -18,6 +18,7 @@ public struct Zone: Codable, Equatable, Sendable {
         var order: [String] = []
         for snapshot in snapshots {
             let host = snapshot.host.hostname
+            let links = Dictionary(snapshot.links.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             for network in snapshot.networks {
                 guard let key = ZoneNetwork.key(network) else { continue }
                 if networks[key] == nil {
@@ -26,7 +27,7 @@ public struct Zone: Codable, Equatable, Sendable {
                 }
                 // A host without the router sees an isolated network as a guest one: the host with it knows.
                 if [.guest, .unknown].contains(networks[key]!.kind) { networks[key]!.kind = network.kind }
-                networks[key]!.hosts.append(ZoneNetwork.OnHost(network, host: host, in: snapshot))
+                networks[key]!.hosts.append(ZoneNetwork.OnHost(network, host: host, links: links))
             }
         }
         self.networks = order.map { networks[$0]! }.sorted {
@@ -88,7 +89,7 @@ public struct ZoneHost: Codable, Equatable, Sendable {
         collectedAt = snapshot.host.collectedAt
         kvmtopoVersion = snapshot.host.kvmtopoVersion
         bridgeRoles = snapshot.host.bridgeRoles
-        cloudstack = snapshot.host.agentProperties != nil || snapshot.domains.contains { $0.cloudstack == true }
+        cloudstack = snapshot.isCloudStackHost
         qemuHook = snapshot.host.qemuHook
         bridges = snapshot.bridges.map(\.name)
     }
@@ -121,15 +122,16 @@ public struct ZoneNetwork: Codable, Equatable, Sendable {
         /// The domains with a NIC on it here.
         public var members: [String]
 
-        init(_ network: Network, host: String, in snapshot: HostSnapshot) {
+        /// - Parameter links: the host's links by name.
+        init(_ network: Network, host: String, links: [String: Link]) {
             self.host = host
             bridge = network.bridge
             mtu = network.mtu
             uplink = network.uplink
-            let uplinkLink = snapshot.links.first { $0.name == network.uplink }
+            let uplinkLink = network.uplink.flatMap { links[$0] }
             let underlay = uplinkLink?.vxlan?.device ?? uplinkLink?.vlan?.parent ?? network.physicalInterface
             self.underlay = underlay
-            underlayMTU = snapshot.links.first { $0.name == underlay }?.mtu
+            underlayMTU = underlay.flatMap { links[$0]?.mtu }
             vxlanGroup = uplinkLink?.vxlan?.group
             vxlanPort = uplinkLink?.vxlan?.port
             router = network.routerElsewhere == true ? nil : network.router

@@ -55,17 +55,15 @@ struct ZoneCollect: ParsableCommand {
             // Threads of their own, not the cores' pool: the work is waiting on ssh, N at a time on any machine.
             let workers = (0..<min(parallel, hosts.count)).map { _ in
                 Background {
-                    var failed = 0
                     while let host = queue.next() {
                         let result = SSH(executable: ssh, options: options).dump(host: host, remoteCommand: remote)
                             .flatMap { data in Self.write(data, host: host, folder: folder) }
                         progress.finished(host, result)
-                        if case .failure = result { failed += 1 }
                     }
-                    return failed
                 }
             }
-            failed = workers.map { $0.value() }.reduce(0, +)
+            workers.forEach { $0.value() }
+            failed = progress.failed
             progress.done(folder: folder)
         }
         if failed > 0 { throw ExitCode(1) }
@@ -173,7 +171,8 @@ struct SSH {
 /// A progress line on a terminal, a line per failure, and the count at the end.
 final class CollectProgress: @unchecked Sendable {
     private let total: Int
-    private var answered = 0, failed = 0
+    private var answered = 0
+    private(set) var failed = 0
     private let lock = NSLock()
     private let onTerminal = isatty(STDERR_FILENO) == 1
 
