@@ -39,7 +39,7 @@ public struct LiveFrames: FrameSource {
     public var isLive: Bool { true }
     public var isFinished: Bool { reader.isFinished }
     public var backlog: (frames: Int, oldest: UInt64)? { reader.backlog }
-    public mutating func stopReading() { reader.stopReading() }
+    public mutating func stopReading() { reader.stopReading(at: clock.now()) }
 
     public mutating func frames(until deadline: UInt64) -> [Frame] {
         let now = clock.now()
@@ -64,7 +64,8 @@ private final class CaptureThread: @unchecked Sendable {
     private var waitingBytes = 0
     private var droppedWaiting = 0
     private var kernel: (received: Int, dropped: Int, droppedByInterface: Int) = (0, 0, 0)
-    private var stopAsked = false
+    /// When the stop was asked for (the capture's clock): frames captured before it are still read.
+    private var stopAt: UInt64?
     /// The thread has read its last batch: nothing more will come.
     private var ended = false
     /// Most frames one take gives: the session expires packets between batches.
@@ -81,13 +82,15 @@ private final class CaptureThread: @unchecked Sendable {
     /// What a waiting frame costs in memory: its bytes and the array's header, and its place in the queue.
     private static func cost(_ packet: CapturedPacket) -> Int { packet.bytes.count + 64 }
 
-    /// Reads one batch from the kernel; false once a stop was asked for (that batch is still kept).
+    /// Reads one batch from the kernel; false once everything captured before the stop has been read. The kernel
+    /// hands frames over in blocks it closes every 20 ms, so the last frames before a stop come a batch later.
     private func drain() -> Bool {
         let packets = capture.packets(until: .now + .milliseconds(50))
         let statistics = capture.statistics
         condition.lock()
         defer { condition.unlock() }
-        for packet in packets {
+        let captured = stopAt.map { stop in packets.filter { $0.timestamp <= stop } } ?? packets
+        for packet in captured {
             let cost = Self.cost(packet)
             if waitingBytes + cost > backlogBytes {
                 droppedWaiting += 1
@@ -97,14 +100,14 @@ private final class CaptureThread: @unchecked Sendable {
             }
         }
         kernel = statistics
-        ended = stopAsked
+        ended = stopAt != nil && (packets.isEmpty || captured.count < packets.count)
         condition.signal()
         return !ended
     }
 
-    func stopReading() {
+    func stopReading(at moment: UInt64) {
         condition.lock()
-        stopAsked = true
+        stopAt = stopAt ?? moment
         condition.unlock()
     }
 
