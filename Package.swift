@@ -15,6 +15,7 @@ import PackageDescription
 //   Packets   pure Swift: frame decoders, packet keys and the pcapng reader/writer (trace's foundation)
 //   Trace     pure Swift: capture points from the topology, correlation of sightings into packets and paths
 //   Diagnose  pure Swift: the checks of `kvmtopo diagnose`, on a finished snapshot
+//   Watch     pure Swift: `kvmtopo watch`'s lines from events and snapshots read again
 //   Collect   runs the sources and degrades gracefully when one cannot run
 //   Capture   the capture sessions (trace, --listen) over a frame source and a clock given to them
 //   kvmtopo   the command line (swift-argument-parser)
@@ -59,6 +60,7 @@ let package = Package(
         .target(name: "Diagnose", dependencies: ["Topology", "Zone"]),
         .target(name: "Changes", dependencies: ["Topology"]),
         .target(name: "Zone", dependencies: ["Topology"]),
+        .target(name: "Watch", dependencies: ["Topology", "Changes", "Diagnose"]),
         .target(name: "Subprocess", dependencies: ["Topology"]),
         .target(name: "Firewall", dependencies: ["Topology", "Packets"]),
         .target(
@@ -71,7 +73,7 @@ let package = Package(
             name: "kvmtopo",
             dependencies: [
                 "Topology", "CloudStack", "Collect", "Capture", "Render", "Packets", "Pcap", "Trace", "Diagnose",
-                "KernelDrops", "Changes", "Zone", "Subprocess", "CMalloc",
+                "KernelDrops", "Changes", "Zone", "Watch", "Subprocess", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -103,6 +105,7 @@ let package = Package(
         .testTarget(
             name: "ZoneTests", dependencies: ["Zone", "Topology", "Render", "Diagnose", "CloudStack", "TestSupport"]),
         .testTarget(name: "ChangesTests", dependencies: ["Changes", "Topology", "Render", "TestSupport"]),
+        .testTarget(name: "WatchTests", dependencies: ["Watch", "Topology", "TestSupport"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Topology", "Packets", "TestSupport"]),
         .testTarget(
             name: "KernelDropsTests", dependencies: ["KernelDrops", "Trace", "Topology", "TestSupport"],

@@ -21,6 +21,7 @@
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 
 // What libnl 3.7 does not parse from an RTM_NEWLINK message, read from the same message (no second dump):
 // a bridge's STP state (IFLA_BR_STP_STATE), a bridge port's state, priority and cost (IFLA_INFO_SLAVE_DATA,

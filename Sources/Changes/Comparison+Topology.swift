@@ -63,6 +63,10 @@ extension Comparison {
                     .changed, .link, subject, field: "state", before: was.up ? "up" : "down",
                     after: now.up ? "up" : "down", "\(subject): \(now.up ? "came up" : "went down")")
             }
+            // Carrier lost or back on a link that stays up; a bridge's follows its ports, which say it themselves.
+            if was.up, now.up, now.kind != .bridge {
+                field(.link, subject, "oper state", was.operState, now.operState)
+            }
             master(subject, was.master, now.master)
             // A port that went down or left its bridge changes its STP state with it: only a state of its own counts.
             let states = [was.bridgePort?.state, now.bridgePort?.state]

@@ -123,7 +123,7 @@ public final class LibvirtConnection: @unchecked Sendable {
     }
 
     /// libvirt prints every error to stderr unless a handler is set; kvmtopo reports errors itself.
-    private static let silenceDefaultErrorPrinting: Void = {
+    static let silenceDefaultErrorPrinting: Void = {
         virSetErrorFunc(nil) { _, _ in }
     }()
 }

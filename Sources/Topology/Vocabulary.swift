@@ -226,6 +226,50 @@ public struct DomainState: Vocabulary {
     }
 }
 
+/// What libvirt's lifecycle event says happened to a domain (its event and detail, as `virsh event` names them).
+public struct DomainEvent: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable {
+        case defined, undefined, started
+        case migratedIn = "migrated-in"
+        case restored, paused
+        case pausedForMigration = "paused-for-migration"
+        case resumed
+        case shutDown = "shut-down"
+        case destroyed, crashed
+        case migratedOut = "migrated-out"
+        case saved
+        case qemuFailed = "qemu-failed"
+        case shuttingDown = "shutting-down"
+        case pmsuspended
+        case other
+    }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// How a line says it: "r-4-VM stopped (destroyed)", "i-3-20-VM migrated in".
+    public var phrase: String {
+        switch known {
+        case .defined?: "was defined"
+        case .undefined?: "was undefined"
+        case .started?: "started"
+        case .migratedIn?: "migrated in"
+        case .restored?: "started (restored from a saved state)"
+        case .paused?: "paused"
+        case .pausedForMigration?: "paused (migrating)"
+        case .resumed?: "resumed"
+        case .shutDown?: "stopped (shut down)"
+        case .destroyed?: "stopped (destroyed)"
+        case .crashed?: "crashed"
+        case .migratedOut?: "stopped (migrated out)"
+        case .saved?: "stopped (saved)"
+        case .qemuFailed?: "stopped (QEMU failed)"
+        case .shuttingDown?: "is shutting down"
+        case .pmsuspended?: "suspended to memory"
+        case .other?, nil: "changed state (\(rawValue))"
+        }
+    }
+}
+
 /// libvirt's `<interface type>`; `unknown` when the XML gives none.
 public struct InterfaceType: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {

@@ -23,7 +23,7 @@ struct KVMTopo: ParsableCommand {
         version: kvmtopoReleaseVersion,
         subcommands: [
             Show.self, Dump.self, TraceCommand.self, DiagnoseCommand.self, DropsCommand.self, DiffCommand.self,
-            ZoneCommand.self,
+            ZoneCommand.self, WatchCommand.self,
         ])
 
     static func main() {
