@@ -143,6 +143,8 @@ extension RealLibvirtTests {
             try LabZone.check()
 
             try LabTrace.guestDestroyed(snapshot)
+            // Last: it destroys and starts i-2-11-VM (a new tap) and restarts libvirtd.
+            try LabWatch.check()
 
             guard !wasUp else { return }  // a lab the developer had up stays up
             #expect(try Lab.processRunning("qemu-system-x86_64"), "the process check finds the lab's guests while up")

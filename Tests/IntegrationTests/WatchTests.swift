@@ -169,9 +169,10 @@ struct WatchRun {
         lines.compactMap { try? JSONDecoder().decode(Record.self, from: Data($0.text.utf8)) }
     }
 
+    /// - Parameter libvirt: where libvirt is (none, by default: the namespace tests have no libvirtd).
     init(
-        in ns: TestNamespace, arguments: [String], actions: [(mark: String, command: String, pause: Int)],
-        sampleMemoryAt seconds: [Int] = []
+        in ns: TestNamespace, libvirt: [String] = WatchTests.noLibvirt, arguments: [String],
+        actions: [(mark: String, command: String, pause: Int)], sampleMemoryAt seconds: [Int] = []
     ) throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("watch-\(getpid())-\(ns.name)").path
         defer {
@@ -183,16 +184,18 @@ struct WatchRun {
         }
         let watch =
             "ip netns exec \(ns.name) sh -c '\(KVMTopoBinary.path) watch --json "
-            + (WatchTests.noLibvirt + arguments).joined(separator: " ")
+            + (libvirt + arguments).joined(separator: " ")
             + " & echo $! > \(base).pid; wait $!; echo $? > \(base).status'"
         let steps = actions.map { action in
-            "printf '%s %s\\n' \(action.mark) \"$(date +%s.%N)\" >> \(base).marks\n\(action.command)\nsleep \(action.pause)"
+            let mark = "printf '%s %s\\n' \(action.mark) \"$(date +%s.%N)\" >> \(base).marks"
+            return "\(mark)\n\(action.command)\nsleep \(action.pause)"
         }
         let samples = seconds.map { "(sleep \($0); grep VmRSS /proc/$(cat \(base).pid)/status >> \(base).rss) &" }
         let script = """
             batch=\(base).batch
             pidfile=\(base).pid
-            \(watch) 2> \(base).err | while IFS= read -r line; do printf '%s %s\\n' "$(date +%s.%N)" "$line"; done > \(base).out &
+            stamp() { while IFS= read -r line; do printf '%s %s\\n' "$(date +%s.%N)" "$line"; done; }
+            \(watch) 2> \(base).err | stamp > \(base).out &
             for _ in $(seq 100); do grep -q watching \(base).err 2>/dev/null && break; sleep 0.1; done
             \(samples.joined(separator: "\n"))
             \(steps.joined(separator: "\n"))
