@@ -14,6 +14,8 @@ public struct Watcher {
     private var flaps = FlapCounter()
     /// Domains libvirt announced an event for since the last read: their state change is said once, by libvirt.
     private var announced: Set<String> = []
+    /// While libvirt's events are followed, they say every state change (a read can come before the event).
+    public var libvirtFollowed = false
 
     /// - Parameter scope: the names a line must mention to be shown (a VM, its taps and bridges); nil: all.
     public init(snapshot: HostSnapshot, scope: ((HostSnapshot) -> Set<String>?)? = nil) {
@@ -74,7 +76,7 @@ public struct Watcher {
             // The findings below say it with why and what to do.
             case .warning: false
             // A state libvirt already announced (with its reason), or a link that flaps (summarised).
-            case .domain: !announced.contains(change.subject)
+            case .domain: !announced.contains(change.subject) && !(libvirtFollowed && change.field == "state")
             case .link:
                 !(["state", "oper state"].contains(change.field) && flaps.anyFlapping(Self.words(of: change.subject)))
             case .host, .nic, .bridge, .network, .route, .fdb, .firewall, .ipset: true

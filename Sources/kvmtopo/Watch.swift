@@ -66,6 +66,7 @@ struct WatchCommand: ParsableCommand {
             // An unknown VM or network is a usage error now; later, a VM that went keeps the names it had.
             _ = try scoped.names(in: first)
             var watcher = Watcher(snapshot: first, scope: scope.isEmpty ? nil : { (try? scoped.names(in: $0)) ?? nil })
+            watcher.libvirtFollowed = events.libvirtUnavailable == nil
             StopSignals.install()
             Terminal.warn(
                 "watching \(first.host.hostname): \(first.domains.count) VMs, \(first.links.count) links, "
@@ -85,7 +86,8 @@ struct WatchCommand: ParsableCommand {
                 for (event, time) in events.take(waiting: 0.1) {
                     emit(loop.handle(event, at: time, watcher: &watcher))
                 }
-                if loop.readAgainIsDue, let since = loop.takeBurst() {
+                if loop.readAgainIsDue {
+                    let since = loop.takeBurst()
                     emit(watcher.resynced(collector.collect(), at: since))
                 }
                 emit(watcher.tick(at: Date()))
@@ -121,7 +123,7 @@ struct WatchLoop {
     }
 
     /// Ends the burst; when it began (the time its changes are stamped with).
-    mutating func takeBurst() -> Date? {
+    mutating func takeBurst() -> Date {
         lastRead = .now
         defer { burst = nil }
         return burst?.at ?? Date()
@@ -151,8 +153,10 @@ struct WatchLoop {
         case .device(let domain, let alias, let added):
             return watcher.device(alias, of: domain, added: added, at: time)
         case .libvirtBack:
+            watcher.libvirtFollowed = true
             return [watcher.source("libvirt", "libvirt back: reading the host again", at: time)]
         case .libvirtLost(let reason):
+            watcher.libvirtFollowed = false
             return [watcher.source("libvirt", "libvirt lost: \(reason); trying again every second", at: time)]
         }
     }

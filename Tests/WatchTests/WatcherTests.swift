@@ -41,6 +41,10 @@ import Watch
         var unannounced = Watcher(snapshot: clean)
         let said = unannounced.resynced(stopped, at: start).filter { $0.object == .domain }.map(\.text)
         #expect(said == ["i-2-10-VM stopped (running → shutoff)"])
+        // Followed, libvirt's event says it even when the read comes first.
+        var followed = Watcher(snapshot: clean)
+        followed.libvirtFollowed = true
+        #expect(!followed.resynced(stopped, at: start).contains { $0.object == .domain })
         #expect(DomainEvent(.migratedIn).phrase == "migrated in" && DomainEvent(rawValue: "new").phrase.contains("new"))
     }
 
