@@ -64,28 +64,25 @@ public final class NetlinkMonitor: @unchecked Sendable {
         var found: [NetlinkNotification] = []
         let handler = MessageHandler { msg in
             let type = Int(nlmsg_hdr(msg).pointee.nlmsg_type)
-            var records: [NetlinkNotification] = []
-            switch type {
-            case RTM_NEWLINK, RTM_DELLINK:
-                var links: [NetlinkLink] = []
-                parseRecords(of: msg, convert: RecordConverter.link, into: &links)
-                records = links.map { .link($0, removed: type == RTM_DELLINK) }
-            case RTM_NEWADDR, RTM_DELADDR:
-                var addresses: [NetlinkAddress] = []
-                parseRecords(of: msg, convert: RecordConverter.address, into: &addresses)
-                records = addresses.map { .address($0, removed: type == RTM_DELADDR) }
-            case RTM_NEWNEIGH, RTM_DELNEIGH:
-                var entries: [NetlinkFDBEntry] = []
-                parseRecords(of: msg, convert: RecordConverter.fdbEntry, into: &entries)
-                records = entries.map { .fdb($0, removed: type == RTM_DELNEIGH) }
-            case RTM_NEWROUTE, RTM_DELROUTE:
-                var routes: [NetlinkRoute] = []
-                parseRecords(of: msg, convert: RecordConverter.route, into: &routes)
-                records = routes.map { .route($0, removed: type == RTM_DELROUTE) }
-            default:
-                break
+            /// The message's records, told as added or removed by its type.
+            func parse<Record>(
+                _ convert: (OpaquePointer, OpaquePointer) -> Record?, removedBy deletion: Int,
+                _ notification: (Record, Bool) -> NetlinkNotification
+            ) {
+                var records: [Record] = []
+                parseRecords(of: msg, convert: convert, into: &records)
+                found += records.map { notification($0, type == deletion) }
             }
-            found += records
+            switch type {
+            case RTM_NEWLINK, RTM_DELLINK: parse(RecordConverter.link, removedBy: RTM_DELLINK, NetlinkNotification.link)
+            case RTM_NEWADDR, RTM_DELADDR:
+                parse(RecordConverter.address, removedBy: RTM_DELADDR, NetlinkNotification.address)
+            case RTM_NEWNEIGH, RTM_DELNEIGH:
+                parse(RecordConverter.fdbEntry, removedBy: RTM_DELNEIGH, NetlinkNotification.fdb)
+            case RTM_NEWROUTE, RTM_DELROUTE:
+                parse(RecordConverter.route, removedBy: RTM_DELROUTE, NetlinkNotification.route)
+            default: break
+            }
         }
         let arg = Unmanaged.passUnretained(handler).toOpaque()
         nl_socket_modify_cb(socket, NL_CB_VALID, NL_CB_CUSTOM, MessageHandler.validCallback, arg)

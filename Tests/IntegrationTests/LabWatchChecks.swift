@@ -54,7 +54,8 @@ enum LabWatch {
         try run.expect("public-mtu-heal", within: 2) {
             $0.text.hasPrefix("r-4-VM eth2") && $0.text.contains("mtu 1400 → 1500")
         }
-        try run.expect("destroy", within: 2) { $0.kind == "event" && $0.text == "i-2-11-VM stopped (destroyed)" }
+        // Measured from the start of `lab exec virsh destroy`, which itself waits for QEMU to end.
+        try run.expect("destroy", within: 3) { $0.kind == "event" && $0.text == "i-2-11-VM stopped (destroyed)" }
         try run.expect("start", within: 3) { $0.kind == "event" && $0.text == "i-2-11-VM started" }
         try run.expect("restart", within: 2) { $0.kind == "source" && $0.text.hasPrefix("libvirt lost: ") }
         try run.expect("restart", within: 4) { $0.kind == "source" && $0.text.hasPrefix("libvirt back") }
