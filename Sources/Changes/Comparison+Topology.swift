@@ -15,7 +15,9 @@ extension Comparison {
                     case (false, true): "\(now.name) started (\(was.state) → \(now.state))"
                     default: "\(now.name): state \(was.state) → \(now.state)"
                     }
-                add(.changed, .domain, now.name, field: "state", before: "\(was.state)", after: "\(now.state)", text)
+                add(
+                    .changed, .domain, now.name, field: Change.stateField, before: "\(was.state)",
+                    after: "\(now.state)", text)
             }
             field(.domain, now.name, "uuid", was.uuid, now.uuid)
             nics(of: was, now)
@@ -60,12 +62,12 @@ extension Comparison {
             field(.link, subject, "mtu", was.mtu, now.mtu)
             if was.up != now.up {
                 add(
-                    .changed, .link, subject, field: "state", before: was.up ? "up" : "down",
+                    .changed, .link, subject, field: Change.stateField, before: was.up ? "up" : "down",
                     after: now.up ? "up" : "down", "\(subject): \(now.up ? "came up" : "went down")")
             }
             // Carrier lost or back on a link that stays up; a bridge's follows its ports, which say it themselves.
             if was.up, now.up, now.kind != .bridge {
-                field(.link, subject, "oper state", was.operState, now.operState)
+                field(.link, subject, Change.operStateField, was.operState, now.operState)
             }
             master(subject, was.master, now.master)
             // A port that went down or left its bridge changes its STP state with it: only a state of its own counts.

@@ -19,6 +19,12 @@ public struct Change: Codable, Equatable, Sendable {
     public var after: String?
     /// The change in one line: "i-2-11-VM eth0 (tap vnet4): left brvx-1001 (now on no bridge)".
     public var text: String
+
+    /// The fields that say an object's state: a domain's libvirt state, a link's up or down and its carrier.
+    static let stateField = "state", operStateField = "oper state"
+
+    /// A domain's or a link's state changed (not what it is or where it is).
+    public var isStateChange: Bool { field == Self.stateField || field == Self.operStateField }
 }
 
 /// What changed on one host between two dumps: VMs, NICs, links, bridges, networks, routes, FDB moves, warnings

@@ -24,6 +24,7 @@ public enum HostEvent: Sendable, Equatable {
 public final class HostEvents: @unchecked Sendable {
     private let condition = NSCondition()
     private var waiting: [(event: HostEvent, time: Date)] = []
+    /// Held for its subscription: libvirt's events arrive as long as it lives.
     private var libvirt: LibvirtEvents?
 
     /// Why libvirt could not be followed at first (it is tried again every second).

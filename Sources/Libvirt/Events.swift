@@ -41,7 +41,10 @@ public final class LibvirtEvents: @unchecked Sendable {
         firstError = connect()
         Thread.detachNewThread { [weak self] in
             blockSIGPIPE()
-            while let events = self, events.keepConnected() { Thread.sleep(forTimeInterval: 1) }
+            while let events = self {
+                events.keepConnected()
+                Thread.sleep(forTimeInterval: 1)
+            }
         }
     }
 
@@ -56,8 +59,8 @@ public final class LibvirtEvents: @unchecked Sendable {
     /// connection is tried again every second).
     public private(set) var firstError: String?
 
-    /// Opens the connection when there is none (once the daemon answers again); true while the caller lives.
-    private func keepConnected() -> Bool {
+    /// Says a closed connection is lost and opens one when there is none (once the daemon answers again).
+    private func keepConnected() {
         lock.lock()
         if let reason = closedReason, let old = connection {
             closedReason = nil
@@ -72,7 +75,6 @@ public final class LibvirtEvents: @unchecked Sendable {
         let connected = connection != nil
         lock.unlock()
         if !connected, connect() == nil { deliver(.connected) }
-        return true
     }
 
     /// Opens the connection and subscribes; why not, when it cannot.

@@ -76,9 +76,9 @@ public struct Watcher {
             // The findings below say it with why and what to do.
             case .warning: false
             // A state libvirt already announced (with its reason), or a link that flaps (summarised).
-            case .domain: !announced.contains(change.subject) && !(libvirtFollowed && change.field == "state")
+            case .domain: !announced.contains(change.subject) && !(libvirtFollowed && change.isStateChange)
             case .link:
-                !(["state", "oper state"].contains(change.field) && flaps.anyFlapping(Self.words(of: change.subject)))
+                !(change.isStateChange && flaps.anyFlapping(Self.words(of: change.subject)))
             case .host, .nic, .bridge, .network, .route, .fdb, .firewall, .ipset: true
             }
         }
