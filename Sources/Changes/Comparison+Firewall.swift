@@ -16,6 +16,12 @@ extension Comparison {
         for table in removed { add(.removed, .firewall, tableName(table), "table \(tableName(table)) is gone") }
         for table in added {
             add(.added, .firewall, tableName(table), "table \(tableName(table)) (\(table.backend)) appeared")
+            // What a table of its own (not the agent's chains) does to the host's guests is in its dropping rules.
+            for chain in table.chains {
+                for rule in chain.rules where rule.drops {
+                    newRule(rule, in: "\(tableName(table)) \(chain.name)")
+                }
+            }
         }
         for (was, now) in both {
             let (gone, came, kept) = pair(was.chains, now.chains, by: \.name)
@@ -40,9 +46,7 @@ extension Comparison {
         for rule in gone {
             add(.removed, .firewall, subject, field: "rule", before: rule.text, "\(subject): rule gone: \(rule.text)")
         }
-        for rule in came {
-            add(.added, .firewall, subject, field: "rule", after: rule.text, "\(subject): new rule: \(rule.text)")
-        }
+        for rule in came { newRule(rule, in: subject) }
         guard counters else { return }
         let before = Dictionary(was.rules.map { ($0.handle, $0) }, uniquingKeysWith: { first, _ in first })
         for rule in now.rules where rule.drops {
@@ -59,6 +63,25 @@ extension Comparison {
                 .changed, .firewall, subject, field: "packets", before: String(was), after: String(count),
                 "\(subject): its DROP policy dropped \(count - was) packets")
         }
+    }
+
+    /// A rule that came, with the VM NICs, bridges and uplinks a dropping one stops the traffic of.
+    private mutating func newRule(_ rule: FirewallRule, in subject: String) {
+        var whom = ""
+        if rule.drops {
+            let matches = rule.matches
+            let meanings = InterfaceMeanings(new)
+            let named = { (matched: Matched<String>?) -> String? in
+                guard let matched, !matched.inverted, !matched.value.hasSuffix("+") else { return nil }
+                let nic = self.new.domains.lazy.flatMap(\.nics).first { $0.tap == matched.value }
+                return meanings.meaning(of: matched.value).meaning + (nic?.bridge.map { " on \($0)" } ?? "")
+            }
+            let from = [matches.inInterface, matches.physdevIn].compactMap(named)
+            let to = [matches.outInterface, matches.physdevOut].compactMap(named)
+            let parts = from.map { "from \($0)" } + to.map { "to \($0)" }
+            if !parts.isEmpty { whom = " (drops traffic " + parts.joined(separator: ", ") + ")" }
+        }
+        add(.added, .firewall, subject, field: "rule", after: rule.text, "\(subject): new rule: \(rule.text)\(whom)")
     }
 
     /// The rules of `rules` that `others` has no rule of the same text for, each rule of `others` used once.

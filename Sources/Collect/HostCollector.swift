@@ -16,7 +16,9 @@ public struct HostCollector: Sendable {
         self.agentProperties = agentProperties
     }
 
-    public func collect() -> HostSnapshot {
+    /// - Parameter lastKnownDomains: the VMs as last read, kept when libvirt cannot be reached (watch, while
+    ///   libvirtd restarts: a VM libvirt cannot tell about is not a VM gone).
+    public func collect(lastKnownDomains: [Domain]? = nil) -> HostSnapshot {
         var warnings: [Warning] = []
         // The firewall is read on a thread of its own, beside netlink and libvirt: a host with a thousand VMs'
         // security groups has tens of thousands of rules, the longest of the three.
@@ -53,10 +55,12 @@ public struct HostCollector: Sendable {
         } catch {
             let reason = Self.explain(error, uri: libvirtURI)
             libvirtStatus = SourceStatus(status: .unavailable, uri: libvirtURI, error: reason)
+            domains = lastKnownDomains ?? []
+            let shown = lastKnownDomains == nil ? "are not shown" : "are as libvirt last told"
             warnings.append(
                 Warning(
                     code: .sourceUnavailable, subject: .source(.libvirt),
-                    message: "VMs and their taps are not shown: \(reason)"))
+                    message: "VMs and their taps \(shown): \(reason)"))
         }
 
         let firewallStatus: SourceStatus

@@ -1,6 +1,7 @@
 import Foundation
 import Libvirt
 import Netlink
+import Nftables
 import Topology
 
 /// One thing the host announced: the kernel's notifications (read on a thread of their own) and libvirt's events,
@@ -8,7 +9,8 @@ import Topology
 public enum HostEvent: Sendable, Equatable {
     /// A link came, went or changed; `up`: administratively up and with carrier.
     case link(name: String, up: Bool)
-    /// An address, route or FDB entry came or went.
+    /// An address, route or FDB entry came or went, the firewall's ruleset changed or a bridge netfilter switch
+    /// was turned.
     case changed
     /// The kernel could not queue `missed` notifications (nil: it did not say how many).
     case overrun(missed: Int?)
@@ -19,7 +21,9 @@ public enum HostEvent: Sendable, Equatable {
 }
 
 /// The host's notifications and events, subscribed to (never asking for a change): the kernel's on a NETLINK_ROUTE
-/// socket joined to its link, address, neighbour and route groups, libvirt's on a read-only connection kept alive.
+/// socket joined to its link, address, neighbour and route groups and on a NETLINK_NETFILTER socket joined to
+/// nf_tables' group, libvirt's on a read-only connection kept alive. br_netfilter's switches announce nothing, so
+/// they are read twice a second (three small files).
 /// Subscribe before the first dump, so nothing between the dump and the first notification is missed.
 public final class HostEvents: @unchecked Sendable {
     private let condition = NSCondition()
@@ -29,13 +33,37 @@ public final class HostEvents: @unchecked Sendable {
 
     /// Why libvirt could not be followed at first (it is tried again every second).
     public private(set) var libvirtUnavailable: String?
+    /// Why nf_tables' announcements cannot be followed (the firewall is then read only every 30 s).
+    public let firewallUnavailable: String?
 
     public init(libvirtURI: String, receiveBuffer: Int) throws(NetlinkError) {
+        let ruleset: NftablesMonitor?
+        do {
+            ruleset = try NftablesMonitor(receiveBuffer: receiveBuffer)
+            firewallUnavailable = nil
+        } catch {
+            ruleset = nil
+            firewallUnavailable = error.description
+        }
         let monitor = try NetlinkMonitor(receiveBuffer: receiveBuffer)
         Thread.detachNewThread { [weak self] in
             while let events = self {
                 let notifications = monitor.notifications(waiting: .milliseconds(200))
                 events.push(notifications.map(Self.event))
+            }
+        }
+        Thread.detachNewThread { [weak self] in
+            var switches = HostCollector.bridgeNetfilter()
+            while let events = self {
+                var changed = false
+                if let ruleset {
+                    changed = ruleset.changed(waiting: .milliseconds(500))
+                } else {
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+                let now = HostCollector.bridgeNetfilter()
+                if changed || now != switches { events.push([.changed]) }
+                switches = now
             }
         }
         let events = LibvirtEvents(uri: libvirtURI) { [weak self] event in self?.push([Self.event(event)]) }

@@ -74,6 +74,9 @@ struct WatchCommand: ParsableCommand {
             if let reason = events.libvirtUnavailable {
                 Terminal.warn("libvirt unavailable: \(reason); following links only until it answers")
             }
+            if let reason = events.firewallUnavailable {
+                Terminal.warn("firewall announcements unavailable: \(reason); the firewall is read every 30 s")
+            }
             // Each line is written whole as it comes (unbuffered), for a pipe or the journal.
             let emit = { (records: [WatchRecord]) in
                 for record in records {
@@ -88,7 +91,7 @@ struct WatchCommand: ParsableCommand {
                 }
                 if loop.readAgainIsDue {
                     let since = loop.takeBurst()
-                    emit(watcher.resynced(collector.collect(), at: since))
+                    emit(watcher.resynced(collector.collect(lastKnownDomains: watcher.snapshot.domains), at: since))
                 }
                 emit(watcher.tick(at: Date()))
             }
@@ -97,7 +100,8 @@ struct WatchCommand: ParsableCommand {
 }
 
 /// When to read the host again: 200 ms after a burst went quiet, at most a second after it began, and every
-/// 30 s regardless (for what sends no notification: firewall rules, a NIC's link state set through libvirt).
+/// 30 s regardless (for what sends no notification: ipsets, legacy xtables tables, a NIC's link state set through
+/// libvirt).
 struct WatchLoop {
     static let quiet: Duration = .milliseconds(200)
     static let longest: Duration = .seconds(1)

@@ -82,4 +82,28 @@ import Topology
             HostChanges.between(clean, later, counters: true).changes.map(\.text).contains(
                 "\(group): rule \(rule.handle) (\(rule.text)) dropped 37 packets"))
     }
+
+    @Test("a table of its own that appears: its dropping rules, with the VM NIC and bridge they drop the traffic of")
+    func droppingTable() throws {
+        let clean = try recordedDump("lab-security-groups")
+        let domain = try #require(clean.domains.first { $0.nics.first?.tap != nil && $0.nics.first?.bridge != nil })
+        let nic = try #require(domain.nics.first)
+        let tap = try #require(nic.tap)
+        var matches = RuleMatches()
+        matches.inInterface = Matched(tap)
+        let drop = FirewallRule(
+            handle: 2, text: "iifname \"\(tap)\" drop", matches: matches, verdict: .drop)
+        let counted = FirewallRule(handle: 3, text: "counter", matches: RuleMatches())
+        var later = clean
+        later.firewall?.tables.append(
+            FirewallTable(
+                family: .bridge, name: "mine", backend: .nft,
+                chains: [FirewallChain(name: "forward", rules: [counted, drop])]))
+        #expect(
+            HostChanges.between(clean, later).changes.map(\.text) == [
+                "table bridge mine (nft) appeared",
+                "bridge mine forward: new rule: iifname \"\(tap)\" drop (drops traffic from \(domain.name) "
+                    + "eth\(nic.index) (tap \(tap)) on \(nic.bridge!))",
+            ])
+    }
 }

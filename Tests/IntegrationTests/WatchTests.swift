@@ -223,6 +223,14 @@ struct WatchRun {
         }
     }
 
+    /// What was read after the action `mark` began.
+    func records(after mark: String) -> [Record] {
+        guard let began = marks[mark] else { return [] }
+        return lines.filter { $0.time >= began }.compactMap {
+            try? JSONDecoder().decode(Record.self, from: Data($0.text.utf8))
+        }
+    }
+
     /// A line matching `predicate` was read no later than `seconds` after the action `mark` began.
     func expect(
         _ mark: String, within seconds: Double, sourceLocation: SourceLocation = #_sourceLocation,
