@@ -122,10 +122,14 @@ extension Comparison {
         let key = { (entry: FDBEntry) in "\(entry.mac) \(entry.bridge!) \(entry.vlan ?? 0)" }
         for (was, now) in pair(learned(old), learned(new), by: key).both where was.port != now.port {
             let bridge = now.bridge!
-            let through = now.remote.map { " (now reached through \($0))" } ?? ""
+            // The bridge's entry names only the VXLAN device; the device's own learned entry says which host.
+            let remote =
+                now.remote ?? new.fdb.first { $0.isSelf && $0.port == now.port && $0.mac == now.mac }?.remote
+            let through = remote.map { " (now reached through \($0))" } ?? ""
+            let owner = (new.nic(withMAC: now.mac) ?? old.nic(withMAC: now.mac)).map { " (\($0))" } ?? ""
             add(
                 .changed, .fdb, now.mac, field: "port", before: was.port, after: now.port,
-                "\(now.mac) moved from \(was.port) to \(now.port) on \(bridge)\(through)")
+                "\(now.mac)\(owner) moved from \(was.port) to \(now.port) on \(bridge)\(through)")
         }
     }
 

@@ -22,6 +22,16 @@ public struct HostSnapshot: Codable, Equatable, Sendable {
     /// A CloudStack host: an agent.properties file, or CloudStack-named domains.
     public var isCloudStackHost: Bool { host.agentProperties != nil || domains.contains { $0.cloudstack == true } }
 
+    /// The VM NIC that has this MAC (the guest's, as libvirt gives it), whatever its case.
+    public func nic(withMAC mac: String) -> NICRef? {
+        for domain in domains {
+            if let nic = domain.nics.first(where: { $0.mac?.lowercased() == mac.lowercased() }) {
+                return NICRef(domain: domain.name, index: nic.index)
+            }
+        }
+        return nil
+    }
+
     /// Whether the CloudStack model (networks, vpcs) was in what was read; a dump without it gets it inferred.
     public var hasCloudStackModel: Bool { modelRead }
     private var modelRead = true

@@ -37,8 +37,12 @@ import Topology
         later.links[eth1].mtu = 1450
         let vm = try #require(clean.domains.first { $0.name == "i-2-11-VM" }?.nics.first?.mac)
         let learned = try #require(later.fdb.firstIndex { $0.mac == vm && !$0.isSelf })
+        // As the kernel has it: the bridge learned the MAC on the VXLAN device, the device learned its host.
         later.fdb[learned].port = "vxlan1001"
-        later.fdb[learned].remote = "10.99.0.2"
+        later.fdb.append(
+            FDBEntry(
+                mac: vm, port: "vxlan1001", bridge: nil, vlan: nil, state: .dynamic, isSelf: true, remote: "10.99.0.2")
+        )
         var routed = clean
         routed.routes = [Route(family: .inet, destination: "default", device: "eth2", gateway: "203.0.113.254")]
         later.routes = []
@@ -48,7 +52,8 @@ import Topology
         #expect(texts.contains("eth1: mtu 1550 → 1450"))
         #expect(
             texts.contains(
-                "\(vm) moved from \(clean.fdb[learned].port) to vxlan1001 on brvx-1001 (now reached through 10.99.0.2)")
+                "\(vm) (i-2-11-VM eth0) moved from \(clean.fdb[learned].port) to vxlan1001 on brvx-1001 (now reached "
+                    + "through 10.99.0.2)")
         )
         #expect(texts.contains("route default via 203.0.113.254 dev eth2 is gone"))
         #expect(!texts.contains { $0.hasPrefix("link vnet") }, "taps go with their VM: \(texts)")
