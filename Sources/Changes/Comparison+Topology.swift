@@ -84,7 +84,7 @@ extension Comparison {
             field(.link, subject, "vxlan device", was.vxlan?.device, now.vxlan?.device)
             // IPv6 link-local addresses follow the MAC and the link's state: not changes of their own.
             let address = { (link: Link) in
-                link.addresses.filter { !$0.address.lowercased().hasPrefix("fe80:") }
+                link.addresses.filter { !AddressPrefix.isIPv6LinkLocal($0.address) }
                     .map { "\($0.address)/\($0.prefixLength)" }
             }
             names(
@@ -166,7 +166,9 @@ extension Comparison {
             route.destination + (route.gateway.map { " via \($0)" } ?? "") + (route.device.map { " dev \($0)" } ?? "")
                 + (route.source.map { " src \($0)" } ?? "")
         }
-        let (removed, added, _) = pair(before, after, by: text)
+        // The kernel's fe80::/64 route comes and goes with each link's link-local address, a VM's tap among them.
+        let set = { (routes: [Route]) in routes.filter { !AddressPrefix.isIPv6LinkLocal($0.destination) } }
+        let (removed, added, _) = pair(set(before), set(after), by: text)
         for route in removed { add(.removed, .route, text(route), "route \(text(route)) is gone") }
         for route in added { add(.added, .route, text(route), "route \(text(route)) appeared") }
     }

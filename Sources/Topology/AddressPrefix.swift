@@ -33,3 +33,14 @@ public struct AddressPrefix: Sendable, Equatable {
         return octets.count == 4 ? octets : nil
     }
 }
+
+extension AddressPrefix {
+    /// fe80::/10, an address (or its fe80::/64 route) the kernel derives for every link from its MAC: it comes and
+    /// goes with the link, and says nothing an operator set.
+    public static func isIPv6LinkLocal(_ text: String) -> Bool {
+        guard text.contains(":"), let first = text.split(separator: ":", omittingEmptySubsequences: false).first,
+            let value = UInt16(first, radix: 16)
+        else { return false }
+        return value & 0xffc0 == 0xfe80
+    }
+}

@@ -74,7 +74,7 @@ public struct NeighbourListener {
             // A solicitation carries its sender's address; an advertisement, the target's. Link-local
             // addresses follow from the MAC and say nothing new.
             let address = icmp.type == 136 ? icmp.ndTarget : packet.source
-            if let address, !address.hasPrefix("fe80:"), address != "::" {
+            if let address, !AddressPrefix.isIPv6LinkLocal(address), address != "::" {
                 claim(address, mac: mac, port: port, source: .nd)
             }
         }

@@ -44,7 +44,10 @@ import Topology
                 mac: vm, port: "vxlan1001", bridge: nil, vlan: nil, state: .dynamic, isSelf: true, remote: "10.99.0.2")
         )
         var routed = clean
-        routed.routes = [Route(family: .inet, destination: "default", device: "eth2", gateway: "203.0.113.254")]
+        routed.routes = [
+            Route(family: .inet, destination: "default", device: "eth2", gateway: "203.0.113.254"),
+            Route(family: .inet6, destination: "fe80::/64", device: "vnet3"),
+        ]
         later.routes = []
         let texts = HostChanges.between(routed, later).changes.map(\.text)
         #expect(texts.contains("r-4-VM is gone (it was running)"), "\(texts)")
@@ -56,6 +59,7 @@ import Topology
                     + "through 10.99.0.2)")
         )
         #expect(texts.contains("route default via 203.0.113.254 dev eth2 is gone"))
+        #expect(!texts.contains { $0.contains("fe80::/64") }, "the kernel's link-local route goes with its link")
         #expect(!texts.contains { $0.hasPrefix("link vnet") }, "taps go with their VM: \(texts)")
     }
 
