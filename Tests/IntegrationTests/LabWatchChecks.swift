@@ -3,26 +3,31 @@ import TestSupport
 import Testing
 
 /// `kvmtopo watch` on the live lab: each fault, and its heal, a line within 2 s with the right VM, NIC and bridge
-/// (the firewall's from nf_tables' announcements, br_netfilter's switch read twice a second); a guest destroyed and started again, in libvirt's words; libvirtd restarted under it.
+/// (the firewall's from nf_tables' announcements, br_netfilter's switch read twice a second); a guest live-migrated
+/// to kvm02 and back, its MAC moving between its tap and the VXLAN device; a guest destroyed and started again, in
+/// libvirt's words; libvirtd restarted under it.
 enum LabWatch {
     static func check() throws {
         let lab = "\(Lab.script)"
         let faults = [
             "router-tap-down", "tap-detached", "uplink-mtu", "stray-tap", "public-mtu", "drop-rule", "sg-deny",
-            "sg-stale", "brnf-off", "forward-drop",
+            "sg-stale", "brnf-off", "forward-drop", "stp-listening",
         ]
         var actions = faults.flatMap { fault in
             [(fault, "\(lab) fault \(fault) >/dev/null", 3), ("\(fault)-heal", "\(lab) heal >/dev/null", 3)]
         }
         let virsh = "\(lab) exec virsh -q -c qemu:///system"
+        // A migration takes seconds of its own: its lines are timed from the mark after it.
         actions += [
+            ("migrate-out", "\(lab) migrate i-2-10-VM kvm02 2>/dev/null", 0), ("migrated-out", "true", 3),
+            ("migrate-in", "\(lab) migrate i-2-10-VM kvm01 2>/dev/null", 0), ("migrated-in", "true", 3),
             ("destroy", "\(virsh) destroy i-2-11-VM >/dev/null", 3),
             ("start", "\(virsh) start i-2-11-VM >/dev/null", 4),
             ("restart", "\(PackageRoot.path)/scripts/libvirtd-netns restart-daemon kvmtopo-lab", 4),
         ]
         let run = try WatchRun(
             in: TestNamespace(existing: "kvmtopo-lab"), libvirt: [],
-            arguments: ["--duration", "\(actions.count * 3 + 8)"],
+            arguments: ["--duration", "\(actions.map(\.2).reduce(0, +) + 40)"],
             actions: actions)
         #expect(run.status == 0, "\(run.stderr)")
         let change = { (text: String) in
@@ -63,6 +68,15 @@ enum LabWatch {
             $0.text.hasPrefix("r-4-VM eth2") && $0.text.contains("mtu 1400 → 1500")
         }
         try firewall(run)
+        try run.expect("stp-listening", within: 2, change("bridge brvx-1001: STP off → on"))
+        try run.expect("stp-listening", within: 2) {
+            $0.kind == "finding" && $0.text.hasPrefix("new warning [port-not-forwarding] bridge port ")
+        }
+        try run.expect("stp-listening-heal", within: 2, change("bridge brvx-1001: STP on → off"))
+        try run.expect("stp-listening-heal", within: 2) {
+            $0.kind == "finding" && $0.text.hasPrefix("cleared [port-not-forwarding]")
+        }
+        try migration(run)
         // Measured from the start of `lab exec virsh destroy`, which itself waits for QEMU to end.
         try run.expect("destroy", within: 3) { $0.kind == "event" && $0.text == "i-2-11-VM stopped (destroyed)" }
         try run.expect("start", within: 3) { $0.kind == "event" && $0.text == "i-2-11-VM started" }
@@ -75,6 +89,28 @@ enum LabWatch {
             "\(restarted.map(\.text))")
         #expect(
             !run.records.contains { $0.object == "domain" && $0.text.contains("i-2-11-VM") }, "said once, by libvirt")
+    }
+
+    /// i-2-10-VM to kvm02 and back: libvirt's words for each end, and the bridge learning its MAC on the VXLAN
+    /// device from kvm02's underlay address, then on its new tap. A migration is no fault: no finding comes of it.
+    private static func migration(_ run: WatchRun) throws {
+        let mac = "02:00:4c:5e:00:0a (i-2-10-VM eth0) moved from "
+        try run.expect("migrate-out", within: 2, of: "migrated-out") {
+            $0.kind == "event" && $0.text == "i-2-10-VM stopped (migrated out)"
+        }
+        try run.expect("migrate-out", within: 2, of: "migrated-out") {
+            $0.object == "fdb" && $0.text.hasPrefix(mac + "vnet")
+                && $0.text.hasSuffix(" to vxlan1001 on brvx-1001 (now reached through 10.99.0.3)")
+        }
+        try run.expect("migrate-in", within: 2, of: "migrated-in") {
+            $0.kind == "event" && $0.text == "i-2-10-VM migrated in"
+        }
+        try run.expect("migrate-in", within: 2, of: "migrated-in") {
+            $0.object == "fdb" && $0.text.hasPrefix(mac + "vxlan1001 to vnet") && $0.text.hasSuffix(" on brvx-1001")
+        }
+        let migrating = run.records(after: "migrate-out", before: "destroy")
+        #expect(!migrating.contains { $0.kind == "finding" }, "\(migrating.map(\.text))")
+        #expect(!migrating.contains { $0.text.contains("fe80::") }, "\(migrating.map(\.text))")
     }
 
     private static func firewall(_ run: WatchRun) throws {

@@ -223,25 +223,31 @@ struct WatchRun {
         }
     }
 
-    /// What was read after the action `mark` began.
-    func records(after mark: String) -> [Record] {
+    /// What was read after the action `mark` began (and before the action `end` began).
+    func records(after mark: String, before end: String? = nil) -> [Record] {
         guard let began = marks[mark] else { return [] }
-        return lines.filter { $0.time >= began }.compactMap {
+        let ended = end.flatMap { marks[$0] } ?? .infinity
+        return lines.filter { $0.time >= began && $0.time < ended }.compactMap {
             try? JSONDecoder().decode(Record.self, from: Data($0.text.utf8))
         }
     }
 
-    /// A line matching `predicate` was read no later than `seconds` after the action `mark` began.
+    /// A line matching `predicate` was read after the action `mark` began, no later than `seconds` after the action
+    /// `done` began: `mark` itself, or one that follows an action that takes its time (a migration).
     func expect(
-        _ mark: String, within seconds: Double, sourceLocation: SourceLocation = #_sourceLocation,
-        _ predicate: (Record) -> Bool
+        _ mark: String, within seconds: Double, of done: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation, _ predicate: (Record) -> Bool
     ) throws {
         let began = try #require(marks[mark], "the action \(mark) ran", sourceLocation: sourceLocation)
+        let deadline = try #require(
+            marks[done ?? mark], "the action \(done ?? mark) ran", sourceLocation: sourceLocation)
         let found = lines.first { line in
             line.time >= began
                 && (try? JSONDecoder().decode(Record.self, from: Data(line.text.utf8))).map(predicate) == true
         }
         let line = try #require(found, "\(mark): no such line in \(lines.map(\.text))", sourceLocation: sourceLocation)
-        #expect(line.time - began <= seconds, "\(mark): \(line.time - began) s", sourceLocation: sourceLocation)
+        #expect(
+            line.time - deadline <= seconds, "\(mark): \(line.time - deadline) s after \(done ?? mark)",
+            sourceLocation: sourceLocation)
     }
 }
