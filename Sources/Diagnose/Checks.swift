@@ -53,6 +53,24 @@ extension Diagnose {
                         severity: state == .blocking ? .error : .warning))
             }
         }
+        // A link libvirt holds down is QEMU's alone: the tap stays up and on its bridge, and the guest sees no carrier.
+        for domain in host.snapshot.domains where domain.isActive {
+            for nic in domain.nics where nic.linkState == .down {
+                let tap = nic.tap ?? "its tap"
+                findings.append(
+                    finding(
+                        .nicLinkDown, .nic(NICRef(domain: domain.name, index: nic.index)),
+                        "\(domain.name) eth\(nic.index)'s link is held down by libvirt",
+                        why: "the guest sees no carrier: the VM is cut off"
+                            + (nic.bridge.map { " from \($0)" } ?? "")
+                            + " though the host shows nothing wrong; CloudStack does this to a NIC whose link state "
+                            + "is disabled, or a replug that did not finish",
+                        action:
+                            "virsh domif-getlink \(domain.name) \(tap); virsh domif-setlink \(domain.name) \(tap) up "
+                            + "(or enable the NIC's link state in CloudStack)",
+                        related: [domain.name] + [nic.tap, nic.bridge].compactMap { $0 }))
+            }
+        }
         for link in host.snapshot.links where link.name.count >= 15 {
             findings.append(
                 finding(

@@ -73,8 +73,8 @@ extension Diagnose {
                     "a stray DHCP server hands out addresses and gateways CloudStack did not plan",
                     "tcpdump -eni \(subject) port 67 or port 68"
                 )
-            case .bridgeDown?, .portDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?, .mtuMismatch?,
-                .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
+            case .bridgeDown?, .portDown?, .nicLinkDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?,
+                .mtuMismatch?, .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
                 .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
                 .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
                 .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,

@@ -63,6 +63,11 @@ public struct Check: Sendable {
             case .dhcpServerUnexpected: (.warning, "DHCP answers from somewhere other than the network's router")
             case .bridgeDown: (.error, "a bridge that carries VM traffic is down")
             case .portDown: (.error, "a running VM's tap or a bridge's uplink is down")
+            case .nicLinkDown:
+                (
+                    .warning,
+                    "a running VM's NIC whose link libvirt holds down (its tap up: nothing in the kernel shows it)"
+                )
             case .portNotForwarding: (.warning, "a bridge port STP keeps from forwarding")
             case .guestBridgeEmpty: (.info, "a guest bridge with no VM on it (a persistent network)")
             case .nameAtLimit: (.warning, "an interface name at the kernel's 15-character limit")

@@ -96,7 +96,7 @@ private final class DomainXMLReader: NSObject, XMLParserDelegate {
         case "model": nic?.model = attributes["type"]
         case "virtualport": nic?.virtualPort = attributes["type"]
         case "rom": nic?.romBarOff = attributes["bar"] == "off"
-        case "link": nic?.linkState = attributes["state"]
+        case "link": nic?.linkState = attributes["state"].map(NICLinkState.init(rawValue:))
         default: break
         }
     }

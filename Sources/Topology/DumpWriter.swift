@@ -189,6 +189,7 @@ extension LinkKind: DumpValue {}
 extension OperState: DumpValue {}
 extension PortState: DumpValue {}
 extension FDBState: DumpValue {}
+extension NICLinkState: DumpValue {}
 extension DomainState: DumpValue {}
 extension InterfaceType: DumpValue {}
 extension AddressFamily: DumpValue {}

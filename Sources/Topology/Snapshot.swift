@@ -364,7 +364,7 @@ public struct NIC: Codable, Equatable, Sendable {
     public var virtualPort: String?
     /// <rom bar='off'/>: CloudStack sets it on every system VM NIC.
     public var romBarOff: Bool
-    public var linkState: String?
+    public var linkState: NICLinkState?
     /// Filled by the join: whether the tap exists in the kernel with the MAC libvirt gives it.
     public var tapFound: Bool?
     /// Filled by the join: the bridge the tap really is a port of.
@@ -382,7 +382,7 @@ public struct NIC: Codable, Equatable, Sendable {
     public init(
         index: Int, mac: String?, type: InterfaceType, bridge: String? = nil, network: String? = nil,
         sourceDevice: String? = nil, tap: String? = nil, model: String? = nil, vlanTag: Int? = nil,
-        virtualPort: String? = nil, romBarOff: Bool = false, linkState: String? = nil
+        virtualPort: String? = nil, romBarOff: Bool = false, linkState: NICLinkState? = nil
     ) {
         self.index = index
         self.mac = mac

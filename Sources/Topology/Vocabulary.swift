@@ -204,6 +204,15 @@ public struct FDBState: Vocabulary {
     public static let permanent = Self(.permanent), `static` = Self(.static), dynamic = Self(.dynamic)
 }
 
+/// A NIC's link as libvirt sets it (`<link state=…/>`, `virsh domif-setlink`): down, the guest sees no carrier
+/// while the host's tap stays up.
+public struct NICLinkState: Vocabulary {
+    public enum Known: String, CaseIterable, Sendable { case up, down }
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let up = Self(.up), down = Self(.down)
+}
+
 /// libvirt's domain state.
 public struct DomainState: Vocabulary {
     public enum Known: String, CaseIterable, Sendable {

@@ -8,6 +8,7 @@ public struct WarningCode: Vocabulary {
         case tapBridgeMismatch = "tap-bridge-mismatch"
         case tapNoMaster = "tap-no-master"
         case tapUnclaimed = "tap-unclaimed"
+        case nicLinkDown = "nic-link-down"
         case domainXMLUnreadable = "domain-xml-unreadable"
         case sourceUnavailable = "source-unavailable"
         case guestBridgeNoUplink = "guest-bridge-no-uplink"
@@ -57,6 +58,7 @@ public struct WarningCode: Vocabulary {
     public static let nicTapMissing = Self(.nicTapMissing), nicNoTarget = Self(.nicNoTarget)
     public static let tapMACMismatch = Self(.tapMACMismatch), tapBridgeMismatch = Self(.tapBridgeMismatch)
     public static let tapNoMaster = Self(.tapNoMaster), tapUnclaimed = Self(.tapUnclaimed)
+    public static let nicLinkDown = Self(.nicLinkDown)
     public static let domainXMLUnreadable = Self(.domainXMLUnreadable), sourceUnavailable = Self(.sourceUnavailable)
     public static let guestBridgeNoUplink = Self(.guestBridgeNoUplink), bridgeNameMismatch = Self(.bridgeNameMismatch)
     public static let ipConflict = Self(.ipConflict), dhcpServerUnexpected = Self(.dhcpServerUnexpected)
@@ -92,8 +94,8 @@ public struct WarningCode: Vocabulary {
             .collector
         case .guestBridgeNoUplink?, .bridgeNameMismatch?, .sgStale?: .model
         case .ipConflict?, .dhcpServerUnexpected?: .listen
-        case .bridgeDown?, .portDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?, .mtuMismatch?,
-            .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
+        case .bridgeDown?, .portDown?, .nicLinkDown?, .portNotForwarding?, .guestBridgeEmpty?, .nameAtLimit?,
+            .mtuMismatch?, .fdbDuplicateMAC?, .controlBridgeMissing?, .controlAddressMissing?, .linkLocalRoute?,
             .systemVMNoControl?, .routerNoPublic?, .vpcTierBridge?, .routerNotSeen?, .brNetfilter?,
             .sgNotEnforced?, .sgMissing?, .sgWrongChain?, .sgAddressSet?, .sgAntiSpoofing?, .sgRecordDomain?,
             .sgUplink?, .forwardDrop?, .firewallTwoBackends?, .conntrackFull?, .vxlanGroupLimit?,

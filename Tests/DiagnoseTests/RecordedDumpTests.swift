@@ -35,6 +35,25 @@ struct RecordedDumpTests {
         #expect(try findings("lab-vxlan").allSatisfy { $0.severity == .info })
     }
 
+    @Test("a NIC whose link libvirt holds down: a warning with the virsh that brings it up; not on a stopped VM")
+    func nicLinkDown() throws {
+        var snapshot = try recordedDump("lab-vxlan")
+        for name in ["i-2-11-VM", "i-3-20-VM"] {
+            let domain = try #require(snapshot.domains.firstIndex { $0.name == name })
+            snapshot.domains[domain].nics[0].linkState = .down
+        }
+        let stopped = try #require(snapshot.domains.firstIndex { $0.name == "i-3-20-VM" })
+        snapshot.domains[stopped].state = .shutoff
+        let found = Diagnose.run(snapshot).filter { $0.code == .nicLinkDown }
+        let tap = try #require(snapshot.domains.first { $0.name == "i-2-11-VM" }?.nics[0].tap)
+        #expect(found.map(\.subject) == [.nic(NICRef(domain: "i-2-11-VM", index: 0))], "\(found)")
+        #expect(found.first?.severity == .warning)
+        #expect(
+            found.first?.action.hasPrefix(
+                "virsh domif-getlink i-2-11-VM \(tap); virsh domif-setlink i-2-11-VM \(tap) up") == true)
+        #expect(found.first?.related.contains("brvx-1001") == true)
+    }
+
     @Test("every check has a code, a severity and a summary, and codes are unique")
     func catalogue() {
         #expect(Set(Diagnose.checks.map(\.code)).count == Diagnose.checks.count)

@@ -200,7 +200,7 @@ enum DocumentedSample {
                 var nic = NIC(
                     index: 0, mac: "02:00:00:00:00:01", type: .bridge, bridge: "b", network: "n", sourceDevice: "d",
                     tap: "vnet0", model: "virtio", vlanTag: 5, virtualPort: "openvswitch", romBarOff: true,
-                    linkState: "up")
+                    linkState: .up)
                 nic.tapFound = true
                 nic.hostBridge = "b"
                 nic.trafficType = .control

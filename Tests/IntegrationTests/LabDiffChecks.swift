@@ -21,6 +21,7 @@ enum LabDiff {
             ("brnf-off", ["host: bridge-nf-call-iptables 1 → 0"]),
             ("forward-drop", ["ip filter FORWARD: policy accept → drop"]),
             ("public-mtu", ["r-4-VM eth2 \(tap["r-4-VM eth2"]!): mtu 1500 → 1400"]),
+            ("nic-link-down", ["i-2-11-VM eth0: link state up → down"]),
             (
                 "stp-listening",
                 [
@@ -43,6 +44,16 @@ enum LabDiff {
         }
         let healed = try KVMTopoBinary.run(["diff", clean, try dump(to: "\(folder)/healed.json")])
         #expect(healed.status == 0, "every fault healed: \(healed.output)")
+        // What the kernel cannot show, diagnose finds in libvirt's live XML.
+        let linkDown = try KVMTopoBinary.run(["diagnose", "--json", "--from", "\(folder)/nic-link-down.json"])
+        let report = try JSONDecoder().decode(FindingsReport.self, from: linkDown.stdout)
+        let finding = report.findings.first { $0.code == "nic-link-down" }
+        #expect(
+            finding?.subject == "i-2-11-VM eth0" && finding?.severity == "warning"
+                && finding?.action.contains(
+                    "virsh domif-setlink i-2-11-VM \(LabTrace.taps(snapshot)["i-2-11-VM eth0"]!) up")
+                    == true,
+            "\(report.findings)")
     }
 
     private static func dump(to path: String) throws -> String {

@@ -20,7 +20,7 @@ struct DomainXMLTests {
         #expect(guest.type == .bridge)
         #expect(guest.model == "virtio")
         #expect(guest.romBarOff)
-        #expect(guest.linkState == "up")
+        #expect(guest.linkState == .up)
         #expect(guest.vlanTag == nil)
         let ovs = description.nics[3]
         #expect(ovs.virtualPort == "openvswitch")
