@@ -38,7 +38,7 @@ extension Comparison {
             field(.nic, subject, "index", before.index, after.index) { "eth\($0)" }
             field(.nic, subject, "bridge", before.bridge, after.bridge)
             field(.nic, subject, "tap", before.tap, after.tap)
-            field(.nic, subject, "link state", before.linkState, after.linkState)
+            field(.nic, subject, "link state", before.effectiveLinkState, after.effectiveLinkState)
             field(.nic, subject, "vlan tag", before.vlanTag, after.vlanTag)
             field(.nic, subject, "address", before.ip, after.ip)
         }

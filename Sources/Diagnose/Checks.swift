@@ -55,7 +55,7 @@ extension Diagnose {
         }
         // A link libvirt holds down is QEMU's alone: the tap stays up and on its bridge, and the guest sees no carrier.
         for domain in host.snapshot.domains where domain.isActive {
-            for nic in domain.nics where nic.linkState == .down {
+            for nic in domain.nics where nic.effectiveLinkState == .down {
                 let tap = nic.tap ?? "its tap"
                 findings.append(
                     finding(

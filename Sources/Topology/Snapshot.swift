@@ -365,6 +365,9 @@ public struct NIC: Codable, Equatable, Sendable {
     /// <rom bar='off'/>: CloudStack sets it on every system VM NIC.
     public var romBarOff: Bool
     public var linkState: NICLinkState?
+    /// The link as the guest has it: without a `<link>` element libvirt's is up (and after `domif-setlink` it
+    /// writes one, so nil and up are one state).
+    public var effectiveLinkState: NICLinkState { linkState ?? .up }
     /// Filled by the join: whether the tap exists in the kernel with the MAC libvirt gives it.
     public var tapFound: Bool?
     /// Filled by the join: the bridge the tap really is a port of.
