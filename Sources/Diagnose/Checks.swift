@@ -57,10 +57,10 @@ extension Diagnose {
         for domain in host.snapshot.domains where domain.isActive {
             for nic in domain.nics where nic.effectiveLinkState == .down {
                 let tap = nic.tap ?? "its tap"
+                let ref = NICRef(domain: domain.name, index: nic.index)
                 findings.append(
                     finding(
-                        .nicLinkDown, .nic(NICRef(domain: domain.name, index: nic.index)),
-                        "\(domain.name) eth\(nic.index)'s link is held down by libvirt",
+                        .nicLinkDown, .nic(ref), "\(ref)'s link is held down by libvirt",
                         why: "the guest sees no carrier: the VM is cut off"
                             + (nic.bridge.map { " from \($0)" } ?? "")
                             + " though the host shows nothing wrong; CloudStack does this to a NIC whose link state "
